@@ -1,0 +1,37 @@
+import { Pool, type PoolClient, type PoolConfig, types } from "pg";
+
+// NUMERIC (1700) stays a string: exact decimals end to end. INT8 (20) too, for trade ids and counts
+// beyond 2^53; callers convert small counts explicitly.
+types.setTypeParser(1700, (v) => v);
+types.setTypeParser(20, (v) => v);
+
+export interface Logger {
+	info(...args: unknown[]): void;
+	warn(...args: unknown[]): void;
+	error(...args: unknown[]): void;
+	debug?(...args: unknown[]): void;
+}
+
+export function createPool(connectionString: string, opts: Partial<PoolConfig> & { logger?: Logger } = {}): Pool {
+	const { logger, ...cfg } = opts;
+	const pool = new Pool({ connectionString, max: 10, idleTimeoutMillis: 30_000, ...cfg });
+	// An idle client losing its connection must not crash the process.
+	pool.on("error", (err) => (logger ?? console).error("pg pool: idle client error", err.message));
+	return pool;
+}
+
+/** Run fn in one transaction; commits when it resolves, rolls back (and rethrows) when it throws. */
+export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+	const client = await pool.connect();
+	try {
+		await client.query("BEGIN");
+		const result = await fn(client);
+		await client.query("COMMIT");
+		return result;
+	} catch (err) {
+		await client.query("ROLLBACK").catch(() => undefined);
+		throw err;
+	} finally {
+		client.release();
+	}
+}
