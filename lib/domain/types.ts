@@ -41,11 +41,18 @@ export interface Marker {
 
 export type TickKind = "trade" | "quote" | "marker";
 
-/** One log message: a batch of records of one kind for one venue and symbol (the message key). */
+export type TradeItem = Omit<Trade, "venue" | "symbol">;
+export type QuoteItem = Omit<Quote, "venue" | "symbol">;
+export type MarkerItem = Omit<Marker, "venue" | "symbol">;
+
+/**
+ * One log message: a batch of records of one kind for one venue and symbol (the message key is the
+ * canonical symbol). Venue and symbol are carried once per message, not per item.
+ */
 export type Envelope =
-	| { v: 1; kind: "trade"; venue: string; symbol: string; items: Trade[] }
-	| { v: 1; kind: "quote"; venue: string; symbol: string; items: Quote[] }
-	| { v: 1; kind: "marker"; venue: string; symbol: string; items: Marker[] };
+	| { v: 1; kind: "trade"; venue: string; symbol: string; items: TradeItem[] }
+	| { v: 1; kind: "quote"; venue: string; symbol: string; items: QuoteItem[] }
+	| { v: 1; kind: "marker"; venue: string; symbol: string; items: MarkerItem[] };
 
 export interface Candle {
 	time: string; // bucket start, ISO-8601 UTC

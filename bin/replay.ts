@@ -1,0 +1,62 @@
+import { readFileSync } from "node:fs";
+import { loadConfig } from "../lib/config";
+import { createMarketLog } from "../lib/log";
+import { parseReplay } from "../lib/replay";
+
+/**
+ * `npm run replay -- <file.jsonl> [--api http://localhost:3000]`
+ * Publishes recorded normalized trades or quotes into the market-data log. With MARKET_LOG=jetstream
+ * (or pulsar) it publishes straight into the log; with the default in-memory log, whose only copy
+ * lives inside the running `npm start` process, it sends the lines to that process's /api/ingest.
+ */
+async function main() {
+	const args = process.argv.slice(2);
+	const file = args.find((a) => !a.startsWith("--"));
+	const apiIdx = args.indexOf("--api");
+	if (!file) {
+		console.error("usage: npm run replay -- <file.jsonl> [--api http://localhost:3000]");
+		process.exit(2);
+	}
+	let text: string;
+	try {
+		text = readFileSync(file, "utf8");
+	} catch (err) {
+		console.error(`cannot read ${file}: ${(err as Error).message}`);
+		process.exit(2);
+	}
+	const config = loadConfig();
+	if (config.marketLog === "memory") {
+		const base = apiIdx >= 0 ? args[apiIdx + 1] : process.env.REPLAY_API_URL ?? `http://localhost:${config.port}`;
+		const res = await fetch(`${base.replace(/\/$/, "")}/api/ingest`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ lines: text }) }).catch((err) => {
+			console.error(`cannot reach the pipeline at ${base} (is \`npm start\` running?): ${err.cause?.message ?? err.message}`);
+			process.exit(1);
+		});
+		const body = await res.json();
+		if (!res.ok) {
+			console.error(`ingest failed (${res.status}): ${body.message ?? JSON.stringify(body)}`);
+			process.exit(1);
+		}
+		report(body.lines, body.published, body.errors);
+		return;
+	}
+	const parsed = parseReplay(text);
+	const log = await createMarketLog({ driver: config.marketLog, natsUrl: config.natsUrl, stream: config.logStream });
+	try {
+		for (const m of parsed.messages) await log.publish(m.topic, m.key, [m.payload]);
+		await log.flush();
+	} finally {
+		await log.close();
+	}
+	report(parsed.lines, parsed.records, parsed.errors);
+}
+
+function report(lines: number, published: number, errors: { line: number; reason: string }[]) {
+	console.log(`${lines} lines read, ${published} records published, ${errors.length} rejected`);
+	for (const e of errors.slice(0, 20)) console.log(`  line ${e.line}: ${e.reason}`);
+	if (errors.length && !published) process.exit(1);
+}
+
+main().catch((err) => {
+	console.error("fatal:", err?.message ?? err);
+	process.exit(1);
+});

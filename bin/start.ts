@@ -1,0 +1,44 @@
+import { loadConfig, ConfigError } from "../lib/config";
+import { startPipeline } from "./pipeline";
+
+/** `npm start`: runs the services named by SERVICES (all by default) in this process. */
+async function main() {
+	let config;
+	try {
+		config = loadConfig();
+	} catch (err) {
+		if (err instanceof ConfigError) {
+			console.error(`configuration error: ${err.message}`);
+			process.exit(2);
+		}
+		throw err;
+	}
+	const p = await startPipeline(config);
+	const log = p.broker.logger;
+	log.info(
+		`pipeline up: services=${config.services.join(",")} db=${config.databaseUrl ? "DATABASE_URL" : "embedded"} log=${config.marketLog} ` +
+			`leadership=${config.redisUrl ? "redis" : "in-process"}` +
+			(config.services.includes("api") ? ` api=http://localhost:${config.port}/api` : ""),
+	);
+	if (process.argv.includes("--repl")) await p.broker.repl();
+	let stopping = false;
+	const shutdown = async (sig: string) => {
+		if (stopping) return;
+		stopping = true;
+		log.info(`${sig}: stopping`);
+		try {
+			await p.stop();
+			process.exit(0);
+		} catch (err) {
+			console.error(err);
+			process.exit(1);
+		}
+	};
+	process.on("SIGINT", () => void shutdown("SIGINT"));
+	process.on("SIGTERM", () => void shutdown("SIGTERM"));
+}
+
+main().catch((err) => {
+	console.error("fatal:", err?.stack ?? err);
+	process.exit(1);
+});

@@ -1,0 +1,378 @@
+import type { Pool, PoolClient } from "pg";
+import { decodeEnvelope, type Decoded } from "../domain/codec";
+import { TICK_TOPIC_PATTERNS } from "../domain/topics";
+import type { Quote, Trade } from "../domain/types";
+import type { Consumer, Delivery, MarketLog } from "../log/types";
+import type { Logger } from "../store/pool";
+import { copyInto, QUOTE_COLUMNS, quoteRows, TRADE_COLUMNS, tradeRows } from "./copy";
+
+/**
+ * tick-writer core: consumes trades and quotes from the market-data log, writes them with COPY,
+ * marks the 1m buckets it touched, and acks only after the transaction has committed.
+ *
+ * Dedup: the natural keys make writes idempotent. The fast path COPYs straight into the table inside
+ * a savepoint; only when that hits a unique violation (a redelivery) does the batch go through a
+ * staging table and INSERT ... ON CONFLICT DO NOTHING, which keeps the new rows of the same batch.
+ * After a batch with duplicates the writer stays on the staging path until a batch comes clean, so a
+ * long redelivery does not pay for a failed COPY every time.
+ */
+
+export interface TickWriterOptions {
+	pool: Pool;
+	log: MarketLog;
+	subscription?: string;
+	topics?: string[];
+	/** Flush when this many rows are buffered ... */
+	maxBatchRows?: number;
+	/** ... or this long after the first message of the batch arrived. */
+	maxBatchWaitMs?: number;
+	/** Messages asked for per pull. */
+	pullMax?: number;
+	ackTimeoutMs?: number;
+	/** Name recorded with dead letters. */
+	consumerName?: string;
+	logger?: Logger;
+	onCommitted?: (r: BatchResult) => void;
+}
+
+export interface BatchResult {
+	messages: number;
+	trades: number;
+	quotes: number;
+	insertedTrades: number;
+	insertedQuotes: number;
+	duplicates: number;
+	deadLetters: number;
+	markers: number;
+	dirtyBuckets: number;
+	/** Earliest and latest event time in the batch (ISO), null when it held no ticks. */
+	minTime: string | null;
+	maxTime: string | null;
+	ms: number;
+}
+
+export interface TickWriterStats {
+	messages: number;
+	batches: number;
+	trades: number;
+	quotes: number;
+	insertedTrades: number;
+	insertedQuotes: number;
+	duplicates: number;
+	deadLetters: number;
+	markers: number;
+	failedBatches: number;
+	lastCommitAt: number | null;
+}
+
+type Mode = "copy" | "stage";
+
+interface Prepared {
+	deliveries: Delivery[];
+	decoded: Decoded[];
+	rows: number;
+}
+
+const MINUTE = 60_000;
+
+function sqlState(err: unknown): string | undefined {
+	return (err as { code?: string })?.code;
+}
+
+/** Data errors (class 22) and integrity errors other than unique_violation are a message's fault, not the database's. */
+function isDataError(err: unknown): boolean {
+	const c = sqlState(err);
+	return !!c && (c.startsWith("22") || (c.startsWith("23") && c !== "23505"));
+}
+
+export class DataRejectedError extends Error {}
+
+export class TickWriter {
+	readonly stats: TickWriterStats = {
+		messages: 0,
+		batches: 0,
+		trades: 0,
+		quotes: 0,
+		insertedTrades: 0,
+		insertedQuotes: 0,
+		duplicates: 0,
+		deadLetters: 0,
+		markers: 0,
+		failedBatches: 0,
+		lastCommitAt: null,
+	};
+	private readonly o: Required<Omit<TickWriterOptions, "onCommitted" | "logger">> & Pick<TickWriterOptions, "onCommitted" | "logger">;
+	private consumer: Consumer | null = null;
+	private running = false;
+	private loopDone: Promise<void> | null = null;
+	private mode: Record<"trades" | "quotes", Mode> = { trades: "copy", quotes: "copy" };
+	private backoffMs = 0;
+
+	constructor(opts: TickWriterOptions) {
+		this.o = {
+			subscription: "tick-writer",
+			topics: TICK_TOPIC_PATTERNS,
+			maxBatchRows: 20_000,
+			maxBatchWaitMs: 50,
+			pullMax: 500,
+			ackTimeoutMs: 30_000,
+			consumerName: "tick-writer",
+			...opts,
+		};
+	}
+
+	async start(): Promise<void> {
+		if (this.running) return;
+		this.consumer = await this.o.log.consumer({
+			subscription: this.o.subscription,
+			topics: this.o.topics,
+			ackTimeoutMs: this.o.ackTimeoutMs,
+			maxInFlight: Math.max(this.o.pullMax * 4, 2_000),
+		});
+		this.running = true;
+		this.loopDone = this.loop();
+	}
+
+	/** Finish the batch in hand, then close the consumer (un-acked messages go back to the log). */
+	async stop(): Promise<void> {
+		this.running = false;
+		await this.loopDone?.catch(() => undefined);
+		await this.consumer?.close();
+		this.consumer = null;
+	}
+
+	private async loop(): Promise<void> {
+		const consumer = this.consumer!;
+		let inflight: Promise<void> = Promise.resolve();
+		while (this.running) {
+			let batch: Prepared;
+			try {
+				batch = await this.collect(consumer);
+			} catch (err) {
+				this.o.logger?.error("tick-writer: pull failed", (err as Error).message);
+				await this.pause();
+				continue;
+			}
+			if (batch.deliveries.length === 0) continue;
+			// One write in flight while the next batch is pulled and decoded.
+			await inflight;
+			inflight = this.commitAndAck(consumer, batch);
+		}
+		await inflight;
+	}
+
+	private async collect(consumer: Consumer): Promise<Prepared> {
+		const batch: Prepared = { deliveries: [], decoded: [], rows: 0 };
+		const first = await consumer.pull(this.o.pullMax, 250);
+		if (!first.length) return batch;
+		this.add(batch, first);
+		const deadline = Date.now() + this.o.maxBatchWaitMs;
+		while (this.running && batch.rows < this.o.maxBatchRows) {
+			const left = deadline - Date.now();
+			if (left <= 0) break;
+			const more = await consumer.pull(this.o.pullMax, left);
+			if (!more.length) break;
+			this.add(batch, more);
+		}
+		return batch;
+	}
+
+	private add(batch: Prepared, deliveries: Delivery[]): void {
+		for (const d of deliveries) {
+			const dec = decodeEnvelope(d.payload);
+			batch.deliveries.push(d);
+			batch.decoded.push(dec);
+			batch.rows += dec.trades.length + dec.quotes.length;
+		}
+	}
+
+	private async commitAndAck(consumer: Consumer, batch: Prepared): Promise<void> {
+		try {
+			await this.writeWithSplit(batch);
+			await consumer.ack(batch.deliveries);
+			this.backoffMs = 0;
+		} catch (err) {
+			this.stats.failedBatches++;
+			this.o.logger?.error(`tick-writer: batch of ${batch.deliveries.length} messages failed, will be redelivered`, (err as Error).message);
+			await consumer.nack(batch.deliveries, 1_000).catch(() => undefined);
+			await this.pause();
+		}
+	}
+
+	private async pause(): Promise<void> {
+		this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 200), 10_000);
+		await new Promise((r) => setTimeout(r, this.backoffMs));
+	}
+
+	/** A data error in a multi-message batch: write the messages one by one so only the culprit is dead-lettered. */
+	private async writeWithSplit(batch: Prepared): Promise<void> {
+		try {
+			await this.writeBatch(batch.deliveries, batch.decoded);
+		} catch (err) {
+			if (!isDataError(err)) throw err;
+			if (batch.deliveries.length === 1) {
+				const d = batch.deliveries[0];
+				await this.writeBatch([d], [{ ...batch.decoded[0], trades: [], quotes: [], rejects: [{ index: -1, reason: `rejected by database: ${(err as Error).message}` }] }]);
+				return;
+			}
+			for (let i = 0; i < batch.deliveries.length; i++) {
+				await this.writeWithSplit({ deliveries: [batch.deliveries[i]], decoded: [batch.decoded[i]], rows: 0 });
+			}
+		}
+	}
+
+	/** Write one batch in one transaction. Public so tests and benchmarks can drive it without a loop. */
+	async writeBatch(deliveries: readonly Delivery[], decoded?: readonly Decoded[]): Promise<BatchResult> {
+		const t0 = Date.now();
+		const dec = decoded ?? deliveries.map((d) => decodeEnvelope(d.payload));
+		const trades: Trade[] = [];
+		const quotes: Quote[] = [];
+		const dead: { d: Delivery; reason: string }[] = [];
+		let markers = 0;
+		for (let i = 0; i < dec.length; i++) {
+			const x = dec[i];
+			for (const t of x.trades) trades.push(t);
+			for (const q of x.quotes) quotes.push(q);
+			markers += x.markers;
+			if (x.rejects.length) {
+				const reason = x.rejects
+					.slice(0, 5)
+					.map((r) => (r.index < 0 ? r.reason : `item ${r.index}: ${r.reason}`))
+					.join("; ") + (x.rejects.length > 5 ? `; and ${x.rejects.length - 5} more` : "");
+				dead.push({ d: deliveries[i], reason });
+			}
+		}
+		const dirty = dirtyKeys(trades, quotes);
+		let insertedTrades = 0;
+		let insertedQuotes = 0;
+		const client = await this.o.pool.connect();
+		try {
+			await client.query("BEGIN");
+			if (trades.length) insertedTrades = await this.insertTicks(client, "trades", tradeRows(trades), TRADE_COLUMNS, ["venue", "symbol", "time", "trade_id"]);
+			if (quotes.length) insertedQuotes = await this.insertTicks(client, "quotes", quoteRows(quotes), QUOTE_COLUMNS, ["venue", "symbol", "time", "seq"]);
+			if (dirty.venue.length) {
+				await client.query(
+					`INSERT INTO dirty_buckets (venue, symbol, source, bucket)
+					 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
+					 ON CONFLICT DO NOTHING`,
+					[dirty.venue, dirty.symbol, dirty.source, dirty.bucket],
+				);
+			}
+			for (const { d, reason } of dead) {
+				await client.query(
+					`INSERT INTO dead_letters (consumer, topic, message_id, msg_key, reason, payload)
+					 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+					[this.o.consumerName, d.topic, d.id, d.key, reason, Buffer.from(d.payload)],
+				);
+				this.o.logger?.warn(`tick-writer: dead-lettered message ${d.id} on ${d.topic}: ${reason}`);
+			}
+			await client.query("COMMIT");
+		} catch (err) {
+			await client.query("ROLLBACK").catch(() => undefined);
+			throw err;
+		} finally {
+			client.release();
+		}
+		const times = minMaxTime(trades, quotes);
+		const r: BatchResult = {
+			messages: deliveries.length,
+			trades: trades.length,
+			quotes: quotes.length,
+			insertedTrades,
+			insertedQuotes,
+			duplicates: trades.length - insertedTrades + quotes.length - insertedQuotes,
+			deadLetters: dead.length,
+			markers,
+			dirtyBuckets: dirty.venue.length,
+			minTime: times[0],
+			maxTime: times[1],
+			ms: Date.now() - t0,
+		};
+		const s = this.stats;
+		s.messages += r.messages;
+		s.batches++;
+		s.trades += r.trades;
+		s.quotes += r.quotes;
+		s.insertedTrades += insertedTrades;
+		s.insertedQuotes += insertedQuotes;
+		s.duplicates += r.duplicates;
+		s.deadLetters += r.deadLetters;
+		s.markers += markers;
+		s.lastCommitAt = Date.now();
+		this.o.onCommitted?.(r);
+		return r;
+	}
+
+	private async insertTicks(client: PoolClient, table: "trades" | "quotes", rows: string[], columns: readonly string[], key: string[]): Promise<number> {
+		if (this.mode[table] === "copy") {
+			await client.query("SAVEPOINT fast_copy");
+			try {
+				const n = await copyInto(client, table, columns, rows);
+				await client.query("RELEASE SAVEPOINT fast_copy");
+				return n;
+			} catch (err) {
+				if (sqlState(err) !== "23505") throw err;
+				await client.query("ROLLBACK TO SAVEPOINT fast_copy");
+				this.mode[table] = "stage";
+			}
+		}
+		const stage = `stage_${table}`;
+		await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${stage} (LIKE ${table}) ON COMMIT DELETE ROWS`);
+		await copyInto(client, stage, columns, rows);
+		const res = await client.query(
+			`INSERT INTO ${table} (${columns.join(", ")})
+			 SELECT DISTINCT ON (${key.join(", ")}) ${columns.join(", ")} FROM ${stage}
+			 ON CONFLICT DO NOTHING`,
+		);
+		const inserted = res.rowCount ?? 0;
+		// A clean batch on the slow path means the redelivery is over: back to plain COPY.
+		if (inserted === rows.length) this.mode[table] = "copy";
+		return inserted;
+	}
+}
+
+interface DirtyKeys {
+	venue: string[];
+	symbol: string[];
+	source: string[];
+	bucket: string[];
+}
+
+/** The 1m buckets a batch touches, sorted so concurrent writers take row locks in one order. */
+export function dirtyKeys(trades: readonly Trade[], quotes: readonly Quote[]): DirtyKeys {
+	const keys = new Set<string>();
+	const addKey = (source: string, venue: string, symbol: string, time: string) => {
+		const ms = Date.parse(time);
+		const b = Math.floor(ms / MINUTE) * MINUTE;
+		keys.add(`${venue}\u0000${symbol}\u0000${source}\u0000${b}`);
+		// A sub-microsecond time in the last microsecond of a minute rounds up into the next one in PostgreSQL.
+		if (ms % MINUTE === MINUTE - 1 && /\.\d{7,}/.test(time)) keys.add(`${venue}\u0000${symbol}\u0000${source}\u0000${b + MINUTE}`);
+	};
+	for (const t of trades) addKey("trades", t.venue, t.symbol, t.time);
+	for (const q of quotes) addKey("quotes", q.venue, q.symbol, q.time);
+	const out: DirtyKeys = { venue: [], symbol: [], source: [], bucket: [] };
+	for (const k of [...keys].sort()) {
+		const [venue, symbol, source, b] = k.split("\u0000");
+		out.venue.push(venue);
+		out.symbol.push(symbol);
+		out.source.push(source);
+		out.bucket.push(new Date(Number(b)).toISOString());
+	}
+	return out;
+}
+
+function minMaxTime(trades: readonly Trade[], quotes: readonly Quote[]): [string | null, string | null] {
+	let min = Infinity;
+	let max = -Infinity;
+	for (const t of trades) {
+		const ms = Date.parse(t.time);
+		if (ms < min) min = ms;
+		if (ms > max) max = ms;
+	}
+	for (const q of quotes) {
+		const ms = Date.parse(q.time);
+		if (ms < min) min = ms;
+		if (ms > max) max = ms;
+	}
+	return Number.isFinite(min) ? [new Date(min).toISOString(), new Date(max).toISOString()] : [null, null];
+}

@@ -1,0 +1,56 @@
+import type { ServiceBroker } from "moleculer";
+import type { Pool } from "pg";
+import type { Config } from "../lib/config";
+import type { MarketLog } from "../lib/log/types";
+import { createMarketLog } from "../lib/log";
+import { createPool } from "../lib/store/pool";
+
+/**
+ * Process-wide resources shared by the services of one broker: one pg pool, one market-log
+ * connection. In embedded mode every service of the pipeline shares them (the in-memory log only
+ * works that way); in cluster mode each process has its own.
+ */
+export class Runtime {
+	private poolP: Pool | null = null;
+	private logP: Promise<MarketLog> | null = null;
+
+	constructor(
+		readonly config: Config,
+		readonly databaseUrl: string,
+		log?: MarketLog,
+	) {
+		if (log) this.logP = Promise.resolve(log);
+	}
+
+	get pool(): Pool {
+		if (!this.poolP) this.poolP = createPool(this.databaseUrl, { max: 10 });
+		return this.poolP;
+	}
+
+	log(): Promise<MarketLog> {
+		if (!this.logP) {
+			this.logP = createMarketLog({ driver: this.config.marketLog, natsUrl: this.config.natsUrl, stream: this.config.logStream });
+			this.logP.catch(() => (this.logP = null)); // a failed connect may be retried
+		}
+		return this.logP;
+	}
+
+	async close(): Promise<void> {
+		if (this.logP) await (await this.logP.catch(() => null))?.close();
+		if (this.poolP) await this.poolP.end();
+		this.logP = null;
+		this.poolP = null;
+	}
+}
+
+const runtimes = new WeakMap<ServiceBroker, Runtime>();
+
+export function attachRuntime(broker: ServiceBroker, rt: Runtime): void {
+	runtimes.set(broker, rt);
+}
+
+export function runtimeOf(broker: ServiceBroker): Runtime {
+	const rt = runtimes.get(broker);
+	if (!rt) throw new Error("no Runtime attached to this broker: create it with createPipelineBroker()");
+	return rt;
+}

@@ -1,0 +1,25 @@
+import type { BrokerOptions } from "moleculer";
+import os from "node:os";
+import { loadConfig, type Config } from "./lib/config";
+
+/** Broker options from the environment (see README "Configuration"). */
+export function brokerOptions(config: Config = loadConfig()): BrokerOptions {
+	return {
+		namespace: process.env.NAMESPACE ?? "mdp",
+		nodeID: config.nodeId ?? `${os.hostname()}-${process.pid}`,
+		// No transporter in embedded mode: every service runs in this process.
+		transporter: config.transporter ? { type: "NATS", options: { url: config.transporter } } : undefined,
+		logger: { type: "Console", options: { level: config.logLevel, formatter: "short", colors: process.stdout.isTTY } },
+		logLevel: config.logLevel as BrokerOptions["logLevel"],
+		requestTimeout: 30_000,
+		retryPolicy: { enabled: false },
+		registry: { strategy: "RoundRobin", preferLocal: true },
+		metrics:
+			config.metricsPort > 0
+				? { enabled: true, reporter: [{ type: "Prometheus", options: { port: config.metricsPort, path: "/metrics" } }] }
+				: { enabled: false },
+		tracing: { enabled: false },
+	};
+}
+
+export default brokerOptions();

@@ -1,0 +1,149 @@
+import type { Context, Service, ServiceSchema } from "moleculer";
+import { Errors } from "moleculer";
+import ApiGateway from "moleculer-web";
+import { parseCandleQuery, parseTickQuery, ParamError } from "../lib/api/params";
+import { queryQuotes, queryTrades } from "../lib/api/ticks";
+import { freshness } from "../lib/api/freshness";
+import { getCandles } from "../lib/candles/query";
+import { parseReplay } from "../lib/replay";
+import { runtimeOf } from "../mixins/runtime";
+
+type Params = Record<string, unknown>;
+
+/** Turn a parameter problem into a 400 that says what is wrong; let everything else through. */
+async function validated<T>(fn: () => Promise<T> | T): Promise<T> {
+	try {
+		return await fn();
+	} catch (err) {
+		if (err instanceof ParamError) throw new Errors.MoleculerClientError(err.message, 400, "INVALID_PARAMETER", { param: err.param });
+		throw err;
+	}
+}
+
+/**
+ * The REST gateway (moleculer-web). Routes are listed in README.md and docs/openapi.yaml.
+ * Market data is read straight from PostgreSQL; the still-open candle is computed live.
+ */
+const ApiService: ServiceSchema = {
+	name: "api",
+	mixins: [ApiGateway as unknown as Partial<ServiceSchema>],
+
+	settings: {
+		port: Number(process.env.PORT ?? 3000),
+		ip: process.env.API_HOST ?? "0.0.0.0",
+		routes: [
+			{
+				path: "/api",
+				mappingPolicy: "restrict",
+				aliases: {
+					"GET candles": "api.candles",
+					"GET trades": "api.trades",
+					"GET quotes": "api.quotes",
+					"GET freshness": "api.freshness",
+					"GET health": "api.health",
+					"GET ready": "api.ready",
+					"GET dead-letters": "api.deadLetters",
+					"POST ingest": "api.ingest",
+				},
+				bodyParsers: { json: { limit: "64mb" } },
+			},
+		],
+		log4XXResponses: false,
+	},
+
+	actions: {
+		candles: {
+			visibility: "published",
+			async handler(this: Service, ctx: Context<Params>) {
+				const rt = runtimeOf(this.broker);
+				const q = await validated(() => parseCandleQuery(ctx.params, { maxBuckets: rt.config.apiMaxRangeBuckets }));
+				return getCandles(rt.pool, q);
+			},
+		},
+		trades: {
+			visibility: "published",
+			async handler(this: Service, ctx: Context<Params>) {
+				const rt = runtimeOf(this.broker);
+				const q = await validated(() => parseTickQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
+				return queryTrades(rt.pool, q);
+			},
+		},
+		quotes: {
+			visibility: "published",
+			async handler(this: Service, ctx: Context<Params>) {
+				const rt = runtimeOf(this.broker);
+				const q = await validated(() => parseTickQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
+				return queryQuotes(rt.pool, q);
+			},
+		},
+		freshness: {
+			visibility: "published",
+			async handler(this: Service) {
+				return freshness(runtimeOf(this.broker).pool);
+			},
+		},
+		health: {
+			visibility: "published",
+			handler() {
+				return { status: "ok", uptimeSeconds: Math.round(process.uptime()) };
+			},
+		},
+		ready: {
+			visibility: "published",
+			async handler(this: Service) {
+				const rt = runtimeOf(this.broker);
+				const checks: Record<string, string> = {};
+				try {
+					await rt.pool.query("SELECT 1");
+					checks.database = "ok";
+				} catch (err) {
+					checks.database = (err as Error).message;
+				}
+				try {
+					await (await rt.log()).ping();
+					checks.log = "ok";
+				} catch (err) {
+					checks.log = (err as Error).message;
+				}
+				if (Object.values(checks).some((v) => v !== "ok")) throw new Errors.MoleculerError("not ready", 503, "NOT_READY", checks);
+				return { status: "ready", checks };
+			},
+		},
+		deadLetters: {
+			visibility: "published",
+			async handler(this: Service, ctx: Context<Params>) {
+				const rt = runtimeOf(this.broker);
+				const limit = await validated(() => {
+					const v = ctx.params.limit === undefined ? 100 : Number(ctx.params.limit);
+					if (!Number.isInteger(v) || v < 1 || v > 1000) throw new ParamError("limit", "limit must be an integer from 1 to 1000");
+					return v;
+				});
+				const { rows } = await rt.pool.query(
+					`SELECT id::text, received_at, consumer, topic, message_id, msg_key, reason, convert_from(payload, 'UTF8') AS payload
+					   FROM dead_letters ORDER BY id DESC LIMIT $1`,
+					[limit],
+				);
+				const { rows: c } = await rt.pool.query("SELECT count(*)::int AS n FROM dead_letters");
+				return { total: c[0].n, items: rows };
+			},
+		},
+		/**
+		 * Publish normalized trades/quotes (JSON lines, as `npm run replay` reads them) into this process's log.
+		 * This is how the replay CLI reaches the in-memory log of the embedded mode.
+		 */
+		ingest: {
+			visibility: "published",
+			async handler(this: Service, ctx: Context<Params>) {
+				const rt = runtimeOf(this.broker);
+				const text = (ctx.params as Params).lines;
+				if (typeof text !== "string") throw new Errors.MoleculerClientError('send {"lines": "<JSON lines>"}', 400, "INVALID_PARAMETER", { param: "lines" });
+				const parsed = parseReplay(text);
+				const log = await rt.log();
+				for (const m of parsed.messages) await log.publish(m.topic, m.key, [m.payload]);
+				return { lines: parsed.lines, published: parsed.records, messages: parsed.messages.length, errors: parsed.errors.slice(0, 100) };
+			},
+		},
+	},
+};
+
+export default ApiService;

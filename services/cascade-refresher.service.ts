@@ -1,0 +1,144 @@
+import type { Service, ServiceSchema } from "moleculer";
+import { FencedOutError, runCascadeCycle, type CycleResult } from "../lib/candles/cascade";
+import type { LeaderElector } from "../lib/coordination/lease";
+import { LocalLease } from "../lib/coordination/local-lease";
+import { RedisLease } from "../lib/coordination/redis-lease";
+import { runtimeOf } from "../mixins/runtime";
+
+interface Locals {
+	lease: LeaderElector;
+	running: boolean;
+	loopDone: Promise<void> | null;
+	wake: (() => void) | null;
+	woken: boolean;
+	cycles: number;
+	lastCycle: (CycleResult & { at: string }) | null;
+	lastError: string | null;
+}
+
+type Self = Service & Locals;
+
+const FENCE = "cascade-refresher";
+
+/**
+ * Exactly one active instance (Redis lease with fencing; in-process leadership without REDIS_URL)
+ * rebuilds candles bottom-up over exactly the dirty windows, every CASCADE_INTERVAL_MS or as soon as
+ * a tick-writer reports new rows.
+ */
+const CascadeRefresherService: ServiceSchema<{}, {}, Locals> = {
+	name: "cascade-refresher",
+
+	events: {
+		"ticks.stored"(this: Self) {
+			this.woken = true;
+			this.wake?.();
+		},
+	},
+
+	actions: {
+		/** REPL: `call cascade-refresher.status` */
+		status(this: Self) {
+			return {
+				leader: this.lease.isLeader(),
+				token: this.lease.token()?.toString() ?? null,
+				cycles: this.cycles,
+				lastCycle: this.lastCycle,
+				lastError: this.lastError,
+			};
+		},
+	},
+
+	created(this: Self) {
+		const rt = runtimeOf(this.broker);
+		const c = rt.config;
+		const holderId = this.broker.nodeID;
+		this.lease = c.redisUrl
+			? new RedisLease({ redis: c.redisUrl, key: `${this.broker.namespace || "mdp"}:lease:${FENCE}`, ttlMs: c.leaseTtlMs, holderId, logger: this.logger })
+			: new LocalLease({
+					holderId,
+					// Restarts must keep increasing the token the database has seen.
+					nextToken: async () => {
+						const { rows } = await rt.pool.query("SELECT token FROM leader_fence WHERE name = $1", [FENCE]);
+						return BigInt(rows[0]?.token ?? 0) + 1n;
+					},
+				});
+		this.running = false;
+		this.loopDone = null;
+		this.wake = null;
+		this.woken = false;
+		this.cycles = 0;
+		this.lastCycle = null;
+		this.lastError = null;
+		this.lease.on("elected", (token: bigint) => this.logger.info(`elected cascade leader with fencing token ${token}`));
+		this.lease.on("revoked", () => this.logger.warn("no longer the cascade leader"));
+		const m = this.broker.metrics;
+		if (m.isEnabled()) {
+			m.register({ name: "mdp_cascade_cycle_ms", type: "histogram", description: "Cascade cycle duration", buckets: [5, 10, 25, 50, 100, 250, 500, 1000, 5000] });
+			m.register({ name: "mdp_cascade_dirty_claimed_total", type: "counter", description: "Dirty 1m buckets processed" });
+			m.register({ name: "mdp_cascade_leader", type: "gauge", description: "1 while this instance is the cascade leader" });
+		}
+	},
+
+	async started(this: Self) {
+		await this.lease.start();
+		this.running = true;
+		this.loopDone = this.cycleLoop();
+	},
+
+	async stopped(this: Self) {
+		this.running = false;
+		this.wake?.();
+		await this.loopDone;
+		await this.lease.stop();
+	},
+
+	methods: {
+		async cycleLoop(this: Self) {
+			const rt = runtimeOf(this.broker);
+			const { cascadeIntervalMs, cascadeMaxDirty } = rt.config;
+			let more = false;
+			while (this.running) {
+				if (!more && !this.woken) {
+					await new Promise<void>((resolve) => {
+						const t = setTimeout(resolve, cascadeIntervalMs);
+						this.wake = () => {
+							clearTimeout(t);
+							resolve();
+						};
+					});
+					this.wake = null;
+				}
+				this.woken = false;
+				more = false;
+				if (this.broker.metrics.isEnabled()) this.broker.metrics.set("mdp_cascade_leader", this.lease.isLeader() ? 1 : 0);
+				const token = this.lease.token();
+				if (!this.running || !this.lease.isLeader() || token === null) continue;
+				try {
+					const r = await runCascadeCycle(rt.pool, { fenceToken: token, holder: this.broker.nodeID, fenceName: FENCE, maxDirty: cascadeMaxDirty, logger: this.logger });
+					this.cycles++;
+					this.lastError = null;
+					if (r.claimed > 0) {
+						this.lastCycle = { ...r, at: new Date().toISOString() };
+						more = r.claimed >= cascadeMaxDirty; // a backlog: go again at once
+						if (this.broker.metrics.isEnabled()) {
+							this.broker.metrics.observe("mdp_cascade_cycle_ms", r.durationMs);
+							this.broker.metrics.increment("mdp_cascade_dirty_claimed_total", null, r.claimed);
+						}
+						this.broker.emit("candles.updated", { windows: r.windows, perLevel: r.perLevel });
+					}
+				} catch (err) {
+					this.lastError = (err as Error).message;
+					if (err instanceof FencedOutError) {
+						// A newer leader wrote with a higher token: this instance must not act until re-elected.
+						this.logger.warn(`fenced out: ${(err as Error).message}`);
+						await this.lease.resign(err.currentToken);
+					} else {
+						this.logger.error("cascade cycle failed", (err as Error).message);
+					}
+				}
+			}
+		},
+	},
+};
+
+export default CascadeRefresherService;
