@@ -1,0 +1,60 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+
+const ROOT = path.resolve(__dirname, "../..");
+const TSX_CLI = path.join(ROOT, "node_modules/tsx/dist/cli.mjs");
+
+export interface Child {
+	proc: ChildProcess;
+	output(): string;
+	/** Resolves when the process has printed a line matching re (rejects if it exits first or on timeout). */
+	waitForOutput(re: RegExp, timeoutMs?: number): Promise<void>;
+	kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Run `npm start`'s entry point (bin/start.ts) as a real child process with the given environment. */
+export function startService(env: Record<string, string>): Child {
+	const proc = spawn(process.execPath, [TSX_CLI, "bin/start.ts"], {
+		cwd: ROOT,
+		env: { ...process.env, LOG_LEVEL: "info", ...env },
+		stdio: ["ignore", "pipe", "pipe"],
+	});
+	let out = "";
+	const listeners = new Set<() => void>();
+	const onData = (b: Buffer) => {
+		out += b.toString();
+		if (out.length > 200_000) out = out.slice(-100_000);
+		for (const l of listeners) l();
+	};
+	proc.stdout!.on("data", onData);
+	proc.stderr!.on("data", onData);
+	const exited = new Promise<void>((r) => proc.once("exit", () => r()));
+	return {
+		proc,
+		output: () => out,
+		waitForOutput(re, timeoutMs = 30_000) {
+			return new Promise((resolve, reject) => {
+				const check = () => {
+					if (re.test(out)) return done(resolve);
+				};
+				const timer = setTimeout(() => done(() => reject(new Error(`timed out waiting for ${re} in child output:\n${out.slice(-3000)}`))), timeoutMs);
+				const onExit = () => done(() => reject(new Error(`child exited (${proc.exitCode}) before printing ${re}:\n${out.slice(-3000)}`)));
+				const done = (f: () => void) => {
+					clearTimeout(timer);
+					listeners.delete(check);
+					proc.off("exit", onExit);
+					f();
+				};
+				listeners.add(check);
+				proc.once("exit", onExit);
+				check();
+			});
+		},
+		async kill(signal = "SIGKILL") {
+			if (proc.exitCode === null && proc.signalCode === null) {
+				proc.kill(signal);
+				await exited;
+			}
+		},
+	};
+}
