@@ -24,7 +24,7 @@ async function validated<T>(fn: () => Promise<T> | T): Promise<T> {
  * The REST gateway (moleculer-web). Routes are listed in README.md and docs/openapi.yaml.
  * Market data is read straight from PostgreSQL; the still-open candle is computed live.
  */
-const ApiService: ServiceSchema = {
+const ApiService: ServiceSchema<any> = {
 	name: "api",
 	mixins: [ApiGateway as unknown as Partial<ServiceSchema>],
 

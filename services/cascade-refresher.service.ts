@@ -16,7 +16,7 @@ interface Locals {
 	lastError: string | null;
 }
 
-type Self = Service & Locals;
+type Self = Service & Locals & { cycleLoop(): Promise<void> };
 
 const FENCE = "cascade-refresher";
 
@@ -25,7 +25,7 @@ const FENCE = "cascade-refresher";
  * rebuilds candles bottom-up over exactly the dirty windows, every CASCADE_INTERVAL_MS or as soon as
  * a tick-writer reports new rows.
  */
-const CascadeRefresherService: ServiceSchema<{}, {}, Locals> = {
+const CascadeRefresherService: ServiceSchema<{}, { cycleLoop(): Promise<void> }, Locals> = {
 	name: "cascade-refresher",
 
 	events: {
@@ -122,7 +122,7 @@ const CascadeRefresherService: ServiceSchema<{}, {}, Locals> = {
 						more = r.claimed >= cascadeMaxDirty; // a backlog: go again at once
 						if (this.broker.metrics.isEnabled()) {
 							this.broker.metrics.observe("mdp_cascade_cycle_ms", r.durationMs);
-							this.broker.metrics.increment("mdp_cascade_dirty_claimed_total", null, r.claimed);
+							this.broker.metrics.increment("mdp_cascade_dirty_claimed_total", undefined, r.claimed);
 						}
 						this.broker.emit("candles.updated", { windows: r.windows, perLevel: r.perLevel });
 					}

@@ -1,4 +1,4 @@
-import type { Context, Service, ServiceSchema } from "moleculer";
+import type { Service, ServiceSchema } from "moleculer";
 import { TickWriter, type BatchResult } from "../lib/writer/tick-writer";
 import { runtimeOf } from "../mixins/runtime";
 
@@ -47,8 +47,8 @@ const TickWriterService: ServiceSchema<{}, {}, Locals> = {
 				if (m.isEnabled()) {
 					m.increment("mdp_writer_rows_total", { kind: "trade" }, r.trades);
 					m.increment("mdp_writer_rows_total", { kind: "quote" }, r.quotes);
-					m.increment("mdp_writer_duplicates_total", null, r.duplicates);
-					m.increment("mdp_writer_dead_letters_total", null, r.deadLetters);
+					m.increment("mdp_writer_duplicates_total", undefined, r.duplicates);
+					m.increment("mdp_writer_dead_letters_total", undefined, r.deadLetters);
 					m.observe("mdp_writer_batch_ms", r.ms);
 				}
 				if (r.dirtyBuckets > 0) {
@@ -66,4 +66,3 @@ const TickWriterService: ServiceSchema<{}, {}, Locals> = {
 };
 
 export default TickWriterService;
-export type { Context };

@@ -242,14 +242,19 @@ export class TickWriter {
 				dead.push({ d: deliveries[i], reason });
 			}
 		}
-		const dirty = dirtyKeys(trades, quotes);
 		let insertedTrades = 0;
 		let insertedQuotes = 0;
+		let dirtyCount = 0;
 		const client = await this.o.pool.connect();
 		try {
 			await client.query("BEGIN");
-			if (trades.length) insertedTrades = await this.insertTicks(client, "trades", tradeRows(trades), TRADE_COLUMNS, ["venue", "symbol", "time", "trade_id"]);
-			if (quotes.length) insertedQuotes = await this.insertTicks(client, "quotes", quoteRows(quotes), QUOTE_COLUMNS, ["venue", "symbol", "time", "seq"]);
+			const tr = trades.length ? await this.insertTicks(client, "trades", tradeRows(trades), TRADE_COLUMNS, ["venue", "symbol", "time", "trade_id"]) : null;
+			const qr = quotes.length ? await this.insertTicks(client, "quotes", quoteRows(quotes), QUOTE_COLUMNS, ["venue", "symbol", "time", "seq"]) : null;
+			insertedTrades = tr?.inserted ?? 0;
+			insertedQuotes = qr?.inserted ?? 0;
+			dirtyCount = (tr?.dirty ?? 0) + (qr?.dirty ?? 0);
+			// Rows that went in by plain COPY were all new: their buckets are computed here.
+			const dirty = dirtyKeys(tr?.viaCopy ? trades : [], qr?.viaCopy ? quotes : []);
 			if (dirty.venue.length) {
 				await client.query(
 					`INSERT INTO dirty_buckets (venue, symbol, source, bucket)
@@ -257,6 +262,7 @@ export class TickWriter {
 					 ON CONFLICT DO NOTHING`,
 					[dirty.venue, dirty.symbol, dirty.source, dirty.bucket],
 				);
+				dirtyCount += dirty.venue.length;
 			}
 			for (const { d, reason } of dead) {
 				await client.query(
@@ -283,7 +289,7 @@ export class TickWriter {
 			duplicates: trades.length - insertedTrades + quotes.length - insertedQuotes,
 			deadLetters: dead.length,
 			markers,
-			dirtyBuckets: dirty.venue.length,
+			dirtyBuckets: dirtyCount,
 			minTime: times[0],
 			maxTime: times[1],
 			ms: Date.now() - t0,
@@ -303,13 +309,24 @@ export class TickWriter {
 		return r;
 	}
 
-	private async insertTicks(client: PoolClient, table: "trades" | "quotes", rows: string[], columns: readonly string[], key: string[]): Promise<number> {
+	/**
+	 * Insert one table's rows. Fast path: COPY straight in (every row new). Slow path after a unique
+	 * violation: COPY into a staging table, insert what is new, and mark dirty only the buckets of the
+	 * rows that actually went in, so a redelivery does not make the cascade redo work.
+	 */
+	private async insertTicks(
+		client: PoolClient,
+		table: "trades" | "quotes",
+		rows: string[],
+		columns: readonly string[],
+		key: string[],
+	): Promise<{ inserted: number; viaCopy: boolean; dirty: number }> {
 		if (this.mode[table] === "copy") {
 			await client.query("SAVEPOINT fast_copy");
 			try {
 				const n = await copyInto(client, table, columns, rows);
 				await client.query("RELEASE SAVEPOINT fast_copy");
-				return n;
+				return { inserted: n, viaCopy: true, dirty: 0 };
 			} catch (err) {
 				if (sqlState(err) !== "23505") throw err;
 				await client.query("ROLLBACK TO SAVEPOINT fast_copy");
@@ -320,14 +337,22 @@ export class TickWriter {
 		await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${stage} (LIKE ${table}) ON COMMIT DELETE ROWS`);
 		await copyInto(client, stage, columns, rows);
 		const res = await client.query(
-			`INSERT INTO ${table} (${columns.join(", ")})
-			 SELECT DISTINCT ON (${key.join(", ")}) ${columns.join(", ")} FROM ${stage}
-			 ON CONFLICT DO NOTHING`,
+			`WITH ins AS (
+			   INSERT INTO ${table} (${columns.join(", ")})
+			   SELECT DISTINCT ON (${key.join(", ")}) ${columns.join(", ")} FROM ${stage}
+			   ON CONFLICT DO NOTHING
+			   RETURNING venue, symbol, time),
+			 dirty AS (
+			   INSERT INTO dirty_buckets (venue, symbol, source, bucket)
+			   SELECT DISTINCT venue, symbol, '${table}', date_bin('1 minute', time, timestamptz '1970-01-01 00:00:00+00') FROM ins
+			   ON CONFLICT DO NOTHING
+			   RETURNING 1)
+			 SELECT (SELECT count(*) FROM ins)::int AS inserted, (SELECT count(*) FROM dirty)::int AS dirty`,
 		);
-		const inserted = res.rowCount ?? 0;
+		const { inserted, dirty } = res.rows[0] as { inserted: number; dirty: number };
 		// A clean batch on the slow path means the redelivery is over: back to plain COPY.
 		if (inserted === rows.length) this.mode[table] = "copy";
-		return inserted;
+		return { inserted, viaCopy: false, dirty };
 	}
 }
 

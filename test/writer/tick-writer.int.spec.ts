@@ -63,13 +63,21 @@ describe("tick-writer against real PostgreSQL", () => {
 		await log.publish(TOPIC, "BTC-USD-SPOT", [encodeEnvelope(tradeEnvelope("kraken", "BTC-USD-SPOT", first))]);
 		await w.start();
 		await waitFor(() => w.stats.trades === 300);
+		// a pure redelivery stores nothing and gives the cascade no work
+		await db.pool.query("DELETE FROM dirty_buckets");
+		await log.publish(TOPIC, "BTC-USD-SPOT", [encodeEnvelope(tradeEnvelope("kraken", "BTC-USD-SPOT", first.slice(0, 100)))]);
+		await waitFor(() => w.stats.trades === 400);
+		expect(await count(db, "SELECT count(*) AS n FROM dirty_buckets")).toBe(0);
 		// a redelivery of the first 300 (as after a crash) mixed with 200 new ones, some of them twice in one message
 		const mixed = [...trades(100, 200), ...trades(300, 200), ...trades(450, 20)];
 		await log.publish(TOPIC, "BTC-USD-SPOT", [encodeEnvelope(tradeEnvelope("kraken", "BTC-USD-SPOT", first)), encodeEnvelope(tradeEnvelope("kraken", "BTC-USD-SPOT", mixed))]);
-		await waitFor(() => w.stats.trades === 300 + 300 + 420);
+		await waitFor(() => w.stats.trades === 400 + 300 + 420);
 		expect(await count(db, "SELECT count(*) AS n FROM trades")).toBe(500);
 		expect(await count(db, "SELECT count(DISTINCT trade_id) AS n FROM trades")).toBe(500);
-		expect(w.stats.duplicates).toBe(300 + 200 + 20);
+		expect(w.stats.duplicates).toBe(100 + 300 + 200 + 20);
+		// only the buckets of the 200 new trades were marked
+		const newMinutes = new Set(trades(300, 200).map((t) => Math.floor(Date.parse(t.time) / 60_000)));
+		expect(await count(db, "SELECT count(*) AS n FROM dirty_buckets")).toBe(newMinutes.size);
 		// back on the fast path once a batch comes clean
 		await log.publish(TOPIC, "BTC-USD-SPOT", [encodeEnvelope(tradeEnvelope("kraken", "BTC-USD-SPOT", trades(500, 50)))]);
 		await waitFor(() => w.stats.insertedTrades === 550);
