@@ -32,6 +32,7 @@ async function main() {
 		DATABASE_URL: db.url,
 		MARKET_LOG: "jetstream",
 		MARKET_LOG_STREAM: stream,
+			MARKET_LOG_SUBJECT_PREFIX: stream.toLowerCase() + ".",
 		REDIS_URL: "redis://127.0.0.1:6379",
 		PORT: String(port),
 		METRICS_PORT: "0",
@@ -39,7 +40,7 @@ async function main() {
 		LOG_LEVEL: "warn",
 	});
 	const p = await startPipeline(config);
-	const log = await createMarketLog({ driver: "jetstream", stream });
+	const log = await createMarketLog({ driver: "jetstream", stream, subjectPrefix: stream.toLowerCase() + "." });
 	const base = `http://127.0.0.1:${port}/api/candles?venue=kraken&symbol=BTC-USD-SPOT&price=trade`;
 	const publishedAt: number[] = [];
 	const visibleAt: number[][] = TIMEFRAMES.map(() => []); // per timeframe: time when count first reached k

@@ -31,6 +31,7 @@ async function publishAll(log: MarketLog, topic: string, payloads: Uint8Array[],
 async function consumeAll(log: MarketLog, sub: string, topic: string, n: number, consumers = 1): Promise<number> {
 	const cs = await Promise.all(Array.from({ length: consumers }, () => log.consumer({ subscription: sub, topics: [topic], maxInFlight: 10_000 })));
 	let got = 0;
+	let ms = 0;
 	const t0 = performance.now();
 	await Promise.all(
 		cs.map(async (c) => {
@@ -39,10 +40,11 @@ async function consumeAll(log: MarketLog, sub: string, topic: string, n: number,
 				if (!ds.length) break;
 				got += ds.length;
 				await c.ack(ds);
+				// the clock stops at the last ack, not when the other consumers' empty pulls time out
+				if (got >= n) ms = performance.now() - t0;
 			}
 		}),
 	);
-	const ms = performance.now() - t0;
 	for (const c of cs) await c.close();
 	if (got !== n) throw new Error(`consumed ${got} of ${n}`);
 	return ms;

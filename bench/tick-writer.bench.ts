@@ -19,7 +19,7 @@ const TOPIC = "market-data/crypto/raw/kraken/btcusd/trades";
 async function main() {
 	const db = await benchDatabase("writer");
 	const stream = `MDP_BENCH_${process.pid}`;
-	const log = await JetStreamLog.connect({ stream });
+	const log = await JetStreamLog.connect({ stream, subjectPrefix: stream.toLowerCase() + "." });
 	try {
 		const items = makeTrades(N, Date.parse("2024-01-01T00:00:00Z"), 30 * 86_400_000, 11);
 		const trades = items.map((t) => ({ venue: "kraken", symbol: "BTC-USD-SPOT", ...t }));

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { loadConfig } from "../lib/config";
 import { createMarketLog } from "../lib/log";
 import { parseReplay } from "../lib/replay";
+import { logConfig } from "../mixins/runtime";
 
 /**
  * `npm run replay -- <file.jsonl> [--api http://localhost:3000]`
@@ -31,7 +32,7 @@ async function main() {
 			console.error(`cannot reach the pipeline at ${base} (is \`npm start\` running?): ${err.cause?.message ?? err.message}`);
 			process.exit(1);
 		});
-		const body = await res.json();
+		const body = (await res.json()) as any;
 		if (!res.ok) {
 			console.error(`ingest failed (${res.status}): ${body.message ?? JSON.stringify(body)}`);
 			process.exit(1);
@@ -40,7 +41,7 @@ async function main() {
 		return;
 	}
 	const parsed = parseReplay(text);
-	const log = await createMarketLog({ driver: config.marketLog, natsUrl: config.natsUrl, stream: config.logStream });
+	const log = await createMarketLog(logConfig(config));
 	try {
 		for (const m of parsed.messages) await log.publish(m.topic, m.key, [m.payload]);
 		await log.flush();

@@ -11,6 +11,7 @@ export interface Config {
 	marketLog: "memory" | "jetstream" | "pulsar";
 	natsUrl: string;
 	logStream: string;
+	logSubjectPrefix: string | undefined;
 	transporter: string | null;
 	redisUrl: string | null;
 	services: string[];
@@ -63,6 +64,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		marketLog,
 		natsUrl: env.NATS_URL || "nats://127.0.0.1:4222",
 		logStream: env.MARKET_LOG_STREAM || "MARKET_DATA",
+		logSubjectPrefix: env.MARKET_LOG_SUBJECT_PREFIX || undefined,
 		transporter,
 		redisUrl: env.REDIS_URL || null,
 		services,

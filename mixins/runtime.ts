@@ -2,7 +2,7 @@ import type { ServiceBroker } from "moleculer";
 import type { Pool } from "pg";
 import type { Config } from "../lib/config";
 import type { MarketLog } from "../lib/log/types";
-import { createMarketLog } from "../lib/log";
+import { createMarketLog, type MarketLogConfig } from "../lib/log";
 import { createPool } from "../lib/store/pool";
 
 /**
@@ -29,7 +29,7 @@ export class Runtime {
 
 	log(): Promise<MarketLog> {
 		if (!this.logP) {
-			this.logP = createMarketLog({ driver: this.config.marketLog, natsUrl: this.config.natsUrl, stream: this.config.logStream });
+			this.logP = createMarketLog(logConfig(this.config));
 			this.logP.catch(() => (this.logP = null)); // a failed connect may be retried
 		}
 		return this.logP;
@@ -41,6 +41,10 @@ export class Runtime {
 		this.logP = null;
 		this.poolP = null;
 	}
+}
+
+export function logConfig(c: Config): MarketLogConfig {
+	return { driver: c.marketLog, natsUrl: c.natsUrl, stream: c.logStream, subjectPrefix: c.logSubjectPrefix };
 }
 
 const runtimes = new WeakMap<ServiceBroker, Runtime>();

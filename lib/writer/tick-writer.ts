@@ -10,6 +10,10 @@ import { copyInto, QUOTE_COLUMNS, quoteRows, TRADE_COLUMNS, tradeRows } from "./
  * tick-writer core: consumes trades and quotes from the market-data log, writes them with COPY,
  * marks the 1m buckets it touched, and acks only after the transaction has committed.
  *
+ * Dirty marks are upserted (DO UPDATE, not DO NOTHING) so that an existing mark is row-locked until
+ * this transaction commits: the cascade skips a locked mark (SKIP LOCKED) and picks it up next cycle,
+ * instead of rebuilding the minute before these rows are visible.
+ *
  * Dedup: the natural keys make writes idempotent. The fast path COPYs straight into the table inside
  * a savepoint; only when that hits a unique violation (a redelivery) does the batch go through a
  * staging table and INSERT ... ON CONFLICT DO NOTHING, which keeps the new rows of the same batch.
@@ -259,7 +263,7 @@ export class TickWriter {
 				await client.query(
 					`INSERT INTO dirty_buckets (venue, symbol, source, bucket)
 					 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
-					 ON CONFLICT DO NOTHING`,
+					 ON CONFLICT (venue, symbol, source, bucket) DO UPDATE SET marked_at = EXCLUDED.marked_at`,
 					[dirty.venue, dirty.symbol, dirty.source, dirty.bucket],
 				);
 				dirtyCount += dirty.venue.length;
@@ -345,7 +349,7 @@ export class TickWriter {
 			 dirty AS (
 			   INSERT INTO dirty_buckets (venue, symbol, source, bucket)
 			   SELECT DISTINCT venue, symbol, '${table}', date_bin('1 minute', time, timestamptz '1970-01-01 00:00:00+00') FROM ins
-			   ON CONFLICT DO NOTHING
+			   ON CONFLICT (venue, symbol, source, bucket) DO UPDATE SET marked_at = EXCLUDED.marked_at
 			   RETURNING 1)
 			 SELECT (SELECT count(*) FROM ins)::int AS inserted, (SELECT count(*) FROM dirty)::int AS dirty`,
 		);

@@ -32,6 +32,7 @@ describe("pipeline end to end (JetStream, PostgreSQL, Redis)", () => {
 			DATABASE_URL: db.url,
 			MARKET_LOG: "jetstream",
 			MARKET_LOG_STREAM: stream,
+			MARKET_LOG_SUBJECT_PREFIX: stream.toLowerCase() + ".",
 			REDIS_URL: "redis://127.0.0.1:6379",
 			PORT: String(port),
 			METRICS_PORT: "0",
@@ -42,7 +43,7 @@ describe("pipeline end to end (JetStream, PostgreSQL, Redis)", () => {
 			LOG_LEVEL: "warn",
 		});
 		p = await startPipeline(config);
-		pub = await createMarketLog({ driver: "jetstream", stream });
+		pub = await createMarketLog({ driver: "jetstream", stream, subjectPrefix: stream.toLowerCase() + "." });
 		base = `http://127.0.0.1:${port}/api`;
 	});
 	afterAll(async () => {

@@ -17,7 +17,7 @@ describe("tick-writer crash (SIGKILL) mid-stream", () => {
 	beforeAll(async () => {
 		db = await freshDatabase("crash");
 		await migrate(db.pool);
-		log = await createMarketLog({ driver: "jetstream", stream });
+		log = await createMarketLog({ driver: "jetstream", stream, subjectPrefix: stream.toLowerCase() + "." });
 	});
 	afterAll(async () => {
 		for (const c of children) await c.kill();
@@ -33,6 +33,7 @@ describe("tick-writer crash (SIGKILL) mid-stream", () => {
 		DATABASE_URL: db.url,
 		MARKET_LOG: "jetstream",
 		MARKET_LOG_STREAM: stream,
+			MARKET_LOG_SUBJECT_PREFIX: stream.toLowerCase() + ".",
 		METRICS_PORT: "0",
 		WRITER_ACK_TIMEOUT_MS: "3000",
 		WRITER_BATCH_ROWS: "2000",

@@ -1,0 +1,220 @@
+/**
+ * Reading candles. Stored candles come from candles_<tf>; a bucket that the cascade has not caught up with
+ * (one of its minutes is still in dirty_buckets) and the still-open bucket are answered live by combining the
+ * stored 1m candles of their clean minutes with an aggregation of the raw ticks of their dirty minutes and of
+ * the current minute, exactly as the cascade will combine them, so a tick shows in every timeframe as soon as
+ * it is committed and the answer does not change when the cascade runs.
+ */
+import type { Pool, PoolClient } from "pg";
+import { TIMEFRAMES, TIMEFRAME_MS, type Timeframe } from "../domain/timeframes";
+import type { Candle, PriceType } from "../domain/types";
+import { ceilBucket, countBucketsInRange, floorBucket, sourceOfPriceType } from "./buckets";
+import { intervalSql, minuteFromTicksSql, tableOf } from "./sql";
+
+export interface CandleQuery {
+	venue: string;
+	symbol: string;
+	timeframe: Timeframe;
+	/** Buckets whose start lies in [from, to) are returned. */
+	from: Date;
+	to: Date;
+	price: PriceType;
+	/** 'previous': every bucket up to the open one, an empty one carrying the previous close with zero volume. */
+	fill: "none" | "previous";
+	/** The clock; defaults to the current time. The bucket containing it is computed live. */
+	now?: Date;
+}
+
+/** Refuse absurd ranges before building them in memory; the API limits ranges far below this. */
+export const MAX_QUERY_BUCKETS = 1_000_000;
+
+interface CandleRow {
+	bucket: Date;
+	open: string;
+	high: string;
+	low: string;
+	close: string;
+	volume: string;
+	trades: string;
+}
+
+function toCandle(r: CandleRow): Candle {
+	return { time: r.bucket.toISOString(), open: r.open, high: r.high, low: r.low, close: r.close, volume: r.volume, trades: Number(r.trades) };
+}
+
+const EPOCH = "timestamptz '1970-01-01 00:00:00+00'";
+
+/** Price of one tick of the source for a price type, in the same expression the candles use. */
+function tickPriceSql(p: PriceType): string {
+	return p === "trade" ? "price" : p === "bid" ? "bid" : p === "ask" ? "ask" : "(bid + ask) * 0.5";
+}
+
+export async function getCandles(pool: Pool, q: CandleQuery): Promise<Candle[]> {
+	const tf = q.timeframe;
+	const size = TIMEFRAME_MS[tf];
+	const fromMs = q.from.getTime();
+	const toMs = q.to.getTime();
+	const nowMs = (q.now ?? new Date()).getTime();
+	if (!Number.isFinite(fromMs) || !Number.isFinite(toMs) || !Number.isFinite(nowMs)) throw new RangeError("from, to and now must be valid dates");
+	if (!TIMEFRAMES.includes(tf)) throw new RangeError(`unknown timeframe ${String(tf)}`);
+	const count = countBucketsInRange(fromMs, toMs, tf);
+	if (count === 0) return [];
+	if (count > MAX_QUERY_BUCKETS) throw new RangeError(`range holds ${count} ${tf} buckets, more than ${MAX_QUERY_BUCKETS}`);
+	const first = ceilBucket(fromMs, tf);
+	const end = ceilBucket(toMs, tf); // end of the last bucket that starts before `to`
+	const source = sourceOfPriceType(q.price);
+	const iso = (ms: number) => new Date(ms).toISOString();
+
+	const client = await pool.connect();
+	try {
+		// One snapshot for everything: a cascade committing in between must not make us count a minute twice.
+		await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+		await client.query("SET LOCAL jit = off"); // short index-bound queries; JIT would only add latency
+		const key = [q.venue, q.symbol, q.price];
+		const stored = await client.query<CandleRow>(
+			`SELECT bucket, open, high, low, close, volume, trades FROM ${tableOf(tf)}
+			 WHERE venue = $1 AND symbol = $2 AND price_type = $3 AND bucket >= $4 AND bucket < $5 ORDER BY bucket`,
+			[...key, iso(first), iso(toMs)],
+		);
+		const dirty = await client.query<{ bucket: Date }>(
+			`SELECT bucket FROM dirty_buckets WHERE venue = $1 AND symbol = $2 AND source = $3 AND bucket >= $4 AND bucket < $5`,
+			[q.venue, q.symbol, source, iso(first), iso(end)],
+		);
+		const liveMinutes = new Set<number>(dirty.rows.map((r) => r.bucket.getTime()));
+		const liveBuckets = new Set<number>([...liveMinutes].map((m) => floorBucket(m, tf)));
+		const nowBucket = floorBucket(nowMs, tf);
+		if (nowBucket >= first && nowBucket < toMs) {
+			liveBuckets.add(nowBucket);
+			liveMinutes.add(floorBucket(nowMs, "1m"));
+		}
+
+		const byBucket = new Map<number, Candle>();
+		for (const r of stored.rows) byBucket.set(r.bucket.getTime(), toCandle(r));
+		if (liveBuckets.size) {
+			const minutes = [...liveMinutes].sort((a, b) => a - b).map(iso);
+			const live = await client.query<CandleRow>(
+				`WITH w AS (SELECT $1::text AS venue, $2::text AS symbol, m AS bucket FROM unnest($5::timestamptz[]) AS m),
+				lb AS (SELECT unnest($4::timestamptz[]) AS b),
+				ch AS (
+					SELECT x.bucket, x.open, x.high, x.low, x.close, x.volume, x.trades
+					FROM (${minuteFromTicksSql(source)}) x WHERE x.price_type = $3
+					UNION ALL
+					SELECT c.bucket, c.open, c.high, c.low, c.close, c.volume, c.trades
+					FROM lb JOIN ${tableOf("1m")} c ON c.venue = $1 AND c.symbol = $2 AND c.price_type = $3
+						AND c.bucket >= lb.b AND c.bucket < lb.b + ${intervalSql(tf)}
+					WHERE c.bucket <> ALL ($5::timestamptz[])
+				)
+				SELECT date_bin(${intervalSql(tf)}, bucket, ${EPOCH}) AS bucket,
+					(array_agg(open ORDER BY bucket))[1] AS open, max(high) AS high, min(low) AS low,
+					(array_agg(close ORDER BY bucket DESC))[1] AS close, sum(volume) AS volume, sum(trades)::bigint AS trades
+				FROM ch GROUP BY 1`,
+				[...key, [...liveBuckets].sort((a, b) => a - b).map(iso), minutes],
+			);
+			// A live bucket's answer replaces whatever is stored for it, including nothing at all.
+			for (const b of liveBuckets) byBucket.delete(b);
+			for (const r of live.rows) {
+				const b = r.bucket.getTime();
+				if (b >= first && b < toMs) byBucket.set(b, toCandle(r));
+			}
+		}
+
+		let out: Candle[];
+		if (q.fill === "previous") {
+			let prev = await closeBefore(client, q, first, tf);
+			out = [];
+			// Fill up to the open bucket, not into the future.
+			for (let b = first; b < toMs; b += size) {
+				const c = byBucket.get(b);
+				if (c) {
+					out.push(c);
+					prev = c.close;
+				} else if (prev !== null && b <= nowBucket) {
+					out.push({ time: iso(b), open: prev, high: prev, low: prev, close: prev, volume: "0", trades: 0 });
+				}
+			}
+		} else {
+			out = [...byBucket.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c);
+		}
+		await client.query("COMMIT");
+		return out;
+	} catch (err) {
+		await client.query("ROLLBACK").catch(() => undefined);
+		throw err;
+	} finally {
+		client.release();
+	}
+}
+
+/**
+ * The close of the last non-empty bucket before `first`: the last tick before it when ticks are still there
+ * (always current, even if the cascade has not run), else the last stored candle (ticks past retention).
+ */
+async function closeBefore(client: PoolClient, q: CandleQuery, first: number, tf: Timeframe): Promise<string | null> {
+	const at = new Date(first).toISOString();
+	const tick =
+		q.price === "trade"
+			? await client.query<{ p: string; time: Date }>(
+					`SELECT price AS p, time FROM trades WHERE venue = $1 AND symbol = $2 AND time < $3 ORDER BY time DESC, trade_id DESC LIMIT 1`,
+					[q.venue, q.symbol, at],
+				)
+			: await client.query<{ p: string; time: Date }>(
+					`SELECT ${tickPriceSql(q.price)} AS p, time FROM quotes WHERE venue = $1 AND symbol = $2 AND time < $3 ORDER BY time DESC, seq DESC LIMIT 1`,
+					[q.venue, q.symbol, at],
+				);
+	const stored = await client.query<{ close: string; bucket: Date }>(
+		`SELECT close, bucket FROM ${tableOf(tf)} WHERE venue = $1 AND symbol = $2 AND price_type = $3 AND bucket < $4 ORDER BY bucket DESC LIMIT 1`,
+		[q.venue, q.symbol, q.price, at],
+	);
+	const t = tick.rows[0];
+	const s = stored.rows[0];
+	if (t && (!s || t.time.getTime() >= s.bucket.getTime())) return t.p;
+	return s ? s.close : null;
+}
+
+export interface LatestCandleTime {
+	venue: string;
+	symbol: string;
+	priceType: PriceType;
+	timeframe: Timeframe;
+	/** Start of the latest stored bucket, ISO-8601 UTC. */
+	latestBucket: string;
+	/** When that candle was last written, ISO-8601 UTC. */
+	updatedAt: string;
+}
+
+/**
+ * Per venue, symbol, price type and timeframe: the latest stored bucket and when it was written. A skip scan
+ * over the primary key (one index probe per distinct instrument), cheap on any history size.
+ */
+export async function latestCandleTimes(pool: Pool): Promise<LatestCandleTime[]> {
+	const parts = TIMEFRAMES.map((tf) => {
+		const t = tableOf(tf);
+		return `(WITH RECURSIVE k AS (
+				(SELECT venue, symbol, price_type FROM ${t} ORDER BY venue, symbol, price_type LIMIT 1)
+				UNION ALL
+				SELECT n.venue, n.symbol, n.price_type FROM k CROSS JOIN LATERAL (
+					SELECT c.venue, c.symbol, c.price_type FROM ${t} c
+					WHERE (c.venue, c.symbol, c.price_type) > (k.venue, k.symbol, k.price_type)
+					ORDER BY c.venue, c.symbol, c.price_type LIMIT 1) n
+			)
+			SELECT '${tf}'::text AS timeframe, k.venue, k.symbol, k.price_type, l.bucket, l.updated_at
+			FROM k CROSS JOIN LATERAL (
+				SELECT c.bucket, c.updated_at FROM ${t} c
+				WHERE c.venue = k.venue AND c.symbol = k.symbol AND c.price_type = k.price_type
+				ORDER BY c.bucket DESC LIMIT 1) l)`;
+	});
+	const r = await pool.query<{ timeframe: Timeframe; venue: string; symbol: string; price_type: PriceType; bucket: Date; updated_at: Date }>(parts.join("\nUNION ALL\n"));
+	const order = new Map(TIMEFRAMES.map((tf, i) => [tf, i]));
+	return r.rows
+		.map((x) => ({
+			venue: x.venue,
+			symbol: x.symbol,
+			priceType: x.price_type,
+			timeframe: x.timeframe,
+			latestBucket: x.bucket.toISOString(),
+			updatedAt: x.updated_at.toISOString(),
+		}))
+		.sort((a, b) =>
+			a.venue < b.venue ? -1 : a.venue > b.venue ? 1 : a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : a.priceType < b.priceType ? -1 : a.priceType > b.priceType ? 1 : order.get(a.timeframe)! - order.get(b.timeframe)!,
+		);
+}
