@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 
 const ROOT = path.resolve(__dirname, "../..");
-const TSX_CLI = path.join(ROOT, "node_modules/tsx/dist/cli.mjs");
+
 
 export interface Child {
 	proc: ChildProcess;
@@ -14,7 +14,8 @@ export interface Child {
 
 /** Run `npm start`'s entry point (bin/start.ts) as a real child process with the given environment. */
 export function startService(env: Record<string, string>): Child {
-	const proc = spawn(process.execPath, [TSX_CLI, "bin/start.ts"], {
+	// node --import tsx, not the tsx CLI: the CLI runs the program in a grandchild that a SIGKILL would not reach.
+	const proc = spawn(process.execPath, ["--import", "tsx", "bin/start.ts"], {
 		cwd: ROOT,
 		env: { ...process.env, LOG_LEVEL: "info", ...env },
 		stdio: ["ignore", "pipe", "pipe"],

@@ -14,7 +14,7 @@ describe("cascade-refresher leader election across processes", () => {
 	beforeAll(async () => {
 		db = await freshDatabase("leader");
 		await migrate(db.pool);
-		broker = new ServiceBroker({ namespace: ns, nodeID: `probe-${process.pid}`, transporter: { type: "NATS", options: { url: "nats://127.0.0.1:4222" } }, logLevel: "warn" });
+		broker = new ServiceBroker({ namespace: ns, nodeID: `probe-${process.pid}`, transporter: { type: "NATS", options: { url: "nats://127.0.0.1:4222" } }, logger: false });
 		await broker.start();
 	});
 	afterAll(async () => {
@@ -78,7 +78,9 @@ describe("cascade-refresher leader election across processes", () => {
 		const next = await waitFor(async () => {
 			const s = await status(otherId);
 			return s?.leader ? s : null;
-		}, { what: "takeover", timeoutMs: 3 * TTL, intervalMs: 20 });
+		}, { what: "takeover", timeoutMs: 3 * TTL, intervalMs: 20 }).catch((err) => {
+			throw new Error(`${err.message}\nsurvivor output:\n${children[otherId].output().slice(-4000)}`);
+		});
 		const takeoverMs = Date.now() - killedAt;
 		// lease time plus one acquisition retry (ttl/3) and the probe's own latency
 		expect(takeoverMs).toBeLessThanOrEqual(TTL + TTL / 3 + 500);
