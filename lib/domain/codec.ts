@@ -1,18 +1,42 @@
 import { isDecimalString } from "./decimal";
-import { isIsoTimestamp } from "./time";
+import { isIsoTimestamp, parseIsoMs } from "./time";
 import type { Envelope, MarkerItem, Quote, QuoteItem, Trade, TradeItem } from "./types";
 
 /**
- * Wire format of the market-data log: one JSON envelope per message (see Envelope). Decoding validates
- * every item; a bad item is rejected with its reason while the good items of the same message are kept.
+ * Wire format of the market-data log. One message = one batch of one kind for one venue and symbol.
+ *
+ * Trades and quotes (v2) are a JSON header line followed by one tab-separated line per item, fields in
+ * the order of the tables' COPY columns, so the tick-writer turns a valid message into COPY rows by
+ * prefixing "venue\tsymbol\t" to each line instead of rebuilding every field:
+ *   {"v":2,"kind":"trade","venue":"kraken","symbol":"BTC-USD-SPOT"}
+ *   time \t tradeId \t price \t qty \t side (b | s | -) \t recvTime
+ *   {"v":2,"kind":"quote",...}
+ *   time \t seq \t bid \t ask \t bidQty (or -) \t askQty (or -) \t recvTime
+ * Markers, and trades/quotes from older producers, are plain JSON envelopes (v1, see Envelope).
+ * Decoding validates every item; a bad item is rejected with its reason while the good items of the
+ * same message are kept.
  */
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._\-/]{0,63}$/; // venue and symbol names: safe in COPY text format
 const ID_RE = /^(0|[1-9]\d{0,17})$/; // fits a bigint
+const POS_DEC_RE = /^(0|[1-9]\d*)(\.\d+)?$/;
 const MARKER_TYPES = new Set(["disconnect", "reconnect", "book-reset", "gap"]);
+const MINUTE = 60_000;
+
+function posDecimal(s: unknown): s is string {
+	return typeof s === "string" && s.length <= 64 && POS_DEC_RE.test(s);
+}
 
 export function encodeEnvelope(env: Envelope): Buffer {
-	return Buffer.from(JSON.stringify(env));
+	if (env.kind === "marker") return Buffer.from(JSON.stringify(env));
+	const head = JSON.stringify({ v: 2, kind: env.kind, venue: env.venue, symbol: env.symbol });
+	const lines: string[] = [head];
+	if (env.kind === "trade") {
+		for (const t of env.items) lines.push(`${t.time}\t${t.tradeId}\t${t.price}\t${t.qty}\t${t.side === "buy" ? "b" : t.side === "sell" ? "s" : "-"}\t${t.recvTime}`);
+	} else {
+		for (const q of env.items) lines.push(`${q.time}\t${q.seq}\t${q.bid}\t${q.ask}\t${q.bidQty ?? "-"}\t${q.askQty ?? "-"}\t${q.recvTime}`);
+	}
+	return Buffer.from(lines.join("\n"));
 }
 
 export function tradeEnvelope(venue: string, symbol: string, items: TradeItem[]): Envelope {
@@ -28,25 +52,182 @@ export interface Rejection {
 	reason: string;
 }
 
-export interface Decoded {
+/**
+ * What the tick-writer needs of one message: COPY text rows for its table (each ending in "\n"),
+ * the 1m buckets it touches and its time span. Kept as text so a million rows cost a million string
+ * slices, not a million objects.
+ */
+export interface WireBatch {
 	kind: "trade" | "quote" | "marker" | null;
 	venue: string;
 	symbol: string;
-	trades: Trade[];
-	quotes: Quote[];
+	/** COPY text-format rows for trades or quotes, in the column order of lib/writer/copy. */
+	copy: string;
+	rows: number;
+	/** Distinct 1m bucket starts (ms) of the valid rows. */
+	minutes: number[];
+	minMs: number;
+	maxMs: number;
 	markers: number;
 	rejects: Rejection[];
 }
 
-function bad(reason: string): Decoded {
-	return { kind: null, venue: "", symbol: "", trades: [], quotes: [], markers: 0, rejects: [{ index: -1, reason }] };
+function badBatch(reason: string): WireBatch {
+	return { kind: null, venue: "", symbol: "", copy: "", rows: 0, minutes: [], minMs: Infinity, maxMs: -Infinity, markers: 0, rejects: [{ index: -1, reason }] };
+}
+
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function digits(s: string, from: number, n: number): number {
+	let v = 0;
+	for (let i = from; i < from + n; i++) {
+		const c = s.charCodeAt(i) - 48;
+		if (c < 0 || c > 9) return -1;
+		v = v * 10 + c;
+	}
+	return v;
+}
+
+/**
+ * "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z" to ms without a regex or a Date object (the hot path: every tick
+ * carries two such times); anything else (offsets) goes through the general parser. NaN when invalid.
+ */
+export function fastIsoMs(s: string): number {
+	const n = s.length;
+	if (n < 20 || n > 30 || s.charCodeAt(n - 1) !== 90 /* Z */ || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 84 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) {
+		return isIsoTimestamp(s) ? parseIsoMs(s) : NaN;
+	}
+	const y = digits(s, 0, 4);
+	const mo = digits(s, 5, 2);
+	const d = digits(s, 8, 2);
+	const h = digits(s, 11, 2);
+	const mi = digits(s, 14, 2);
+	const se = digits(s, 17, 2);
+	if (y < 1990 || y > 2099 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 59) return NaN;
+	const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+	if (d > (mo === 2 && leap ? 29 : DAYS[mo - 1])) return NaN;
+	let ms = 0;
+	if (n > 20) {
+		if (s.charCodeAt(19) !== 46 /* . */ || n < 22) return NaN;
+		const f = digits(s, 20, n - 21);
+		if (f < 0) return NaN;
+		ms = n - 21 >= 3 ? digits(s, 20, 3) : f * (n - 21 === 1 ? 100 : 10);
+	}
+	return Date.UTC(y, mo - 1, d, h, mi, se, ms);
+}
+
+const SIDE_OK: Record<string, string> = { b: "b", s: "s", "-": "\\N" };
+
+/** Decode and validate one message for the tick-writer. Never throws. */
+export function decodeWire(payload: Uint8Array): WireBatch {
+	const text = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("utf8");
+	if (text.charCodeAt(0) !== 123 /* { */) return badBatch("not a market-data envelope (expected a JSON header)");
+	const nl = text.indexOf("\n");
+	let head: any;
+	try {
+		head = JSON.parse(nl < 0 ? text : text.slice(0, nl));
+	} catch (err) {
+		if (nl >= 0) {
+			// maybe a v1 JSON envelope pretty-printed over several lines
+			try {
+				return fromObjects(JSON.parse(text));
+			} catch {
+				/* report the header error below */
+			}
+		}
+		return badBatch(`not JSON: ${(err as Error).message}`);
+	}
+	if (head === null || typeof head !== "object" || Array.isArray(head)) return badBatch("not an envelope object");
+	if (head.v === 1) return fromObjects(head);
+	if (head.v !== 2) return badBatch(`unsupported envelope version ${JSON.stringify(head.v)}`);
+	if (head.kind !== "trade" && head.kind !== "quote") return badBatch(`unknown kind ${JSON.stringify(head.kind)} for a v2 envelope`);
+	if (typeof head.venue !== "string" || !NAME_RE.test(head.venue)) return badBatch(`bad venue ${JSON.stringify(head.venue)}`);
+	if (typeof head.symbol !== "string" || !NAME_RE.test(head.symbol)) return badBatch(`bad symbol ${JSON.stringify(head.symbol)}`);
+	const out: WireBatch = { kind: head.kind, venue: head.venue, symbol: head.symbol, copy: "", rows: 0, minutes: [], minMs: Infinity, maxMs: -Infinity, markers: 0, rejects: [] };
+	if (nl < 0) return out;
+	let body = text.slice(nl + 1);
+	if (body.endsWith("\n")) body = body.slice(0, -1);
+	if (!body) return out;
+	const lines = body.split("\n");
+	const prefix = `${head.venue}\t${head.symbol}\t`;
+	const mins = new MinuteSet();
+	const isTrade = head.kind === "trade";
+	const nFields = isTrade ? 6 : 7;
+	let allVerbatim = true; // every line usable as-is after the prefix (no '-' placeholders, no rejects)
+	const goodLines: number[] = [];
+	for (let i = 0; i < lines.length; i++) {
+		const f = lines[i].split("\t");
+		let problem: string | null = null;
+		let ms = NaN;
+		if (f.length !== nFields) problem = `expected ${nFields} tab-separated fields, got ${f.length}`;
+		else {
+			ms = fastIsoMs(f[0]);
+			if (!(ms > 631152000000 && ms < 4102444800000)) problem = `time ${JSON.stringify(f[0])} is not an ISO-8601 UTC timestamp`;
+			else if (!ID_RE.test(f[1])) problem = `${isTrade ? "tradeId" : "seq"} ${JSON.stringify(f[1])} must be a non-negative integer`;
+			else if (isTrade) {
+				if (!posDecimal(f[2])) problem = `price ${JSON.stringify(f[2])} is not a positive decimal string`;
+				else if (!posDecimal(f[3])) problem = `qty ${JSON.stringify(f[3])} is not a non-negative decimal string`;
+				else if (SIDE_OK[f[4]] === undefined) problem = `side ${JSON.stringify(f[4])} is not b, s or -`;
+				else if (f[5] !== f[0] && !(fastIsoMs(f[5]) > 0)) problem = `recvTime ${JSON.stringify(f[5])} is not an ISO-8601 UTC timestamp`;
+				else if (f[4] === "-") allVerbatim = false;
+			} else {
+				if (!isDecimalString(f[2])) problem = `bid ${JSON.stringify(f[2])} is not a decimal string`;
+				else if (!isDecimalString(f[3])) problem = `ask ${JSON.stringify(f[3])} is not a decimal string`;
+				else if (f[4] !== "-" && !posDecimal(f[4])) problem = `bidQty ${JSON.stringify(f[4])} is not a decimal string`;
+				else if (f[5] !== "-" && !posDecimal(f[5])) problem = `askQty ${JSON.stringify(f[5])} is not a decimal string`;
+				else if (f[6] !== f[0] && !(fastIsoMs(f[6]) > 0)) problem = `recvTime ${JSON.stringify(f[6])} is not an ISO-8601 UTC timestamp`;
+				else if (f[4] === "-" || f[5] === "-") allVerbatim = false;
+			}
+		}
+		if (problem) {
+			out.rejects.push({ index: i, reason: problem });
+			allVerbatim = false;
+			continue;
+		}
+		mins.add(ms, f[0]);
+		if (ms < out.minMs) out.minMs = ms;
+		if (ms > out.maxMs) out.maxMs = ms;
+		goodLines.push(i);
+		out.rows++;
+	}
+	// The line's field order is the table's column order after venue and symbol, so a message with no
+	// placeholders and no rejects becomes COPY text with one replace; others are rebuilt row by row.
+	if (allVerbatim) out.copy = prefix + body.replaceAll("\n", "\n" + prefix) + "\n";
+	else out.copy = goodLines.map((i) => (isTrade ? tradeRowFromFields : quoteRowFromFields)(prefix, lines[i].split("\t"))).join("");
+	out.minutes = mins.values();
+	return out;
+}
+
+function tradeRowFromFields(prefix: string, f: string[]): string {
+	return `${prefix}${f[0]}\t${f[1]}\t${f[2]}\t${f[3]}\t${SIDE_OK[f[4]]}\t${f[5]}\n`;
+}
+
+function quoteRowFromFields(prefix: string, f: string[]): string {
+	return `${prefix}${f[0]}\t${f[1]}\t${f[2]}\t${f[3]}\t${f[4] === "-" ? "\\N" : f[4]}\t${f[5] === "-" ? "\\N" : f[5]}\t${f[6]}\n`;
+}
+
+/** Distinct 1m buckets; a sub-microsecond time in a minute's last microsecond also marks the next (PostgreSQL rounds to µs). */
+class MinuteSet {
+	private last = NaN;
+	private set = new Set<number>();
+	add(ms: number, iso: string): void {
+		const b = Math.floor(ms / MINUTE) * MINUTE;
+		if (b !== this.last) {
+			this.set.add(b);
+			this.last = b;
+		}
+		if (ms - b === MINUTE - 1 && /\.\d{7,}/.test(iso)) this.set.add(b + MINUTE);
+	}
+	values(): number[] {
+		return [...this.set];
+	}
 }
 
 function tradeProblem(t: any): string | null {
 	if (t === null || typeof t !== "object") return "item is not an object";
 	if (typeof t.tradeId !== "string" || !ID_RE.test(t.tradeId)) return "tradeId must be a non-negative integer string";
-	if (!isDecimalString(t.price) || t.price.startsWith("-")) return `price ${JSON.stringify(t.price)} is not a positive decimal string`;
-	if (!isDecimalString(t.qty) || t.qty.startsWith("-")) return `qty ${JSON.stringify(t.qty)} is not a non-negative decimal string`;
+	if (!posDecimal(t.price)) return `price ${JSON.stringify(t.price)} is not a positive decimal string`;
+	if (!posDecimal(t.qty)) return `qty ${JSON.stringify(t.qty)} is not a non-negative decimal string`;
 	if (t.side !== null && t.side !== "buy" && t.side !== "sell") return `side ${JSON.stringify(t.side)} is not buy, sell or null`;
 	if (!isIsoTimestamp(t.time)) return `time ${JSON.stringify(t.time)} is not an ISO-8601 UTC timestamp`;
 	if (!isIsoTimestamp(t.recvTime)) return `recvTime ${JSON.stringify(t.recvTime)} is not an ISO-8601 UTC timestamp`;
@@ -54,7 +235,7 @@ function tradeProblem(t: any): string | null {
 }
 
 function optionalQty(v: unknown): boolean {
-	return v === null || v === undefined || (isDecimalString(v) && !v.startsWith("-"));
+	return v === null || v === undefined || posDecimal(v);
 }
 
 function quoteProblem(q: any): string | null {
@@ -76,49 +257,69 @@ function markerProblem(m: any): string | null {
 	return null;
 }
 
-/** Decode and validate one log message. Never throws. */
-export function decodeEnvelope(payload: Uint8Array): Decoded {
-	let env: any;
-	try {
-		env = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("utf8"));
-	} catch (err) {
-		return bad(`not JSON: ${(err as Error).message}`);
-	}
-	if (env === null || typeof env !== "object" || Array.isArray(env)) return bad("not an envelope object");
-	if (env.v !== 1) return bad(`unsupported envelope version ${JSON.stringify(env.v)}`);
-	if (env.kind !== "trade" && env.kind !== "quote" && env.kind !== "marker") return bad(`unknown kind ${JSON.stringify(env.kind)}`);
-	if (typeof env.venue !== "string" || !NAME_RE.test(env.venue)) return bad(`bad venue ${JSON.stringify(env.venue)}`);
-	if (typeof env.symbol !== "string" || !NAME_RE.test(env.symbol)) return bad(`bad symbol ${JSON.stringify(env.symbol)}`);
-	if (!Array.isArray(env.items)) return bad("items is not an array");
-	const out: Decoded = { kind: env.kind, venue: env.venue, symbol: env.symbol, trades: [], quotes: [], markers: 0, rejects: [] };
+/** A v1 JSON envelope (objects per item) into a WireBatch. */
+function fromObjects(env: any): WireBatch {
+	if (env === null || typeof env !== "object" || Array.isArray(env)) return badBatch("not an envelope object");
+	if (env.v !== 1) return badBatch(`unsupported envelope version ${JSON.stringify(env.v)}`);
+	if (env.kind !== "trade" && env.kind !== "quote" && env.kind !== "marker") return badBatch(`unknown kind ${JSON.stringify(env.kind)}`);
+	if (typeof env.venue !== "string" || !NAME_RE.test(env.venue)) return badBatch(`bad venue ${JSON.stringify(env.venue)}`);
+	if (typeof env.symbol !== "string" || !NAME_RE.test(env.symbol)) return badBatch(`bad symbol ${JSON.stringify(env.symbol)}`);
+	if (!Array.isArray(env.items)) return badBatch("items is not an array");
+	const out: WireBatch = { kind: env.kind, venue: env.venue, symbol: env.symbol, copy: "", rows: 0, minutes: [], minMs: Infinity, maxMs: -Infinity, markers: 0, rejects: [] };
+	const prefix = `${env.venue}\t${env.symbol}\t`;
+	const mins = new MinuteSet();
+	const rows: string[] = [];
 	const items: any[] = env.items;
 	for (let i = 0; i < items.length; i++) {
 		const it = items[i];
-		if (env.kind === "trade") {
-			const p = tradeProblem(it);
-			if (p) out.rejects.push({ index: i, reason: p });
-			else
-				out.trades.push({ venue: env.venue, symbol: env.symbol, tradeId: it.tradeId, side: it.side, price: it.price, qty: it.qty, time: it.time, recvTime: it.recvTime });
-		} else if (env.kind === "quote") {
-			const p = quoteProblem(it);
-			if (p) out.rejects.push({ index: i, reason: p });
-			else
-				out.quotes.push({
-					venue: env.venue,
-					symbol: env.symbol,
-					time: it.time,
-					seq: it.seq,
-					bid: it.bid,
-					ask: it.ask,
-					bidQty: it.bidQty ?? null,
-					askQty: it.askQty ?? null,
-					recvTime: it.recvTime,
-				});
-		} else {
-			const p = markerProblem(it as MarkerItem);
-			if (p) out.rejects.push({ index: i, reason: p });
-			else out.markers++;
+		const p = env.kind === "trade" ? tradeProblem(it) : env.kind === "quote" ? quoteProblem(it) : markerProblem(it);
+		if (p) {
+			out.rejects.push({ index: i, reason: p });
+			continue;
 		}
+		if (env.kind === "marker") {
+			out.markers++;
+			continue;
+		}
+		const ms = parseIsoMs(it.time);
+		mins.add(ms, it.time);
+		if (ms < out.minMs) out.minMs = ms;
+		if (ms > out.maxMs) out.maxMs = ms;
+		rows.push(
+			env.kind === "trade"
+				? tradeRowFromFields(prefix, [it.time, it.tradeId, it.price, it.qty, it.side === "buy" ? "b" : it.side === "sell" ? "s" : "-", it.recvTime])
+				: quoteRowFromFields(prefix, [it.time, it.seq, it.bid, it.ask, it.bidQty ?? "-", it.askQty ?? "-", it.recvTime]),
+		);
+		out.rows++;
+	}
+	out.copy = rows.join("");
+	out.minutes = mins.values();
+	return out;
+}
+
+export interface Decoded {
+	kind: "trade" | "quote" | "marker" | null;
+	venue: string;
+	symbol: string;
+	trades: Trade[];
+	quotes: Quote[];
+	markers: number;
+	rejects: Rejection[];
+}
+
+const SIDE_NAME: Record<string, Trade["side"]> = { b: "buy", s: "sell", "\\N": null };
+
+/** Decode one message into normalized objects (for readers other than the tick-writer). Never throws. */
+export function decodeEnvelope(payload: Uint8Array): Decoded {
+	const w = decodeWire(payload);
+	const out: Decoded = { kind: w.kind, venue: w.venue, symbol: w.symbol, trades: [], quotes: [], markers: w.markers, rejects: w.rejects };
+	if (!w.copy) return out;
+	for (const row of w.copy.slice(0, -1).split("\n")) {
+		const f = row.split("\t");
+		if (w.kind === "trade") out.trades.push({ venue: f[0], symbol: f[1], time: f[2], tradeId: f[3], price: f[4], qty: f[5], side: SIDE_NAME[f[6]], recvTime: f[7] });
+		else out.quotes.push({ venue: f[0], symbol: f[1], time: f[2], seq: f[3], bid: f[4], ask: f[5], bidQty: f[6] === "\\N" ? null : f[6], askQty: f[7] === "\\N" ? null : f[7], recvTime: f[8] });
 	}
 	return out;
 }
+
+export type { MarkerItem };

@@ -31,7 +31,7 @@ export function quoteRows(quotes: readonly Quote[]): string[] {
 	return out;
 }
 
-/** Stream rows into `table` with COPY FROM STDIN, in chunks of ~1 MiB. Returns the row count. */
+/** Stream COPY text (rows, or blocks of rows, each ending in a newline) into `table`, in chunks of ~1 MiB. Returns the row count. */
 export async function copyInto(client: PoolClient, table: string, columns: readonly string[], rows: readonly string[]): Promise<number> {
 	const stream = client.query(copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN`));
 	function* chunks() {

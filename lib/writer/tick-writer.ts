@@ -1,10 +1,9 @@
 import type { Pool, PoolClient } from "pg";
-import { decodeEnvelope, type Decoded } from "../domain/codec";
+import { decodeWire, type WireBatch } from "../domain/codec";
 import { TICK_TOPIC_PATTERNS } from "../domain/topics";
-import type { Quote, Trade } from "../domain/types";
 import type { Consumer, Delivery, MarketLog } from "../log/types";
 import type { Logger } from "../store/pool";
-import { copyInto, QUOTE_COLUMNS, quoteRows, TRADE_COLUMNS, tradeRows } from "./copy";
+import { copyInto, QUOTE_COLUMNS, TRADE_COLUMNS } from "./copy";
 
 /**
  * tick-writer core: consumes trades and quotes from the market-data log, writes them with COPY,
@@ -73,11 +72,10 @@ type Mode = "copy" | "stage";
 
 interface Prepared {
 	deliveries: Delivery[];
-	decoded: Decoded[];
+	decoded: WireBatch[];
 	rows: number;
 }
 
-const MINUTE = 60_000;
 
 function sqlState(err: unknown): string | undefined {
 	return (err as { code?: string })?.code;
@@ -183,10 +181,10 @@ export class TickWriter {
 
 	private add(batch: Prepared, deliveries: Delivery[]): void {
 		for (const d of deliveries) {
-			const dec = decodeEnvelope(d.payload);
+			const dec = decodeWire(d.payload);
 			batch.deliveries.push(d);
 			batch.decoded.push(dec);
-			batch.rows += dec.trades.length + dec.quotes.length;
+			batch.rows += dec.rows;
 		}
 	}
 
@@ -216,7 +214,7 @@ export class TickWriter {
 			if (!isDataError(err)) throw err;
 			if (batch.deliveries.length === 1) {
 				const d = batch.deliveries[0];
-				await this.writeBatch([d], [{ ...batch.decoded[0], trades: [], quotes: [], rejects: [{ index: -1, reason: `rejected by database: ${(err as Error).message}` }] }]);
+				await this.writeBatch([d], [{ ...batch.decoded[0], copy: "", rows: 0, minutes: [], rejects: [{ index: -1, reason: `rejected by database: ${(err as Error).message}` }] }]);
 				return;
 			}
 			for (let i = 0; i < batch.deliveries.length; i++) {
@@ -226,23 +224,37 @@ export class TickWriter {
 	}
 
 	/** Write one batch in one transaction. Public so tests and benchmarks can drive it without a loop. */
-	async writeBatch(deliveries: readonly Delivery[], decoded?: readonly Decoded[]): Promise<BatchResult> {
+	async writeBatch(deliveries: readonly Delivery[], decoded?: readonly WireBatch[]): Promise<BatchResult> {
 		const t0 = Date.now();
-		const dec = decoded ?? deliveries.map((d) => decodeEnvelope(d.payload));
-		const trades: Trade[] = [];
-		const quotes: Quote[] = [];
+		const dec = decoded ?? deliveries.map((d) => decodeWire(d.payload));
+		const tradeCopy: string[] = [];
+		const quoteCopy: string[] = [];
+		let trades = 0;
+		let quotes = 0;
+		let minMs = Infinity;
+		let maxMs = -Infinity;
 		const dead: { d: Delivery; reason: string }[] = [];
 		let markers = 0;
 		for (let i = 0; i < dec.length; i++) {
 			const x = dec[i];
-			for (const t of x.trades) trades.push(t);
-			for (const q of x.quotes) quotes.push(q);
+			if (x.rows) {
+				if (x.kind === "trade") {
+					tradeCopy.push(x.copy);
+					trades += x.rows;
+				} else {
+					quoteCopy.push(x.copy);
+					quotes += x.rows;
+				}
+				if (x.minMs < minMs) minMs = x.minMs;
+				if (x.maxMs > maxMs) maxMs = x.maxMs;
+			}
 			markers += x.markers;
 			if (x.rejects.length) {
-				const reason = x.rejects
-					.slice(0, 5)
-					.map((r) => (r.index < 0 ? r.reason : `item ${r.index}: ${r.reason}`))
-					.join("; ") + (x.rejects.length > 5 ? `; and ${x.rejects.length - 5} more` : "");
+				const reason =
+					x.rejects
+						.slice(0, 5)
+						.map((r) => (r.index < 0 ? r.reason : `item ${r.index}: ${r.reason}`))
+						.join("; ") + (x.rejects.length > 5 ? `; and ${x.rejects.length - 5} more` : "");
 				dead.push({ d: deliveries[i], reason });
 			}
 		}
@@ -252,13 +264,13 @@ export class TickWriter {
 		const client = await this.o.pool.connect();
 		try {
 			await client.query("BEGIN");
-			const tr = trades.length ? await this.insertTicks(client, "trades", tradeRows(trades), TRADE_COLUMNS, ["venue", "symbol", "time", "trade_id"]) : null;
-			const qr = quotes.length ? await this.insertTicks(client, "quotes", quoteRows(quotes), QUOTE_COLUMNS, ["venue", "symbol", "time", "seq"]) : null;
+			const tr = trades ? await this.insertTicks(client, "trades", tradeCopy, trades, TRADE_COLUMNS, ["venue", "symbol", "time", "trade_id"]) : null;
+			const qr = quotes ? await this.insertTicks(client, "quotes", quoteCopy, quotes, QUOTE_COLUMNS, ["venue", "symbol", "time", "seq"]) : null;
 			insertedTrades = tr?.inserted ?? 0;
 			insertedQuotes = qr?.inserted ?? 0;
 			dirtyCount = (tr?.dirty ?? 0) + (qr?.dirty ?? 0);
 			// Rows that went in by plain COPY were all new: their buckets are computed here.
-			const dirty = dirtyKeys(tr?.viaCopy ? trades : [], qr?.viaCopy ? quotes : []);
+			const dirty = dirtyKeys(dec.filter((x) => x.rows && ((x.kind === "trade" && tr?.viaCopy) || (x.kind === "quote" && qr?.viaCopy))));
 			if (dirty.venue.length) {
 				await client.query(
 					`INSERT INTO dirty_buckets (venue, symbol, source, bucket)
@@ -283,19 +295,18 @@ export class TickWriter {
 		} finally {
 			client.release();
 		}
-		const times = minMaxTime(trades, quotes);
 		const r: BatchResult = {
 			messages: deliveries.length,
-			trades: trades.length,
-			quotes: quotes.length,
+			trades,
+			quotes,
 			insertedTrades,
 			insertedQuotes,
-			duplicates: trades.length - insertedTrades + quotes.length - insertedQuotes,
+			duplicates: trades - insertedTrades + quotes - insertedQuotes,
 			deadLetters: dead.length,
 			markers,
 			dirtyBuckets: dirtyCount,
-			minTime: times[0],
-			maxTime: times[1],
+			minTime: Number.isFinite(minMs) ? new Date(minMs).toISOString() : null,
+			maxTime: Number.isFinite(maxMs) ? new Date(maxMs).toISOString() : null,
 			ms: Date.now() - t0,
 		};
 		const s = this.stats;
@@ -322,6 +333,7 @@ export class TickWriter {
 		client: PoolClient,
 		table: "trades" | "quotes",
 		rows: string[],
+		rowCount: number,
 		columns: readonly string[],
 		key: string[],
 	): Promise<{ inserted: number; viaCopy: boolean; dirty: number }> {
@@ -355,7 +367,7 @@ export class TickWriter {
 		);
 		const { inserted, dirty } = res.rows[0] as { inserted: number; dirty: number };
 		// A clean batch on the slow path means the redelivery is over: back to plain COPY.
-		if (inserted === rows.length) this.mode[table] = "copy";
+		if (inserted === rowCount) this.mode[table] = "copy";
 		return { inserted, viaCopy: false, dirty };
 	}
 }
@@ -367,18 +379,13 @@ interface DirtyKeys {
 	bucket: string[];
 }
 
-/** The 1m buckets a batch touches, sorted so concurrent writers take row locks in one order. */
-export function dirtyKeys(trades: readonly Trade[], quotes: readonly Quote[]): DirtyKeys {
+/** The 1m buckets of these messages, sorted so concurrent writers take the marks' row locks in one order. */
+export function dirtyKeys(batches: readonly Pick<WireBatch, "kind" | "venue" | "symbol" | "minutes">[]): DirtyKeys {
 	const keys = new Set<string>();
-	const addKey = (source: string, venue: string, symbol: string, time: string) => {
-		const ms = Date.parse(time);
-		const b = Math.floor(ms / MINUTE) * MINUTE;
-		keys.add(`${venue}\u0000${symbol}\u0000${source}\u0000${b}`);
-		// A sub-microsecond time in the last microsecond of a minute rounds up into the next one in PostgreSQL.
-		if (ms % MINUTE === MINUTE - 1 && /\.\d{7,}/.test(time)) keys.add(`${venue}\u0000${symbol}\u0000${source}\u0000${b + MINUTE}`);
-	};
-	for (const t of trades) addKey("trades", t.venue, t.symbol, t.time);
-	for (const q of quotes) addKey("quotes", q.venue, q.symbol, q.time);
+	for (const b of batches) {
+		const source = b.kind === "trade" ? "trades" : "quotes";
+		for (const m of b.minutes) keys.add(`${b.venue}\u0000${b.symbol}\u0000${source}\u0000${String(m).padStart(15, "0")}`);
+	}
 	const out: DirtyKeys = { venue: [], symbol: [], source: [], bucket: [] };
 	for (const k of [...keys].sort()) {
 		const [venue, symbol, source, b] = k.split("\u0000");
@@ -388,20 +395,4 @@ export function dirtyKeys(trades: readonly Trade[], quotes: readonly Quote[]): D
 		out.bucket.push(new Date(Number(b)).toISOString());
 	}
 	return out;
-}
-
-function minMaxTime(trades: readonly Trade[], quotes: readonly Quote[]): [string | null, string | null] {
-	let min = Infinity;
-	let max = -Infinity;
-	for (const t of trades) {
-		const ms = Date.parse(t.time);
-		if (ms < min) min = ms;
-		if (ms > max) max = ms;
-	}
-	for (const q of quotes) {
-		const ms = Date.parse(q.time);
-		if (ms < min) min = ms;
-		if (ms > max) max = ms;
-	}
-	return Number.isFinite(min) ? [new Date(min).toISOString(), new Date(max).toISOString()] : [null, null];
 }

@@ -1,4 +1,4 @@
-import { decodeEnvelope, encodeEnvelope, tradeEnvelope, quoteEnvelope } from "../../lib/domain/codec";
+import { decodeEnvelope, decodeWire, encodeEnvelope, tradeEnvelope, quoteEnvelope } from "../../lib/domain/codec";
 
 const trade = { tradeId: "42", side: "buy" as const, price: "42000.10", qty: "0.00100000", time: "2024-01-15T13:00:00.123456Z", recvTime: "2024-01-15T13:00:00.200Z" };
 
@@ -17,7 +17,8 @@ describe("envelope codec", () => {
 
 	it("rejects a whole message that is not an envelope, with the reason", () => {
 		expect(decodeEnvelope(Buffer.from("{nope")).rejects[0].reason).toMatch(/^not JSON/);
-		expect(decodeEnvelope(Buffer.from('{"v":2,"kind":"trade"}')).rejects[0].reason).toMatch(/version/);
+		expect(decodeEnvelope(Buffer.from('{"v":3,"kind":"trade"}')).rejects[0].reason).toMatch(/version/);
+		expect(decodeEnvelope(Buffer.from('not a market-data envelope')).rejects[0].reason).toMatch(/expected a JSON header/);
 		expect(decodeEnvelope(Buffer.from('{"v":1,"kind":"candle","venue":"k","symbol":"s","items":[]}')).rejects[0].reason).toMatch(/unknown kind/);
 		expect(decodeEnvelope(Buffer.from('{"v":1,"kind":"trade","venue":"a\\tb","symbol":"s","items":[]}')).rejects[0].reason).toMatch(/bad venue/);
 	});
@@ -38,5 +39,37 @@ describe("envelope codec", () => {
 		expect(d.trades.map((t) => t.tradeId)).toEqual(["42", "49"]);
 		expect(d.rejects.map((r) => r.index)).toEqual([1, 2, 3, 4, 5, 6, 7]);
 		expect(d.rejects[0].reason).toMatch(/price 42000.1 is not a positive decimal string/);
+	});
+});
+
+describe("wire format for the tick-writer", () => {
+	it("turns a valid message into COPY rows in table column order", () => {
+		const w = decodeWire(encodeEnvelope(tradeEnvelope("kraken", "BTC-USD-SPOT", [trade, { ...trade, tradeId: "43", side: null }])));
+		expect(w.copy).toBe(
+			"kraken\tBTC-USD-SPOT\t2024-01-15T13:00:00.123456Z\t42\t42000.10\t0.00100000\tb\t2024-01-15T13:00:00.200Z\n" +
+				"kraken\tBTC-USD-SPOT\t2024-01-15T13:00:00.123456Z\t43\t42000.10\t0.00100000\t\\N\t2024-01-15T13:00:00.200Z\n",
+		);
+		expect(w.rows).toBe(2);
+		expect(w.minutes).toEqual([Date.parse("2024-01-15T13:00:00Z")]);
+	});
+
+	it("reads the same times on the cached fast path as Date.parse does", () => {
+		const times = ["2024-01-15T13:00:00Z", "2024-01-15T13:00:00.5Z", "2024-01-15T13:00:00.05Z", "2024-01-15T13:00:00.123456789Z", "2024-01-15T13:00:00.999Z"];
+		const w = decodeWire(encodeEnvelope(tradeEnvelope("k", "S", times.map((time, i) => ({ ...trade, tradeId: String(i), time })))));
+		expect(w.rejects).toEqual([]);
+		expect(w.minMs).toBe(Date.parse(times[0]));
+		expect(w.maxMs).toBe(Date.parse(times[4]));
+	});
+
+	it("rejects bad lines of a v2 message and keeps the rest", () => {
+		const head = JSON.stringify({ v: 2, kind: "trade", venue: "kraken", symbol: "BTC-USD-SPOT" });
+		const ok = "2024-01-15T13:00:00Z\t1\t1.5\t2\tb\t2024-01-15T13:00:00Z";
+		const payload = [head, ok, "2024-01-15T13:00:00Z\t2\t1e5\t2\tb\t2024-01-15T13:00:00Z", "2024-01-15T13:00:00Z\t3\t1.5", "2024-01-15T13:00:0xZ\t4\t1.5\t2\tb\t2024-01-15T13:00:00Z", ok.replace("\t1\t", "\t5\t")].join("\n");
+		const w = decodeWire(Buffer.from(payload));
+		expect(w.rows).toBe(2);
+		expect(w.rejects.map((r) => r.index)).toEqual([1, 2, 3]);
+		expect(w.rejects[0].reason).toMatch(/price "1e5"/);
+		expect(w.rejects[1].reason).toMatch(/expected 6 tab-separated fields, got 3/);
+		expect(w.copy.split("\n").filter(Boolean).map((r) => r.split("\t")[3])).toEqual(["1", "5"]);
 	});
 });

@@ -1,0 +1,116 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { connect } from "nats";
+import { JetStreamLog } from "../../lib/log/jetstream";
+import { migrate } from "../../lib/store/migrate";
+import { TickWriter } from "../../lib/writer/tick-writer";
+import { freshDatabase, waitFor } from "../helpers/db";
+import { freePort, getJson } from "../helpers/net";
+import { startService, type Child } from "../helpers/proc";
+import { makeTrades, normalizeCandle, referenceCandles } from "../helpers/trades";
+
+const ROOT = path.resolve(__dirname, "../..");
+
+/** Run `npm run replay`'s entry point and collect its output and exit code. */
+function replay(file: string, env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; out: string }> {
+	return new Promise((resolve) => {
+		const p = spawn(process.execPath, ["--import", "tsx", "bin/replay.ts", file, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+		let out = "";
+		p.stdout.on("data", (b) => (out += b));
+		p.stderr.on("data", (b) => (out += b));
+		p.on("exit", (code) => resolve({ code, out }));
+	});
+}
+
+function writeJsonl(dir: string, name: string, lines: object[]): string {
+	const f = path.join(dir, name);
+	writeFileSync(f, lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
+	return f;
+}
+
+describe("npm start with no configuration, fed by npm run replay", () => {
+	let dir: string;
+	let child: Child | null = null;
+
+	beforeAll(() => {
+		dir = mkdtempSync(path.join(tmpdir(), "mdp-embedded-"));
+		chmodSync(dir, 0o755); // the embedded server runs as the postgres user when we are root
+	});
+	afterAll(async () => {
+		await child?.kill("SIGKILL");
+		rmSync(dir, { recursive: true, force: true });
+	});
+
+	it("runs every service on embedded PostgreSQL and the in-memory log, and serves replayed trades as candles", async () => {
+		const port = await freePort();
+		const pgPort = await freePort();
+		// Only what a fresh machine has: no DATABASE_URL, no transporter, no Redis, memory log.
+		child = startService({ DATA_DIR: path.join(dir, "data"), PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), METRICS_PORT: "0", DATABASE_URL: "", TRANSPORTER: "", REDIS_URL: "", MARKET_LOG: "", SERVICES: "" });
+		await child.waitForOutput(/pipeline up: services=tick-writer,cascade-refresher,api db=embedded log=memory leadership=in-process/, 60_000);
+		expect((await getJson(`http://127.0.0.1:${port}/api/ready`)).body.checks).toEqual({ database: "ok", log: "ok" });
+
+		const trades = makeTrades(500, Date.parse("2024-01-15T10:00:00Z"), 2 * 3_600_000, 5);
+		const lines = trades.map((t) => ({ venue: "kraken", symbol: "BTC-USD-SPOT", venueSymbol: "BTC/USD", ...t }));
+		lines.splice(100, 0, { venue: "kraken", symbol: "BTC-USD-SPOT", tradeId: "x", price: 1 } as any); // one bad line
+		const file = writeJsonl(dir, "trades.jsonl", lines);
+		const r = await replay(file, { MARKET_LOG: "", PORT: String(port) });
+		expect(r.out).toMatch(/501 lines read, 500 records published, 1 rejected/);
+		expect(r.out).toMatch(/line 101: price must be a decimal string/);
+		expect(r.code).toBe(0);
+
+		const ref = [...referenceCandles(trades, "15m").values()].map(normalizeCandle);
+		await waitFor(async () => {
+			const c = await getJson(`http://127.0.0.1:${port}/api/candles?venue=kraken&symbol=BTC-USD-SPOT&timeframe=15m&from=2024-01-15T10:00:00Z&to=2024-01-15T12:00:00Z`);
+			return c.status === 200 && JSON.stringify(c.body.map(normalizeCandle)) === JSON.stringify(ref);
+		}, { what: "replayed trades as 15m candles", timeoutMs: 30_000 });
+
+		child.proc.kill("SIGTERM");
+		const code = await new Promise((res) => child!.proc.once("exit", (c) => res(c)));
+		expect(code).toBe(0);
+		child = null;
+	});
+
+	it("explains what is wrong when the file or the pipeline is missing", async () => {
+		const missing = await replay(path.join(dir, "nope.jsonl"), {});
+		expect(missing.code).toBe(2);
+		expect(missing.out).toMatch(/cannot read .*nope.jsonl/);
+		const file = writeJsonl(dir, "one.jsonl", [{ venue: "kraken", symbol: "BTC-USD-SPOT", tradeId: "1", price: "1", qty: "1", time: "2024-01-15T10:00:00Z" }]);
+		const down = await replay(file, { MARKET_LOG: "" }, ["--api", `http://127.0.0.1:${await freePort()}`]);
+		expect(down.code).toBe(1);
+		expect(down.out).toMatch(/cannot reach the pipeline/);
+	});
+});
+
+describe("npm run replay into JetStream", () => {
+	it("publishes straight into the log, where a tick-writer stores each trade once", async () => {
+		const db = await freshDatabase("replayjs");
+		const stream = `MDP_REPLAY_${process.pid}_${Date.now().toString(36)}`.toUpperCase();
+		const prefix = stream.toLowerCase() + ".";
+		const dir = mkdtempSync(path.join(tmpdir(), "mdp-replay-"));
+		const log = await JetStreamLog.connect({ stream, subjectPrefix: prefix });
+		try {
+			await migrate(db.pool);
+			const trades = makeTrades(1_000, Date.parse("2024-01-15T10:00:00Z"), 3_600_000, 9);
+			const file = writeJsonl(dir, "t.jsonl", trades.map((t) => ({ venue: "kraken", symbol: "BTC-USD-SPOT", ...t })));
+			const env = { MARKET_LOG: "jetstream", MARKET_LOG_STREAM: stream, MARKET_LOG_SUBJECT_PREFIX: prefix };
+			expect((await replay(file, env)).out).toMatch(/1000 records published/);
+			expect((await replay(file, env)).code).toBe(0); // twice: the log holds duplicates now
+			const w = new TickWriter({ pool: db.pool, log });
+			await w.start();
+			await waitFor(() => w.stats.trades === 2_000, { what: "both replays consumed" });
+			await w.stop();
+			const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM trades");
+			expect(rows[0].n).toBe(1_000);
+			expect(w.stats.duplicates).toBe(1_000);
+		} finally {
+			await log.close();
+			const nc = await connect({ servers: "nats://127.0.0.1:4222" });
+			await (await nc.jetstreamManager()).streams.delete(stream).catch(() => undefined);
+			await nc.close();
+			rmSync(dir, { recursive: true, force: true });
+			await db.drop();
+		}
+	});
+});
