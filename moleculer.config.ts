@@ -5,7 +5,7 @@ import { loadConfig, type Config } from "./lib/config";
 /** Broker options from the environment (see README "Configuration"). */
 export function brokerOptions(config: Config = loadConfig()): BrokerOptions {
 	return {
-		namespace: process.env.NAMESPACE ?? "mdp",
+		namespace: config.namespace,
 		nodeID: config.nodeId ?? `${os.hostname()}-${process.pid}`,
 		// No transporter in embedded mode: every service runs in this process.
 		transporter: config.transporter ? { type: "NATS", options: { url: config.transporter } } : undefined,

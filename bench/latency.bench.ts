@@ -68,7 +68,8 @@ async function main() {
 			publishing = false;
 		})();
 
-		const from = new Date(t0 - 60_000).toISOString();
+		// from the start of the 12h bucket holding t0, so every open bucket of every timeframe starts inside the range
+		const from = new Date(Math.floor(t0 / 43_200_000) * 43_200_000).toISOString();
 		const poller = (async () => {
 			const counts = TIMEFRAMES.map(() => 0);
 			while (publishing || counts.some((c) => c < publishedAt.length)) {

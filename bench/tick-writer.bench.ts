@@ -14,6 +14,7 @@ import { benchDatabase, seconds } from "./common";
 
 const N = Number(process.argv[process.argv.indexOf("--trades") + 1] || 1_000_000) || 1_000_000;
 const PER_MESSAGE = 100;
+const PULL = Number(process.argv[process.argv.indexOf("--pull") + 1] || 0) || undefined;
 const TOPIC = "market-data/crypto/raw/kraken/btcusd/trades";
 
 async function main() {
@@ -46,7 +47,7 @@ async function main() {
 		console.log(`published ${payloads.length} messages (${N} trades) to JetStream in ${seconds(publishMs)}`);
 
 		const run = async (subscription: string, expectInserted: number) => {
-			const w = new TickWriter({ pool: db.pool, log, subscription, ackTimeoutMs: 60_000 });
+			const w = new TickWriter({ pool: db.pool, log, subscription, ackTimeoutMs: 60_000, pullMax: PULL });
 			const s = performance.now();
 			await w.start();
 			await new Promise<void>((resolve) => {

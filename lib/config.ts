@@ -19,6 +19,7 @@ export interface Config {
 	metricsPort: number; // 0 disables the Prometheus reporter
 	logLevel: string;
 	nodeId: string | null;
+	namespace: string;
 	migrateOnStart: boolean;
 	cascadeIntervalMs: number;
 	cascadeMaxDirty: number;
@@ -72,6 +73,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		metricsPort: int(env, "METRICS_PORT", 3030),
 		logLevel: env.LOG_LEVEL || "info",
 		nodeId: env.NODE_ID || null,
+		namespace: env.NAMESPACE || "mdp",
 		migrateOnStart: env.MIGRATE_ON_START !== "false",
 		cascadeIntervalMs: int(env, "CASCADE_INTERVAL_MS", 1000, 10),
 		cascadeMaxDirty: int(env, "CASCADE_MAX_DIRTY", 50_000, 1),

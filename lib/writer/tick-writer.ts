@@ -111,6 +111,7 @@ export class TickWriter {
 	private backoffMs = 0;
 
 	constructor(opts: TickWriterOptions) {
+		const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as TickWriterOptions;
 		this.o = {
 			subscription: "tick-writer",
 			topics: TICK_TOPIC_PATTERNS,
@@ -119,7 +120,7 @@ export class TickWriter {
 			pullMax: 500,
 			ackTimeoutMs: 30_000,
 			consumerName: "tick-writer",
-			...opts,
+			...given,
 		};
 	}
 
