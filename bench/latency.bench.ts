@@ -7,7 +7,7 @@
  * seeds' refresh period (30 s), stated, and the goal is p99 < 2 s.
  *   npm run bench:latency [-- --seconds 30 --rate 1000]
  */
-import { connect } from "nats";
+import { deleteStream } from "../lib/log/cleanup";
 import { loadConfig } from "../lib/config";
 import { encodeEnvelope, tradeEnvelope } from "../lib/domain/codec";
 import { TIMEFRAMES } from "../lib/domain/timeframes";
@@ -94,9 +94,7 @@ async function main() {
 	} finally {
 		await log.close();
 		await p.stop();
-		const nc = await connect({ servers: "nats://127.0.0.1:4222" });
-		await (await nc.jetstreamManager()).streams.delete(stream).catch(() => undefined);
-		await nc.close();
+		await deleteStream(stream);
 		await db.drop();
 	}
 }

@@ -4,7 +4,7 @@
  * redelivery of the same million through a fresh subscription: it must add no row.
  *   npm run bench:writer [-- --trades 1000000]
  */
-import { connect } from "nats";
+import { deleteStream } from "../lib/log/cleanup";
 import { encodeEnvelope, tradeEnvelope } from "../lib/domain/codec";
 import { JetStreamLog } from "../lib/log/jetstream";
 import { copyInto, TRADE_COLUMNS, tradeRows } from "../lib/writer/copy";
@@ -88,9 +88,7 @@ async function main() {
 		);
 	} finally {
 		await log.close();
-		const nc = await connect({ servers: "nats://127.0.0.1:4222" });
-		await (await nc.jetstreamManager()).streams.delete(stream).catch(() => undefined);
-		await nc.close();
+		await deleteStream(stream);
 		await db.drop();
 	}
 }

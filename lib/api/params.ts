@@ -1,5 +1,6 @@
 import { isTimeframe, TIMEFRAME_MS, TIMEFRAMES, type Timeframe } from "../domain/timeframes";
 import type { PriceType } from "../domain/types";
+import type { CandleQuery } from "../candles/query";
 
 /** Request parameters of the REST API, parsed and checked. Every problem becomes a ParamError naming the parameter. */
 export class ParamError extends Error {
@@ -71,15 +72,7 @@ function range(p: Params, now: Date, defaultSpanMs: number): { from: Date; to: D
 	return { from, to };
 }
 
-export interface CandleQuery {
-	venue: string;
-	symbol: string;
-	timeframe: Timeframe;
-	from: Date;
-	to: Date;
-	price: PriceType;
-	fill: "none" | "previous";
-}
+export type { CandleQuery };
 
 export function parseCandleQuery(p: Params, opts: { now?: Date; maxBuckets: number }): CandleQuery {
 	const venue = requiredName(p, "venue");

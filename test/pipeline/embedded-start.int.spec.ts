@@ -1,8 +1,8 @@
+import { deleteStream } from "../../lib/log/cleanup";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { connect } from "nats";
 import { JetStreamLog } from "../../lib/log/jetstream";
 import { migrate } from "../../lib/store/migrate";
 import { TickWriter } from "../../lib/writer/tick-writer";
@@ -106,9 +106,7 @@ describe("npm run replay into JetStream", () => {
 			expect(w.stats.duplicates).toBe(1_000);
 		} finally {
 			await log.close();
-			const nc = await connect({ servers: "nats://127.0.0.1:4222" });
-			await (await nc.jetstreamManager()).streams.delete(stream).catch(() => undefined);
-			await nc.close();
+			await deleteStream(stream);
 			rmSync(dir, { recursive: true, force: true });
 			await db.drop();
 		}

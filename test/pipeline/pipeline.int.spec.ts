@@ -1,3 +1,4 @@
+import { deleteStream } from "../../lib/log/cleanup";
 import { encodeEnvelope, tradeEnvelope } from "../../lib/domain/codec";
 import { loadConfig } from "../../lib/config";
 import { createMarketLog } from "../../lib/log";
@@ -49,11 +50,7 @@ describe("pipeline end to end (JetStream, PostgreSQL, Redis)", () => {
 	afterAll(async () => {
 		await pub?.close();
 		await p?.stop();
-		// drop the test stream
-		const { connect } = await import("nats");
-		const nc = await connect({ servers: "nats://127.0.0.1:4222" });
-		await (await nc.jetstreamManager()).streams.delete(stream).catch(() => undefined);
-		await nc.close();
+		await deleteStream(stream);
 		await db?.drop();
 	});
 

@@ -1,4 +1,4 @@
-import { connect } from "nats";
+import { deleteStream } from "../../lib/log/cleanup";
 import { encodeEnvelope, tradeEnvelope } from "../../lib/domain/codec";
 import { createMarketLog } from "../../lib/log";
 import type { MarketLog } from "../../lib/log/types";
@@ -22,9 +22,7 @@ describe("tick-writer crash (SIGKILL) mid-stream", () => {
 	afterAll(async () => {
 		for (const c of children) await c.kill();
 		await log?.close();
-		const nc = await connect({ servers: "nats://127.0.0.1:4222" });
-		await (await nc.jetstreamManager()).streams.delete(stream).catch(() => undefined);
-		await nc.close();
+		await deleteStream(stream);
 		await db?.drop();
 	});
 
