@@ -32,6 +32,8 @@ export interface TickWriterOptions {
 	/** Messages asked for per pull. */
 	pullMax?: number;
 	ackTimeoutMs?: number;
+	/** Batches written concurrently (default 2). */
+	writeConcurrency?: number;
 	/** Name recorded with dead letters. */
 	consumerName?: string;
 	logger?: Logger;
@@ -117,9 +119,10 @@ export class TickWriter {
 			topics: TICK_TOPIC_PATTERNS,
 			maxBatchRows: 20_000,
 			maxBatchWaitMs: 50,
-			pullMax: 500,
+			pullMax: 200,
 			ackTimeoutMs: 30_000,
 			consumerName: "tick-writer",
+			writeConcurrency: 2,
 			...given,
 		};
 	}
@@ -146,7 +149,10 @@ export class TickWriter {
 
 	private async loop(): Promise<void> {
 		const consumer = this.consumer!;
-		let inflight: Promise<void> = Promise.resolve();
+		// Up to `writeConcurrency` batches are written at once (each in its own transaction and
+		// connection) while the next one is pulled and decoded: PostgreSQL works on one batch while
+		// this thread prepares another. Writes are idempotent, so commit order does not matter.
+		const inflight = new Set<Promise<void>>();
 		while (this.running) {
 			let batch: Prepared;
 			try {
@@ -157,11 +163,11 @@ export class TickWriter {
 				continue;
 			}
 			if (batch.deliveries.length === 0) continue;
-			// One write in flight while the next batch is pulled and decoded.
-			await inflight;
-			inflight = this.commitAndAck(consumer, batch);
+			while (inflight.size >= this.o.writeConcurrency) await Promise.race(inflight);
+			const p: Promise<void> = this.commitAndAck(consumer, batch).finally(() => inflight.delete(p));
+			inflight.add(p);
 		}
-		await inflight;
+		await Promise.all(inflight);
 	}
 
 	private async collect(consumer: Consumer): Promise<Prepared> {
