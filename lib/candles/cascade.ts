@@ -14,7 +14,7 @@
 import type { Pool, PoolClient } from "pg";
 import { TIMEFRAMES, type Timeframe } from "../domain/timeframes";
 import type { PriceType } from "../domain/types";
-import type { Logger } from "../store/pool";
+import { withTransaction, type Logger } from "../store/pool";
 import {
 	CHILD_TIMEFRAME,
 	SOURCE_PRICE_TYPES,
@@ -198,38 +198,28 @@ export async function runCascadeCycle(pool: Pool, opts: CascadeOptions): Promise
 	const fenceName = opts.fenceName ?? DEFAULT_FENCE_NAME;
 	const maxDirty = opts.maxDirty ?? DEFAULT_MAX_DIRTY;
 	if (!Number.isInteger(maxDirty) || maxDirty < 1) throw new RangeError(`maxDirty must be a positive integer (got ${maxDirty})`);
-	const client = await pool.connect();
-	try {
-		await client.query("BEGIN");
-		let result: CycleResult;
-		try {
-			// Many short index probes: JIT compilation (triggered by the row estimates of large unnest() arrays)
-			// would cost ~200 ms per statement and save nothing.
-			await client.query("SET LOCAL jit = off");
-			await takeFence(client, fenceName, opts.fenceToken, opts.holder);
-			const claim = await client.query<{ venue: string; symbol: string; source: DirtySource; bucket: Date }>(CLAIM_SQL, [maxDirty]);
-			const perLevel = zeroCounts();
-			const windows: WindowSummary[] = [];
-			if (claim.rows.length) {
-				const changed = await cascadeOver(client, claim.rows);
-				for (const tf of TIMEFRAMES) {
-					perLevel[tf] = changed[tf].length;
-					windows.push(...summarizeWindows(tf, changed[tf]));
-				}
+	const result = await withTransaction(pool, async (client): Promise<CycleResult> => {
+		// Many short index probes: JIT compilation (triggered by the row estimates of large unnest() arrays)
+		// would cost ~200 ms per statement and save nothing.
+		await client.query("SET LOCAL jit = off");
+		await takeFence(client, fenceName, opts.fenceToken, opts.holder);
+		const claim = await client.query<{ venue: string; symbol: string; source: DirtySource; bucket: Date }>(CLAIM_SQL, [maxDirty]);
+		const perLevel = zeroCounts();
+		const windows: WindowSummary[] = [];
+		if (claim.rows.length) {
+			const changed = await cascadeOver(client, claim.rows);
+			for (const tf of TIMEFRAMES) {
+				perLevel[tf] = changed[tf].length;
+				windows.push(...summarizeWindows(tf, changed[tf]));
 			}
-			await client.query("COMMIT");
-			result = { claimed: claim.rows.length, perLevel, windows, durationMs: performance.now() - t0 };
-		} catch (err) {
-			await client.query("ROLLBACK").catch(() => undefined);
-			throw err;
 		}
-		if (result.claimed) {
-			opts.logger?.debug?.(`cascade: ${result.claimed} dirty minutes, written ${TIMEFRAMES.map((tf) => `${tf}=${result.perLevel[tf]}`).join(" ")} in ${result.durationMs.toFixed(1)} ms`);
-		}
-		return result;
-	} finally {
-		client.release();
+		return { claimed: claim.rows.length, perLevel, windows, durationMs: 0 };
+	});
+	result.durationMs = performance.now() - t0;
+	if (result.claimed) {
+		opts.logger?.debug?.(`cascade: ${result.claimed} dirty minutes, written ${TIMEFRAMES.map((tf) => `${tf}=${result.perLevel[tf]}`).join(" ")} in ${result.durationMs.toFixed(1)} ms`);
 	}
+	return result;
 }
 
 export interface RebuildAllOptions {
@@ -255,58 +245,49 @@ const EPOCH = "timestamptz '1970-01-01 00:00:00+00'";
  */
 export async function rebuildAll(pool: Pool, opts: RebuildAllOptions = {}): Promise<RebuildAllResult> {
 	const t0 = performance.now();
-	const client = await pool.connect();
-	try {
-		await client.query("BEGIN");
-		try {
-			if (opts.fence) await takeFence(client, opts.fence.name ?? DEFAULT_FENCE_NAME, opts.fence.token, opts.fence.holder);
-			// Marks a writer still holds stay for the next cycle; every other one is covered by this rebuild.
-			const cleared = await client.query(`DELETE FROM dirty_buckets WHERE (venue, symbol, source, bucket) IN (
-				SELECT venue, symbol, source, bucket FROM dirty_buckets FOR UPDATE SKIP LOCKED)`);
-			await client.query(`TRUNCATE ${TIMEFRAMES.map(tableOf).join(", ")}`);
-			const perLevel = zeroCounts();
-			const t = await client.query(`INSERT INTO ${tableOf("1m")} (venue, symbol, price_type, bucket, open, high, low, close, volume, trades)
-				SELECT venue, symbol, 'trade', b, (array_agg(price ORDER BY time, trade_id))[1], max(price), min(price),
-					(array_agg(price ORDER BY time DESC, trade_id DESC))[1], sum(qty), count(*)
-				FROM (SELECT venue, symbol, date_bin(${intervalSql("1m")}, time, ${EPOCH}) AS b, time, trade_id, price, qty FROM trades) x
-				GROUP BY venue, symbol, b`);
-			const q = await client.query(`INSERT INTO ${tableOf("1m")} (venue, symbol, price_type, bucket, open, high, low, close, volume, trades)
-				SELECT g.venue, g.symbol, v.price_type, g.b, v.open, v.high, v.low, v.close, v.volume, g.n
-				FROM (
-					SELECT venue, symbol, b,
-						(array_agg(bid ORDER BY time, seq))[1] AS obid, (array_agg(ask ORDER BY time, seq))[1] AS oask,
-						(array_agg(bid ORDER BY time DESC, seq DESC))[1] AS cbid, (array_agg(ask ORDER BY time DESC, seq DESC))[1] AS cask,
-						max(bid) AS hb, min(bid) AS lb, sum(coalesce(bid_qty, 0)) AS vb,
-						max(ask) AS ha, min(ask) AS la, sum(coalesce(ask_qty, 0)) AS va,
-						max((bid + ask) * 0.5) AS hm, min((bid + ask) * 0.5) AS lm, count(*) AS n
-					FROM (SELECT venue, symbol, date_bin(${intervalSql("1m")}, time, ${EPOCH}) AS b, time, seq, bid, ask, bid_qty, ask_qty FROM quotes) x
-					GROUP BY venue, symbol, b
-				) g
-				CROSS JOIN LATERAL (VALUES
-					('bid'::text, g.obid, g.hb, g.lb, g.cbid, g.vb),
-					('ask'::text, g.oask, g.ha, g.la, g.cask, g.va),
-					('mid'::text, (g.obid + g.oask) * 0.5, g.hm, g.lm, (g.cbid + g.cask) * 0.5, (g.vb + g.va) * 0.5)
-				) AS v(price_type, open, high, low, close, volume)`);
-			perLevel["1m"] = (t.rowCount ?? 0) + (q.rowCount ?? 0);
-			for (const tf of TIMEFRAMES) {
-				const child = CHILD_TIMEFRAME[tf];
-				if (!child) continue;
-				const r = await client.query(`INSERT INTO ${tableOf(tf)} (venue, symbol, price_type, bucket, open, high, low, close, volume, trades)
-					SELECT venue, symbol, price_type, b, (array_agg(open ORDER BY bucket))[1], max(high), min(low),
-						(array_agg(close ORDER BY bucket DESC))[1], sum(volume), sum(trades)
-					FROM (SELECT *, date_bin(${intervalSql(tf)}, bucket, ${EPOCH}) AS b FROM ${tableOf(child)}) x
-					GROUP BY venue, symbol, price_type, b`);
-				perLevel[tf] = r.rowCount ?? 0;
-			}
-			await client.query("COMMIT");
-			const res = { perLevel, clearedDirty: cleared.rowCount ?? 0, durationMs: performance.now() - t0 };
-			opts.logger?.info(`candles: full rebuild wrote ${TIMEFRAMES.map((tf) => `${tf}=${perLevel[tf]}`).join(" ")} in ${res.durationMs.toFixed(0)} ms`);
-			return res;
-		} catch (err) {
-			await client.query("ROLLBACK").catch(() => undefined);
-			throw err;
+	const { perLevel, cleared } = await withTransaction(pool, async (client) => {
+		if (opts.fence) await takeFence(client, opts.fence.name ?? DEFAULT_FENCE_NAME, opts.fence.token, opts.fence.holder);
+		// Marks a writer still holds stay for the next cycle; every other one is covered by this rebuild.
+		const cleared = await client.query(`DELETE FROM dirty_buckets WHERE (venue, symbol, source, bucket) IN (
+			SELECT venue, symbol, source, bucket FROM dirty_buckets FOR UPDATE SKIP LOCKED)`);
+		await client.query(`TRUNCATE ${TIMEFRAMES.map(tableOf).join(", ")}`);
+		const perLevel = zeroCounts();
+		const t = await client.query(`INSERT INTO ${tableOf("1m")} (venue, symbol, price_type, bucket, open, high, low, close, volume, trades)
+			SELECT venue, symbol, 'trade', b, (array_agg(price ORDER BY time, trade_id))[1], max(price), min(price),
+				(array_agg(price ORDER BY time DESC, trade_id DESC))[1], sum(qty), count(*)
+			FROM (SELECT venue, symbol, date_bin(${intervalSql("1m")}, time, ${EPOCH}) AS b, time, trade_id, price, qty FROM trades) x
+			GROUP BY venue, symbol, b`);
+		const q = await client.query(`INSERT INTO ${tableOf("1m")} (venue, symbol, price_type, bucket, open, high, low, close, volume, trades)
+			SELECT g.venue, g.symbol, v.price_type, g.b, v.open, v.high, v.low, v.close, v.volume, g.n
+			FROM (
+				SELECT venue, symbol, b,
+					(array_agg(bid ORDER BY time, seq))[1] AS obid, (array_agg(ask ORDER BY time, seq))[1] AS oask,
+					(array_agg(bid ORDER BY time DESC, seq DESC))[1] AS cbid, (array_agg(ask ORDER BY time DESC, seq DESC))[1] AS cask,
+					max(bid) AS hb, min(bid) AS lb, sum(coalesce(bid_qty, 0)) AS vb,
+					max(ask) AS ha, min(ask) AS la, sum(coalesce(ask_qty, 0)) AS va,
+					max((bid + ask) * 0.5) AS hm, min((bid + ask) * 0.5) AS lm, count(*) AS n
+				FROM (SELECT venue, symbol, date_bin(${intervalSql("1m")}, time, ${EPOCH}) AS b, time, seq, bid, ask, bid_qty, ask_qty FROM quotes) x
+				GROUP BY venue, symbol, b
+			) g
+			CROSS JOIN LATERAL (VALUES
+				('bid'::text, g.obid, g.hb, g.lb, g.cbid, g.vb),
+				('ask'::text, g.oask, g.ha, g.la, g.cask, g.va),
+				('mid'::text, (g.obid + g.oask) * 0.5, g.hm, g.lm, (g.cbid + g.cask) * 0.5, (g.vb + g.va) * 0.5)
+			) AS v(price_type, open, high, low, close, volume)`);
+		perLevel["1m"] = (t.rowCount ?? 0) + (q.rowCount ?? 0);
+		for (const tf of TIMEFRAMES) {
+			const child = CHILD_TIMEFRAME[tf];
+			if (!child) continue;
+			const r = await client.query(`INSERT INTO ${tableOf(tf)} (venue, symbol, price_type, bucket, open, high, low, close, volume, trades)
+				SELECT venue, symbol, price_type, b, (array_agg(open ORDER BY bucket))[1], max(high), min(low),
+					(array_agg(close ORDER BY bucket DESC))[1], sum(volume), sum(trades)
+				FROM (SELECT *, date_bin(${intervalSql(tf)}, bucket, ${EPOCH}) AS b FROM ${tableOf(child)}) x
+				GROUP BY venue, symbol, price_type, b`);
+			perLevel[tf] = r.rowCount ?? 0;
 		}
-	} finally {
-		client.release();
-	}
+		return { perLevel, cleared: cleared.rowCount ?? 0 };
+	});
+	const res = { perLevel, clearedDirty: cleared, durationMs: performance.now() - t0 };
+	opts.logger?.info(`candles: full rebuild wrote ${TIMEFRAMES.map((tf) => `${tf}=${perLevel[tf]}`).join(" ")} in ${res.durationMs.toFixed(0)} ms`);
+	return res;
 }

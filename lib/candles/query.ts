@@ -10,6 +10,7 @@ import { TIMEFRAMES, TIMEFRAME_MS, type Timeframe } from "../domain/timeframes";
 import type { Candle, PriceType } from "../domain/types";
 import { ceilBucket, countBucketsInRange, floorBucket, sourceOfPriceType } from "./buckets";
 import { intervalSql, minuteFromTicksSql, tableOf } from "./sql";
+import { withTransaction } from "../store/pool";
 
 export interface CandleQuery {
 	venue: string;
@@ -65,10 +66,8 @@ export async function getCandles(pool: Pool, q: CandleQuery): Promise<Candle[]> 
 	const source = sourceOfPriceType(q.price);
 	const iso = (ms: number) => new Date(ms).toISOString();
 
-	const client = await pool.connect();
-	try {
-		// One snapshot for everything: a cascade committing in between must not make us count a minute twice.
-		await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+	// One snapshot for everything: a cascade committing in between must not make us count a minute twice.
+	return withTransaction(pool, async (client) => {
 		await client.query("SET LOCAL jit = off"); // short index-bound queries; JIT would only add latency
 		const key = [q.venue, q.symbol, q.price];
 		const stored = await client.query<CandleRow>(
@@ -135,14 +134,8 @@ export async function getCandles(pool: Pool, q: CandleQuery): Promise<Candle[]> 
 		} else {
 			out = [...byBucket.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c);
 		}
-		await client.query("COMMIT");
 		return out;
-	} catch (err) {
-		await client.query("ROLLBACK").catch(() => undefined);
-		throw err;
-	} finally {
-		client.release();
-	}
+	}, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 }
 
 /**

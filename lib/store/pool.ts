@@ -20,11 +20,14 @@ export function createPool(connectionString: string, opts: Partial<PoolConfig> &
 	return pool;
 }
 
-/** Run fn in one transaction; commits when it resolves, rolls back (and rethrows) when it throws. */
-export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Run fn in one transaction on one pooled connection; commits when it resolves, rolls back (and
+ * rethrows) when it throws. `begin` sets the opening statement, e.g. "BEGIN ISOLATION LEVEL REPEATABLE READ".
+ */
+export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>, begin = "BEGIN"): Promise<T> {
 	const client = await pool.connect();
 	try {
-		await client.query("BEGIN");
+		await client.query(begin);
 		const result = await fn(client);
 		await client.query("COMMIT");
 		return result;

@@ -2,7 +2,7 @@ import type { Pool, PoolClient } from "pg";
 import { decodeWire, type WireBatch } from "../domain/codec";
 import { TICK_TOPIC_PATTERNS } from "../domain/topics";
 import type { Consumer, Delivery, MarketLog } from "../log/types";
-import type { Logger } from "../store/pool";
+import { withTransaction, type Logger } from "../store/pool";
 import { copyInto, QUOTE_COLUMNS, TRADE_COLUMNS } from "./copy";
 
 /**
@@ -265,17 +265,10 @@ export class TickWriter {
 				dead.push({ d: deliveries[i], reason });
 			}
 		}
-		let insertedTrades = 0;
-		let insertedQuotes = 0;
-		let dirtyCount = 0;
-		const client = await this.o.pool.connect();
-		try {
-			await client.query("BEGIN");
+		const { insertedTrades, insertedQuotes, dirtyCount } = await withTransaction(this.o.pool, async (client) => {
 			const tr = trades ? await this.insertTicks(client, "trades", tradeCopy, trades, TRADE_COLUMNS, ["venue", "symbol", "time", "trade_id"]) : null;
 			const qr = quotes ? await this.insertTicks(client, "quotes", quoteCopy, quotes, QUOTE_COLUMNS, ["venue", "symbol", "time", "seq"]) : null;
-			insertedTrades = tr?.inserted ?? 0;
-			insertedQuotes = qr?.inserted ?? 0;
-			dirtyCount = (tr?.dirty ?? 0) + (qr?.dirty ?? 0);
+			let dirtyCount = (tr?.dirty ?? 0) + (qr?.dirty ?? 0);
 			// Rows that went in by plain COPY were all new: their buckets are computed here.
 			const dirty = dirtyKeys(dec.filter((x) => x.rows && ((x.kind === "trade" && tr?.viaCopy) || (x.kind === "quote" && qr?.viaCopy))));
 			if (dirty.venue.length) {
@@ -295,13 +288,8 @@ export class TickWriter {
 				);
 				this.o.logger?.warn(`tick-writer: dead-lettered message ${d.id} on ${d.topic}: ${reason}`);
 			}
-			await client.query("COMMIT");
-		} catch (err) {
-			await client.query("ROLLBACK").catch(() => undefined);
-			throw err;
-		} finally {
-			client.release();
-		}
+			return { insertedTrades: tr?.inserted ?? 0, insertedQuotes: qr?.inserted ?? 0, dirtyCount };
+		});
 		const r: BatchResult = {
 			messages: deliveries.length,
 			trades,
