@@ -5,9 +5,9 @@
  *   npm run bench:writer [-- --trades 1000000]
  */
 import { deleteStream } from "../lib/log/cleanup";
-import { encodeEnvelope, tradeEnvelope } from "../lib/domain/codec";
+import { decodeWire, encodeEnvelope, tradeEnvelope } from "../lib/domain/codec";
 import { JetStreamLog } from "../lib/log/jetstream";
-import { copyInto, TRADE_COLUMNS, tradeRows } from "../lib/writer/copy";
+import { copyInto, TRADE_COLUMNS } from "../lib/writer/copy";
 import { TickWriter } from "../lib/writer/tick-writer";
 import { makeTrades } from "../test/helpers/trades";
 import { benchDatabase, seconds } from "./common";
@@ -23,10 +23,12 @@ async function main() {
 	const log = await JetStreamLog.connect({ stream, subjectPrefix: stream.toLowerCase() + "." });
 	try {
 		const items = makeTrades(N, Date.parse("2024-01-01T00:00:00Z"), 30 * 86_400_000, 11);
-		const trades = items.map((t) => ({ venue: "kraken", symbol: "BTC-USD-SPOT", ...t }));
+		const payloads = [];
+		for (let i = 0; i < items.length; i += PER_MESSAGE) payloads.push(encodeEnvelope(tradeEnvelope("kraken", "BTC-USD-SPOT", items.slice(i, i + PER_MESSAGE))));
 
-		// Baseline: raw COPY of the same rows into the same table, one stream, one transaction.
-		const rows = tradeRows(trades);
+		// Baseline: raw COPY of the same rows into the same table, one stream, one transaction
+		// (the COPY text is prepared before the clock starts).
+		const rows = payloads.map((p) => decodeWire(p).copy);
 		const c = await db.pool.connect();
 		const t0 = performance.now();
 		await c.query("BEGIN");
@@ -40,8 +42,6 @@ async function main() {
 
 		// Fill the log first so the measurement is the consumer side: log -> decode -> COPY -> commit -> ack.
 		const tp = performance.now();
-		const payloads = [];
-		for (let i = 0; i < items.length; i += PER_MESSAGE) payloads.push(encodeEnvelope(tradeEnvelope("kraken", "BTC-USD-SPOT", items.slice(i, i + PER_MESSAGE))));
 		for (let i = 0; i < payloads.length; i += 1000) await log.publish(TOPIC, "BTC-USD-SPOT", payloads.slice(i, i + 1000));
 		const publishMs = performance.now() - tp;
 		console.log(`published ${payloads.length} messages (${N} trades) to JetStream in ${seconds(publishMs)}`);

@@ -153,37 +153,19 @@ export function decodeWire(payload: Uint8Array): WireBatch {
 	const mins = new MinuteSet();
 	const isTrade = head.kind === "trade";
 	const nFields = isTrade ? 6 : 7;
+	const t = { ms: NaN, placeholder: false };
 	let allVerbatim = true; // every line usable as-is after the prefix (no '-' placeholders, no rejects)
 	const goodLines: number[] = [];
 	for (let i = 0; i < lines.length; i++) {
 		const f = lines[i].split("\t");
-		let problem: string | null = null;
-		let ms = NaN;
-		if (f.length !== nFields) problem = `expected ${nFields} tab-separated fields, got ${f.length}`;
-		else {
-			ms = fastIsoMs(f[0]);
-			if (!(ms > 631152000000 && ms < 4102444800000)) problem = `time ${JSON.stringify(f[0])} is not an ISO-8601 UTC timestamp`;
-			else if (!ID_RE.test(f[1])) problem = `${isTrade ? "tradeId" : "seq"} ${JSON.stringify(f[1])} must be a non-negative integer`;
-			else if (isTrade) {
-				if (!posDecimal(f[2])) problem = `price ${JSON.stringify(f[2])} is not a positive decimal string`;
-				else if (!posDecimal(f[3])) problem = `qty ${JSON.stringify(f[3])} is not a non-negative decimal string`;
-				else if (SIDE_OK[f[4]] === undefined) problem = `side ${JSON.stringify(f[4])} is not b, s or -`;
-				else if (f[5] !== f[0] && !(fastIsoMs(f[5]) > 0)) problem = `recvTime ${JSON.stringify(f[5])} is not an ISO-8601 UTC timestamp`;
-				else if (f[4] === "-") allVerbatim = false;
-			} else {
-				if (!isDecimalString(f[2])) problem = `bid ${JSON.stringify(f[2])} is not a decimal string`;
-				else if (!isDecimalString(f[3])) problem = `ask ${JSON.stringify(f[3])} is not a decimal string`;
-				else if (f[4] !== "-" && !posDecimal(f[4])) problem = `bidQty ${JSON.stringify(f[4])} is not a decimal string`;
-				else if (f[5] !== "-" && !posDecimal(f[5])) problem = `askQty ${JSON.stringify(f[5])} is not a decimal string`;
-				else if (f[6] !== f[0] && !(fastIsoMs(f[6]) > 0)) problem = `recvTime ${JSON.stringify(f[6])} is not an ISO-8601 UTC timestamp`;
-				else if (f[4] === "-" || f[5] === "-") allVerbatim = false;
-			}
-		}
+		const problem = f.length !== nFields ? `expected ${nFields} tab-separated fields, got ${f.length}` : itemProblem(isTrade, f, t);
+		const ms = t.ms;
 		if (problem) {
 			out.rejects.push({ index: i, reason: problem });
 			allVerbatim = false;
 			continue;
 		}
+		if (t.placeholder) allVerbatim = false;
 		mins.add(ms, f[0]);
 		if (ms < out.minMs) out.minMs = ms;
 		if (ms > out.maxMs) out.maxMs = ms;
@@ -223,35 +205,35 @@ class MinuteSet {
 	}
 }
 
-function tradeProblem(t: any): string | null {
-	if (t === null || typeof t !== "object") return "item is not an object";
-	if (typeof t.tradeId !== "string" || !ID_RE.test(t.tradeId)) return "tradeId must be a non-negative integer string";
-	if (!posDecimal(t.price)) return `price ${JSON.stringify(t.price)} is not a positive decimal string`;
-	if (!posDecimal(t.qty)) return `qty ${JSON.stringify(t.qty)} is not a non-negative decimal string`;
-	if (t.side !== null && t.side !== "buy" && t.side !== "sell") return `side ${JSON.stringify(t.side)} is not buy, sell or null`;
-	if (!isIsoTimestamp(t.time)) return `time ${JSON.stringify(t.time)} is not an ISO-8601 UTC timestamp`;
-	if (!isIsoTimestamp(t.recvTime)) return `recvTime ${JSON.stringify(t.recvTime)} is not an ISO-8601 UTC timestamp`;
-	return null;
-}
-
-function optionalQty(v: unknown): boolean {
-	return v === null || v === undefined || posDecimal(v);
-}
-
-function quoteProblem(q: any): string | null {
-	if (q === null || typeof q !== "object") return "item is not an object";
-	if (typeof q.seq !== "string" || !ID_RE.test(q.seq)) return "seq must be a non-negative integer string";
-	if (!isDecimalString(q.bid)) return `bid ${JSON.stringify(q.bid)} is not a decimal string`;
-	if (!isDecimalString(q.ask)) return `ask ${JSON.stringify(q.ask)} is not a decimal string`;
-	if (!optionalQty(q.bidQty)) return `bidQty ${JSON.stringify(q.bidQty)} is not a decimal string`;
-	if (!optionalQty(q.askQty)) return `askQty ${JSON.stringify(q.askQty)} is not a decimal string`;
-	if (!isIsoTimestamp(q.time)) return `time ${JSON.stringify(q.time)} is not an ISO-8601 UTC timestamp`;
-	if (!isIsoTimestamp(q.recvTime)) return `recvTime ${JSON.stringify(q.recvTime)} is not an ISO-8601 UTC timestamp`;
+/**
+ * Check one trade or quote given as its fields in line order (time, id, ...; "-" for a missing side or
+ * size): the one validation both wire versions go through. Returns the problem, or null after setting
+ * `t.ms` (event time) and `t.placeholder` (a "-" that COPY needs as \N).
+ */
+function itemProblem(isTrade: boolean, f: readonly unknown[], t: { ms: number; placeholder: boolean }): string | null {
+	const [time, id] = f;
+	t.ms = typeof time === "string" ? fastIsoMs(time) : NaN;
+	t.placeholder = false;
+	if (!(t.ms > 631152000000 && t.ms < 4102444800000)) return `time ${JSON.stringify(time)} is not an ISO-8601 UTC timestamp`;
+	if (typeof id !== "string" || !ID_RE.test(id)) return `${isTrade ? "tradeId" : "seq"} ${JSON.stringify(id)} must be a non-negative integer string`;
+	const recv = f[isTrade ? 5 : 6];
+	if (isTrade) {
+		if (!posDecimal(f[2])) return `price ${JSON.stringify(f[2])} is not a positive decimal string`;
+		if (!posDecimal(f[3])) return `qty ${JSON.stringify(f[3])} is not a non-negative decimal string`;
+		if (typeof f[4] !== "string" || SIDE_OK[f[4]] === undefined) return `side ${JSON.stringify(f[4])} is not buy (b), sell (s) or unknown (- / null)`;
+		t.placeholder = f[4] === "-";
+	} else {
+		if (!isDecimalString(f[2])) return `bid ${JSON.stringify(f[2])} is not a decimal string`;
+		if (!isDecimalString(f[3])) return `ask ${JSON.stringify(f[3])} is not a decimal string`;
+		if (f[4] !== "-" && !posDecimal(f[4])) return `bidQty ${JSON.stringify(f[4])} is not a decimal string`;
+		if (f[5] !== "-" && !posDecimal(f[5])) return `askQty ${JSON.stringify(f[5])} is not a decimal string`;
+		t.placeholder = f[4] === "-" || f[5] === "-";
+	}
+	if (recv !== time && !(typeof recv === "string" && fastIsoMs(recv) > 0)) return `recvTime ${JSON.stringify(recv)} is not an ISO-8601 UTC timestamp`;
 	return null;
 }
 
 function markerProblem(m: any): string | null {
-	if (m === null || typeof m !== "object") return "item is not an object";
 	if (!MARKER_TYPES.has(m.type)) return `marker type ${JSON.stringify(m.type)} is unknown`;
 	if (!isIsoTimestamp(m.time)) return `time ${JSON.stringify(m.time)} is not an ISO-8601 UTC timestamp`;
 	return null;
@@ -269,27 +251,33 @@ function fromObjects(env: any): WireBatch {
 	const prefix = `${env.venue}\t${env.symbol}\t`;
 	const mins = new MinuteSet();
 	const rows: string[] = [];
+	const t = { ms: NaN, placeholder: false };
 	const items: any[] = env.items;
 	for (let i = 0; i < items.length; i++) {
 		const it = items[i];
-		const p = env.kind === "trade" ? tradeProblem(it) : env.kind === "quote" ? quoteProblem(it) : markerProblem(it);
-		if (p) {
-			out.rejects.push({ index: i, reason: p });
+		let problem: string | null;
+		let f: unknown[] = [];
+		if (it === null || typeof it !== "object") problem = "item is not an object";
+		else if (env.kind === "marker") problem = markerProblem(it);
+		else {
+			f =
+				env.kind === "trade"
+					? [it.time, it.tradeId, it.price, it.qty, it.side === "buy" ? "b" : it.side === "sell" ? "s" : it.side === null || it.side === undefined ? "-" : it.side, it.recvTime]
+					: [it.time, it.seq, it.bid, it.ask, it.bidQty ?? "-", it.askQty ?? "-", it.recvTime];
+			problem = itemProblem(env.kind === "trade", f, t);
+		}
+		if (problem) {
+			out.rejects.push({ index: i, reason: problem });
 			continue;
 		}
 		if (env.kind === "marker") {
 			out.markers++;
 			continue;
 		}
-		const ms = parseIsoMs(it.time);
-		mins.add(ms, it.time);
-		if (ms < out.minMs) out.minMs = ms;
-		if (ms > out.maxMs) out.maxMs = ms;
-		rows.push(
-			env.kind === "trade"
-				? tradeRowFromFields(prefix, [it.time, it.tradeId, it.price, it.qty, it.side === "buy" ? "b" : it.side === "sell" ? "s" : "-", it.recvTime])
-				: quoteRowFromFields(prefix, [it.time, it.seq, it.bid, it.ask, it.bidQty ?? "-", it.askQty ?? "-", it.recvTime]),
-		);
+		mins.add(t.ms, it.time);
+		if (t.ms < out.minMs) out.minMs = t.ms;
+		if (t.ms > out.maxMs) out.maxMs = t.ms;
+		rows.push((env.kind === "trade" ? tradeRowFromFields : quoteRowFromFields)(prefix, f as string[]));
 		out.rows++;
 	}
 	out.copy = rows.join("");
