@@ -56,19 +56,14 @@ export interface BatchResult {
 	ms: number;
 }
 
-export interface TickWriterStats {
-	messages: number;
+/** The per-batch counts that the writer also totals since start. */
+const COUNTED = ["messages", "trades", "quotes", "insertedTrades", "insertedQuotes", "duplicates", "deadLetters", "markers"] as const;
+
+export type TickWriterStats = Record<(typeof COUNTED)[number], number> & {
 	batches: number;
-	trades: number;
-	quotes: number;
-	insertedTrades: number;
-	insertedQuotes: number;
-	duplicates: number;
-	deadLetters: number;
-	markers: number;
 	failedBatches: number;
 	lastCommitAt: number | null;
-}
+};
 
 type Mode = "copy" | "stage";
 
@@ -77,7 +72,6 @@ interface Prepared {
 	decoded: WireBatch[];
 	rows: number;
 }
-
 
 function sqlState(err: unknown): string | undefined {
 	return (err as { code?: string })?.code;
@@ -89,22 +83,8 @@ function isDataError(err: unknown): boolean {
 	return !!c && (c.startsWith("22") || (c.startsWith("23") && c !== "23505"));
 }
 
-export class DataRejectedError extends Error {}
-
 export class TickWriter {
-	readonly stats: TickWriterStats = {
-		messages: 0,
-		batches: 0,
-		trades: 0,
-		quotes: 0,
-		insertedTrades: 0,
-		insertedQuotes: 0,
-		duplicates: 0,
-		deadLetters: 0,
-		markers: 0,
-		failedBatches: 0,
-		lastCommitAt: null,
-	};
+	readonly stats: TickWriterStats = { ...(Object.fromEntries(COUNTED.map((k) => [k, 0])) as Record<(typeof COUNTED)[number], number>), batches: 0, failedBatches: 0, lastCommitAt: null };
 	private readonly o: Required<Omit<TickWriterOptions, "onCommitted" | "logger">> & Pick<TickWriterOptions, "onCommitted" | "logger">;
 	private consumer: Consumer | null = null;
 	private running = false;
@@ -304,17 +284,9 @@ export class TickWriter {
 			maxTime: Number.isFinite(maxMs) ? new Date(maxMs).toISOString() : null,
 			ms: Date.now() - t0,
 		};
-		const s = this.stats;
-		s.messages += r.messages;
-		s.batches++;
-		s.trades += r.trades;
-		s.quotes += r.quotes;
-		s.insertedTrades += insertedTrades;
-		s.insertedQuotes += insertedQuotes;
-		s.duplicates += r.duplicates;
-		s.deadLetters += r.deadLetters;
-		s.markers += markers;
-		s.lastCommitAt = Date.now();
+		for (const k of COUNTED) this.stats[k] += r[k];
+		this.stats.batches++;
+		this.stats.lastCommitAt = Date.now();
 		this.o.onCommitted?.(r);
 		return r;
 	}
