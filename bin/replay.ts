@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
-import { loadConfig } from "../lib/config";
+import { loadConfig, logConfig } from "../lib/config";
 import { createMarketLog } from "../lib/log";
 import { parseReplay } from "../lib/replay";
-import { logConfig } from "../mixins/runtime";
 
 /**
  * `npm run replay -- <file.jsonl> [--api http://localhost:3000]`
@@ -27,7 +26,7 @@ async function main() {
 	}
 	const config = loadConfig();
 	if (config.marketLog === "memory") {
-		const base = apiIdx >= 0 ? args[apiIdx + 1] : process.env.REPLAY_API_URL ?? `http://localhost:${config.port}`;
+		const base = apiIdx >= 0 ? args[apiIdx + 1] : `http://localhost:${config.port}`;
 		const res = await fetch(`${base.replace(/\/$/, "")}/api/ingest`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ lines: text }) }).catch((err) => {
 			console.error(`cannot reach the pipeline at ${base} (is \`npm start\` running?): ${err.cause?.message ?? err.message}`);
 			process.exit(1);

@@ -1,3 +1,5 @@
+import type { MarketLogConfig } from "./log";
+
 /**
  * Everything the pipeline reads from the environment, in one place. With nothing set it runs embedded:
  * one process, embedded PostgreSQL, in-memory log, in-process leadership, API on port 3000.
@@ -12,6 +14,7 @@ export interface Config {
 	natsUrl: string;
 	logStream: string;
 	logSubjectPrefix: string | undefined;
+	logMaxAgeMs: number | undefined;
 	transporter: string | null;
 	redisUrl: string | null;
 	services: string[];
@@ -29,6 +32,11 @@ export interface Config {
 	writerAckTimeoutMs: number;
 	apiMaxRangeBuckets: number;
 	apiMaxRows: number;
+}
+
+/** The market-data log's settings (lib/log createMarketLog) out of the configuration. */
+export function logConfig(c: Config): MarketLogConfig {
+	return { driver: c.marketLog, natsUrl: c.natsUrl, stream: c.logStream, subjectPrefix: c.logSubjectPrefix, maxAgeMs: c.logMaxAgeMs };
 }
 
 export class ConfigError extends Error {}
@@ -66,6 +74,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		natsUrl: env.NATS_URL || "nats://127.0.0.1:4222",
 		logStream: env.MARKET_LOG_STREAM || "MARKET_DATA",
 		logSubjectPrefix: env.MARKET_LOG_SUBJECT_PREFIX || undefined,
+		logMaxAgeMs: env.MARKET_LOG_MAX_AGE_MS ? int(env, "MARKET_LOG_MAX_AGE_MS", 0, 1) : undefined,
 		transporter,
 		redisUrl: env.REDIS_URL || null,
 		services,

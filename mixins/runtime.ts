@@ -1,8 +1,8 @@
 import type { ServiceBroker } from "moleculer";
 import type { Pool } from "pg";
-import type { Config } from "../lib/config";
+import { logConfig, type Config } from "../lib/config";
 import type { MarketLog } from "../lib/log/types";
-import { createMarketLog, type MarketLogConfig } from "../lib/log";
+import { createMarketLog } from "../lib/log";
 import { createPool } from "../lib/store/pool";
 
 /**
@@ -41,10 +41,6 @@ export class Runtime {
 		this.logP = null;
 		this.poolP = null;
 	}
-}
-
-export function logConfig(c: Config): MarketLogConfig {
-	return { driver: c.marketLog, natsUrl: c.natsUrl, stream: c.logStream, subjectPrefix: c.logSubjectPrefix };
 }
 
 const runtimes = new WeakMap<ServiceBroker, Runtime>();

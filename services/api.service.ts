@@ -29,8 +29,8 @@ const ApiService: ServiceSchema<any> = {
 	mixins: [ApiGateway as unknown as Partial<ServiceSchema>],
 
 	settings: {
-		port: Number(process.env.PORT ?? 3000),
-		ip: process.env.API_HOST ?? "0.0.0.0",
+		port: 3000, // bin/pipeline sets PORT from the configuration
+		ip: "0.0.0.0",
 		routes: [
 			{
 				path: "/api",

@@ -1,6 +1,7 @@
 import type { Pool } from "pg";
 import { TIMEFRAME_MS, type Timeframe } from "../domain/timeframes";
-import { latestCandleTimes } from "../candles/query";
+import { latestCandleTimes, type LatestCandleTime } from "../candles/query";
+import { sourceOfPriceType } from "../candles/buckets";
 
 export interface FreshnessRow {
 	venue: string;
@@ -19,10 +20,11 @@ export interface FreshnessRow {
 export async function freshness(pool: Pool, now = new Date()): Promise<FreshnessRow[]> {
 	const latest = await latestCandleTimes(pool);
 	const ticks = new Map<string, string | null>();
+	const key = (r: LatestCandleTime) => `${r.venue}\u0000${r.symbol}\u0000${sourceOfPriceType(r.priceType)}`;
 	for (const r of latest) {
-		const k = `${r.venue}\u0000${r.symbol}\u0000${r.priceType === "trade" ? "trades" : "quotes"}`;
+		const k = key(r);
 		if (ticks.has(k)) continue;
-		const table = r.priceType === "trade" ? "trades" : "quotes";
+		const table = sourceOfPriceType(r.priceType);
 		// Index backward scan on the primary key: cheap on any history size.
 		const { rows } = await pool.query(`SELECT max(time) AS t FROM ${table} WHERE venue = $1 AND symbol = $2`, [r.venue, r.symbol]);
 		ticks.set(k, rows[0]?.t ? new Date(rows[0].t).toISOString() : null);
@@ -37,7 +39,7 @@ export async function freshness(pool: Pool, now = new Date()): Promise<Freshness
 			latestBucket: r.latestBucket,
 			updatedAt: r.updatedAt,
 			lagSeconds: Math.max(0, Math.round((now.getTime() - end) / 1000)),
-			latestTick: ticks.get(`${r.venue}\u0000${r.symbol}\u0000${r.priceType === "trade" ? "trades" : "quotes"}`) ?? null,
+			latestTick: ticks.get(key(r)) ?? null,
 		};
 	});
 }

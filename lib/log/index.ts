@@ -48,24 +48,3 @@ export async function createMarketLog(cfg: MarketLogConfig = {}): Promise<Market
 			throw new Error(`unknown market log driver "${cfg.driver}" (expected one of ${MARKET_LOG_DRIVERS.join(", ")})`);
 	}
 }
-
-/**
- * The log configuration from the environment: MARKET_LOG (driver), NATS_URL, MARKET_LOG_STREAM,
- * MARKET_LOG_SUBJECT_PREFIX, MARKET_LOG_MAX_AGE_MS.
- */
-export function marketLogConfigFromEnv(env: NodeJS.ProcessEnv = process.env): MarketLogConfig {
-	const maxAge = env.MARKET_LOG_MAX_AGE_MS ? Number(env.MARKET_LOG_MAX_AGE_MS) : undefined;
-	if (maxAge !== undefined && !(maxAge > 0)) throw new Error(`MARKET_LOG_MAX_AGE_MS must be a positive number of ms, got "${env.MARKET_LOG_MAX_AGE_MS}"`);
-	return {
-		driver: env.MARKET_LOG || "memory",
-		natsUrl: env.NATS_URL || "nats://127.0.0.1:4222",
-		stream: env.MARKET_LOG_STREAM || undefined,
-		subjectPrefix: env.MARKET_LOG_SUBJECT_PREFIX || undefined,
-		maxAgeMs: maxAge,
-	};
-}
-
-/** createMarketLog(marketLogConfigFromEnv(env)), with an optional logger. */
-export function marketLogFromEnv(env: NodeJS.ProcessEnv = process.env, logger?: MarketLogLogger): Promise<MarketLog> {
-	return createMarketLog({ ...marketLogConfigFromEnv(env), logger });
-}

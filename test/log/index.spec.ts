@@ -1,12 +1,13 @@
-import { createMarketLog, marketLogConfigFromEnv, marketLogFromEnv, MemoryLog } from "../../lib/log";
+import { loadConfig, logConfig } from "../../lib/config";
+import { createMarketLog, MemoryLog } from "../../lib/log";
 
-describe("createMarketLog / marketLogFromEnv", () => {
+describe("createMarketLog and its configuration", () => {
 	it("builds the memory log by default", async () => {
 		const log = await createMarketLog();
 		expect(log).toBeInstanceOf(MemoryLog);
 		expect(log.driver).toBe("memory");
 		await log.close();
-		const fromEnv = await marketLogFromEnv({});
+		const fromEnv = await createMarketLog(logConfig(loadConfig({})));
 		expect(fromEnv.driver).toBe("memory");
 		await fromEnv.close();
 	});
@@ -17,16 +18,16 @@ describe("createMarketLog / marketLogFromEnv", () => {
 	});
 
 	it("reads MARKET_LOG, NATS_URL, MARKET_LOG_STREAM and friends", () => {
-		expect(marketLogConfigFromEnv({})).toEqual({ driver: "memory", natsUrl: "nats://127.0.0.1:4222", stream: undefined, subjectPrefix: undefined, maxAgeMs: undefined });
+		expect(logConfig(loadConfig({}))).toEqual({ driver: "memory", natsUrl: "nats://127.0.0.1:4222", stream: "MARKET_DATA", subjectPrefix: undefined, maxAgeMs: undefined });
 		expect(
-			marketLogConfigFromEnv({
+			logConfig(loadConfig({
 				MARKET_LOG: "jetstream",
 				NATS_URL: "nats://nats:4222",
 				MARKET_LOG_STREAM: "MD",
 				MARKET_LOG_SUBJECT_PREFIX: "staging.",
 				MARKET_LOG_MAX_AGE_MS: "86400000",
-			}),
+			})),
 		).toEqual({ driver: "jetstream", natsUrl: "nats://nats:4222", stream: "MD", subjectPrefix: "staging.", maxAgeMs: 86_400_000 });
-		expect(() => marketLogConfigFromEnv({ MARKET_LOG_MAX_AGE_MS: "soon" })).toThrow(/MARKET_LOG_MAX_AGE_MS/);
+		expect(() => loadConfig({ MARKET_LOG_MAX_AGE_MS: "soon" })).toThrow(/MARKET_LOG_MAX_AGE_MS/);
 	});
 });
