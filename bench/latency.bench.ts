@@ -7,7 +7,7 @@
  * seeds' refresh period (30 s), stated, and the goal is p99 < 2 s.
  *   npm run bench:latency [-- --seconds 30 --rate 1000]
  */
-import { deleteStream } from "../lib/log/cleanup";
+import { deleteStream } from "../test/helpers/nats";
 import { loadConfig } from "../lib/config";
 import { encodeEnvelope, tradeEnvelope } from "../lib/domain/codec";
 import { TIMEFRAMES } from "../lib/domain/timeframes";

@@ -4,7 +4,7 @@
  * redelivery of the same million through a fresh subscription: it must add no row.
  *   npm run bench:writer [-- --trades 1000000]
  */
-import { deleteStream } from "../lib/log/cleanup";
+import { deleteStream } from "../test/helpers/nats";
 import { decodeWire, encodeEnvelope, tradeEnvelope } from "../lib/domain/codec";
 import { JetStreamLog } from "../lib/log/jetstream";
 import { copyInto, TRADE_COLUMNS } from "../lib/writer/copy";

@@ -607,21 +607,16 @@ class JetStreamConsumer implements Consumer {
 	}
 
 	async ack(deliveries: readonly Delivery[]): Promise<void> {
-		if (!deliveries.length) return;
-		for (const d of deliveries) {
-			const h = handles.get(d);
-			if (!h) throw new TypeError(`delivery ${d.id} did not come from this JetStream log`);
-			h.owner.held.delete(d.id);
-			this.log.nc.publish(h.reply, ACK);
-		}
-		this.wake();
-		// The acks are fire-and-forget messages: a round trip makes sure the server has them.
-		await this.log.nc.flush();
+		await this.answer(deliveries, ACK);
 	}
 
 	async nack(deliveries: readonly Delivery[], delayMs = 0): Promise<void> {
+		await this.answer(deliveries, delayMs > 0 ? enc.encode(`-NAK ${JSON.stringify({ delay: nanos(delayMs) })}`) : NAK);
+	}
+
+	/** Send an ack or nak for each delivery, then one round trip so the server surely has them (they are fire-and-forget messages). */
+	private async answer(deliveries: readonly Delivery[], body: Uint8Array): Promise<void> {
 		if (!deliveries.length) return;
-		const body = delayMs > 0 ? enc.encode(`-NAK ${JSON.stringify({ delay: nanos(delayMs) })}`) : NAK;
 		for (const d of deliveries) {
 			const h = handles.get(d);
 			if (!h) throw new TypeError(`delivery ${d.id} did not come from this JetStream log`);

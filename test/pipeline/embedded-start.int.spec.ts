@@ -1,4 +1,4 @@
-import { deleteStream } from "../../lib/log/cleanup";
+import { deleteStream } from "../helpers/nats";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,4 +1,4 @@
-import { deleteStream } from "../../lib/log/cleanup";
+import { deleteStream } from "../helpers/nats";
 import { encodeEnvelope, tradeEnvelope } from "../../lib/domain/codec";
 import { loadConfig } from "../../lib/config";
 import { createMarketLog } from "../../lib/log";

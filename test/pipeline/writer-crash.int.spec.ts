@@ -1,4 +1,4 @@
-import { deleteStream } from "../../lib/log/cleanup";
+import { deleteStream } from "../helpers/nats";
 import { encodeEnvelope, tradeEnvelope } from "../../lib/domain/codec";
 import { createMarketLog } from "../../lib/log";
 import type { MarketLog } from "../../lib/log/types";
