@@ -62,7 +62,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		if (!(ALL_SERVICES as readonly string[]).includes(s)) throw new ConfigError(`SERVICES: unknown service ${JSON.stringify(s)} (known: ${ALL_SERVICES.join(", ")})`);
 	}
 	const transporter = env.TRANSPORTER || null;
-	if (marketLog === "memory" && transporter && services.length < ALL_SERVICES.length && !env.ALLOW_MEMORY_LOG_IN_CLUSTER) {
+	if (marketLog === "memory" && transporter && services.length < ALL_SERVICES.length) {
 		// Each process would have its own private log: publishers and the tick-writer would never meet.
 		throw new ConfigError("MARKET_LOG=memory cannot span processes: set MARKET_LOG=jetstream (or pulsar) in cluster mode");
 	}
