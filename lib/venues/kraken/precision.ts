@@ -1,0 +1,129 @@
+import Decimal from "decimal.js";
+
+/**
+ * Exact numbers for Kraken frames. WebSocket v2 sends prices and sizes as JSON numbers, and
+ * `JSON.parse` would turn "29430.20" into the float 29430.2 (and lose digits past 2^53 in trade ids).
+ * `parseExact` quotes every number token before `JSON.parse`, so each number reaches our code as its
+ * original text; `renderDecimal` then pads or trims that text to the pair's precision without any
+ * float arithmetic.
+ */
+
+const QUOTE = 34; // "
+const BACKSLASH = 92;
+const MINUS = 45;
+
+function isNumChar(c: number): boolean {
+	// digits, '.', 'e', 'E', '+', '-'
+	return (c >= 48 && c <= 57) || c === 46 || c === 101 || c === 69 || c === 43 || c === MINUS;
+}
+
+/**
+ * JSON text with every number token turned into a string token holding the same characters. A token
+ * that is not a valid JSON number ("1.", "01") becomes a string too, and is refused by the field's
+ * validation in parse.ts instead of failing the whole frame.
+ */
+export function quoteJsonNumbers(text: string): string {
+	let out = "";
+	let from = 0;
+	const n = text.length;
+	let i = 0;
+	while (i < n) {
+		const c = text.charCodeAt(i);
+		if (c === QUOTE) {
+			// skip the string, honouring escapes
+			i++;
+			while (i < n) {
+				const d = text.charCodeAt(i);
+				if (d === BACKSLASH) i += 2;
+				else if (d === QUOTE) break;
+				else i++;
+			}
+			i++;
+		} else if ((c >= 48 && c <= 57) || c === MINUS) {
+			const start = i;
+			i++;
+			while (i < n && isNumChar(text.charCodeAt(i))) i++;
+			out += text.slice(from, start) + '"' + text.slice(start, i) + '"';
+			from = i;
+		} else i++;
+	}
+	return from === 0 ? text : out + text.slice(from);
+}
+
+/** `JSON.parse` where every number arrives as its exact source text (a string). Throws SyntaxError like JSON.parse. */
+export function parseExact(text: string): unknown {
+	return JSON.parse(quoteJsonNumbers(text));
+}
+
+const PLAIN_RE = /^-?\d+(\.\d+)?$/;
+const NUMBER_RE = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
+
+/** True when s is the text of a JSON number. */
+export function isNumberText(s: unknown): s is string {
+	return typeof s === "string" && s.length <= 64 && NUMBER_RE.test(s);
+}
+
+/**
+ * The exact decimal `raw` (JSON number text such as "4.0", "29430.2", "1e-8") written with exactly
+ * `dp` decimals: zeros are added or trailing zeros removed. Digits that are not zero are never
+ * dropped: if `raw` carries more significant decimals than `dp`, the result keeps them (and a
+ * checksum over it will then rightly fail). Without `dp` the shortest exact plain form is returned.
+ */
+export function renderDecimal(raw: string, dp?: number): string {
+	let s = raw;
+	if (!PLAIN_RE.test(s)) {
+		if (!NUMBER_RE.test(s)) throw new RangeError(`not a number: ${JSON.stringify(raw)}`);
+		s = new Decimal(s).toFixed(); // exponent form: decimal.js expands it exactly
+	}
+	let sign = "";
+	if (s.charCodeAt(0) === MINUS) {
+		sign = "-";
+		s = s.slice(1);
+	}
+	const dot = s.indexOf(".");
+	let int = dot < 0 ? s : s.slice(0, dot);
+	let frac = dot < 0 ? "" : s.slice(dot + 1);
+	if (int.length > 1 && int.charCodeAt(0) === 48) int = int.replace(/^0+(?=\d)/, "");
+	const keep = dp ?? 0;
+	if (frac.length > keep) {
+		let end = frac.length;
+		while (end > keep && frac.charCodeAt(end - 1) === 48) end--;
+		frac = frac.slice(0, end);
+	} else if (frac.length < keep) frac = frac + "0".repeat(keep - frac.length);
+	if (sign && /^0*$/.test(int + frac)) sign = "";
+	return sign + (frac ? `${int}.${frac}` : int);
+}
+
+/** A rendered decimal as Kraken's checksum wants it: '.' removed, leading zeros stripped. */
+export function checksumToken(rendered: string): string {
+	let s = rendered.replace(".", "");
+	let i = 0;
+	while (i < s.length - 1 && s.charCodeAt(i) === 48) i++;
+	if (i > 0) s = s.slice(i);
+	return s;
+}
+
+/** Order two non-negative plain decimal strings numerically without converting them to floats. */
+export function compareDecimal(a: string, b: string): number {
+	const da = a.indexOf(".");
+	const db = b.indexOf(".");
+	const ia = da < 0 ? a : a.slice(0, da);
+	const ib = db < 0 ? b : b.slice(0, db);
+	if (ia.length !== ib.length) return ia.length - ib.length;
+	if (ia !== ib) return ia < ib ? -1 : 1;
+	const fa = da < 0 ? "" : a.slice(da + 1);
+	const fb = db < 0 ? "" : b.slice(db + 1);
+	const len = Math.max(fa.length, fb.length);
+	const pa = fa.padEnd(len, "0");
+	const pb = fb.padEnd(len, "0");
+	return pa === pb ? 0 : pa < pb ? -1 : 1;
+}
+
+/** True when the plain decimal string is zero ("0", "0.0", "0.00000000"). */
+export function isZeroDecimal(s: string): boolean {
+	for (let i = 0; i < s.length; i++) {
+		const c = s.charCodeAt(i);
+		if (c !== 48 && c !== 46 && c !== MINUS) return false;
+	}
+	return true;
+}

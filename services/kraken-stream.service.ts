@@ -1,0 +1,129 @@
+import type { Context, Service, ServiceSchema } from "moleculer";
+import { Errors } from "moleculer";
+import { RateLimiter } from "../lib/net/http";
+import { PgGapLedger } from "../lib/venues/kraken/gap-repair";
+import { FrameRecorder, recordFileFromArgs } from "../lib/venues/kraken/recorder";
+import { KrakenRest } from "../lib/venues/kraken/rest";
+import { KrakenStream } from "../lib/venues/kraken/stream";
+import { SymbolError, wsSymbolOf } from "../lib/venues/kraken/symbols";
+import { runtimeOf } from "../mixins/runtime";
+
+interface Locals {
+	stream: KrakenStream | null;
+}
+
+type Self = Service & Locals;
+
+const METRICS: [name: string, labels: string[], help: string][] = [
+	["frames_rejected", ["reason"], "Kraken frames rejected (malformed, v1, unknown-channel, error)"],
+	["items_rejected", ["channel"], "Kraken data items rejected inside otherwise good frames"],
+	["checksum_mismatches", ["symbol"], "Kraken book checksum mismatches"],
+	["book_resubscribes", [], "Kraken book resubscriptions after repeated checksum mismatches"],
+	["subscribe_errors", ["channel"], "Kraken subscribe/unsubscribe requests refused"],
+	["disconnects", ["cause"], "Kraken socket disconnects (disconnect or watchdog)"],
+	["trade_id_gaps", [], "Jumps in Kraken trade ids"],
+	["gaps_repaired", [], "Kraken gaps repaired from REST"],
+	["gap_repair_failures", [], "Kraken gaps left unrepaired after retries"],
+	["trades_repaired", [], "Trades fetched from Kraken REST for gaps"],
+];
+
+/** Symbols from action/event params: "BTC/USD", "BTC-USD-SPOT" or a list of them. */
+function symbolsParam(v: unknown): string[] {
+	const list = Array.isArray(v) ? v : typeof v === "string" ? v.split(",") : [];
+	if (!list.length) throw new Errors.MoleculerClientError('give "symbols": ["BTC/USD", ...]', 400, "INVALID_PARAMETER", { param: "symbols" });
+	try {
+		return list.map((s) => wsSymbolOf(String(s)));
+	} catch (err) {
+		if (err instanceof SymbolError) throw new Errors.MoleculerClientError(err.message, 400, "INVALID_PARAMETER", { param: "symbols" });
+		throw err;
+	}
+}
+
+/**
+ * Kraken WebSocket v2 → market-data log (lib/venues/kraken): trades, bbo quotes, verified books,
+ * disconnect markers, gap repair from REST. REPL: `call kraken-stream.stats`,
+ * `call kraken-stream.subscribe --symbols ETH/USD`.
+ */
+const KrakenStreamService: ServiceSchema<{}, {}, Locals> = {
+	name: "kraken-stream",
+
+	events: {
+		/** From the symbol catalog: `{venue?, symbols?: [...all active], added?: [...], removed?: [...]}`. */
+		"symbols.changed"(this: Self, ctx: Context<{ venue?: string; symbols?: string[]; added?: string[]; removed?: string[] }>) {
+			const p = ctx.params ?? {};
+			if (!this.stream || (p.venue && p.venue !== "kraken")) return;
+			try {
+				const toWs = (l: unknown) => (Array.isArray(l) ? l.map((s) => wsSymbolOf(String(s))) : []);
+				let added = toWs(p.added);
+				let removed = toWs(p.removed);
+				if (Array.isArray(p.symbols)) {
+					const want = new Set(toWs(p.symbols));
+					added = [...want];
+					removed = this.stream.symbols.filter((s) => !want.has(s));
+				}
+				const a = this.stream.subscribe(added);
+				const r = this.stream.unsubscribe(removed);
+				if (a.length || r.length) this.logger.info(`symbols.changed: subscribed ${a.join(", ") || "-"}, unsubscribed ${r.join(", ") || "-"}`);
+			} catch (err) {
+				this.logger.warn(`symbols.changed ignored: ${(err as Error).message}`);
+			}
+		},
+	},
+
+	actions: {
+		/** Counters per session and symbol. */
+		stats(this: Self) {
+			return this.stream?.snapshot() ?? null;
+		},
+		subscribe(this: Self, ctx: Context<{ symbols: unknown }>) {
+			const symbols = symbolsParam(ctx.params.symbols);
+			return { subscribed: this.stream!.subscribe(symbols), symbols: this.stream!.symbols };
+		},
+		unsubscribe(this: Self, ctx: Context<{ symbols: unknown }>) {
+			const symbols = symbolsParam(ctx.params.symbols);
+			return { unsubscribed: this.stream!.unsubscribe(symbols), symbols: this.stream!.symbols };
+		},
+	},
+
+	created(this: Self) {
+		this.stream = null;
+		const m = this.broker.metrics;
+		if (m.isEnabled()) for (const [name, labelNames, description] of METRICS) m.register({ name: `mdp_kraken_${name}_total`, type: "counter", labelNames, description });
+	},
+
+	async started(this: Self) {
+		const rt = runtimeOf(this.broker);
+		const c = rt.config;
+		const m = this.broker.metrics;
+		const abort = new AbortController();
+		// KRAKEN_RECORD_FILE, or `npm start -- --record frames.jsonl`
+		const recordFile = c.krakenRecordFile ?? recordFileFromArgs(process.argv);
+		if (recordFile) this.logger.info(`recording raw Kraken frames to ${recordFile}`);
+		this.stream = new KrakenStream({
+			symbols: c.krakenSymbols,
+			bookDepth: c.krakenBookDepth,
+			log: await rt.log(),
+			ledger: new PgGapLedger(rt.pool),
+			rest: new KrakenRest({ baseUrl: c.krakenRestUrl, limiter: new RateLimiter(c.krakenRestRatePerSec, 3), http: { signal: abort.signal } }),
+			feed: { url: c.krakenWsUrl, watchdogMs: c.krakenWatchdogMs, pingIntervalMs: c.krakenPingIntervalMs, backoffBaseMs: c.krakenBackoffBaseMs, backoffMaxMs: c.krakenBackoffMaxMs },
+			flushMs: c.krakenFlushMs,
+			maxBatchItems: 1000,
+			checksumMismatchLimit: c.krakenChecksumMismatchLimit,
+			logger: this.logger,
+			recorder: recordFile ? new FrameRecorder(recordFile) : null,
+			onStop: () => abort.abort(new Error("kraken-stream stopped")),
+			count: (name, n, labels) => {
+				if (m.isEnabled()) m.increment(`mdp_kraken_${name}_total`, labels, n);
+			},
+			onDisconnect: (info) => this.broker.emit("feed.disconnected", { venue: "kraken", ...info }),
+			onGapRepaired: (info) => this.broker.emit("feed.repaired", { venue: "kraken", ...info }),
+		});
+		this.stream.start();
+	},
+
+	async stopped(this: Self) {
+		await this.stream?.stop();
+	},
+};
+
+export default KrakenStreamService;
