@@ -1,5 +1,6 @@
 import { JetStreamLog, type MarketLogLogger } from "./jetstream";
 import { MemoryLog } from "./memory";
+import { createPulsarLog, type PulsarClientKind, type PulsarSubscriptionType } from "./pulsar";
 import type { MarketLog } from "./types";
 
 export type { Consumer, ConsumerOptions, Delivery, MarketLog } from "./types";
@@ -24,6 +25,20 @@ export interface MarketLogConfig {
 	replicas?: number;
 	/** Memory: retained messages, default 1,000,000. */
 	maxMessages?: number;
+	/** Pulsar: PULSAR_URL (pulsar://host:6650, http://host:8080 or ws://host:8080). */
+	pulsarUrl?: string;
+	/** Pulsar: PULSAR_ADMIN_URL, default derived from pulsarUrl. */
+	pulsarAdminUrl?: string;
+	/** Pulsar: PULSAR_TOKEN (JWT), never logged. */
+	pulsarToken?: string;
+	/** Pulsar: PULSAR_TENANT, PULSAR_NAMESPACE (real-time), PULSAR_HISTORICAL_NAMESPACE. */
+	pulsarTenant?: string;
+	pulsarNamespace?: string;
+	pulsarHistoricalNamespace?: string;
+	/** Pulsar: PULSAR_CLIENT auto (default) | native | websocket. */
+	pulsarClient?: PulsarClientKind;
+	/** Pulsar: PULSAR_SUBSCRIPTION_TYPE Shared (default) | Key_Shared. */
+	pulsarSubscriptionType?: PulsarSubscriptionType;
 	logger?: MarketLogLogger;
 }
 
@@ -43,7 +58,15 @@ export async function createMarketLog(cfg: MarketLogConfig = {}): Promise<Market
 				logger: cfg.logger,
 			});
 		case "pulsar":
-			throw new Error('market log driver "pulsar" is not built yet; use MARKET_LOG=jetstream or memory');
+			return createPulsarLog({
+				url: cfg.pulsarUrl ?? "",
+				adminUrl: cfg.pulsarAdminUrl,
+				token: cfg.pulsarToken,
+				layout: { tenant: cfg.pulsarTenant, namespace: cfg.pulsarNamespace, historicalNamespace: cfg.pulsarHistoricalNamespace },
+				client: cfg.pulsarClient,
+				subscriptionType: cfg.pulsarSubscriptionType,
+				logger: cfg.logger,
+			});
 		default:
 			throw new Error(`unknown market log driver "${cfg.driver}" (expected one of ${MARKET_LOG_DRIVERS.join(", ")})`);
 	}
