@@ -63,7 +63,7 @@ describe("migrate on TimescaleDB (PGlite over pglite-socket)", () => {
 		expect(a.timescale && b.timescale).toBe(true);
 
 		const ht = await pool.query("SELECT hypertable_name FROM timescaledb_information.hypertables ORDER BY 1");
-		expect(ht.rows.map((r) => r.hypertable_name)).toEqual([...TICK_TABLES, ...CANDLE_TABLES].sort());
+		expect(ht.rows.map((r) => r.hypertable_name)).toEqual([...TICK_TABLES, ...CANDLE_TABLES, "klines"].sort());
 
 		const seg = await pool.query<{ table: string; cols: string[]; compressed: boolean }>(
 			`SELECT s.hypertable_name AS table, array_agg(s.attname::text ORDER BY s.segmentby_column_index) AS cols

@@ -1,0 +1,231 @@
+import type { Pool } from "pg";
+import { HttpError, httpGetJson, type HttpOptions, type RateLimiter } from "../net/http";
+import { withTransaction } from "../store/pool";
+import { intervalGrid, isKlineInterval, KLINE_INTERVALS, KlineParseError, parseKlines, type Kline } from "./binance-klines";
+import { HistoryError } from "./errors";
+import { klineCount, missingKlineRanges, subtractRanges, type Range } from "./missing";
+import { recordEmptyRanges, storedCoverage, writeKlines, type KlineKey } from "./klines-store";
+import { findCatalogSymbol, type HistorySymbol } from "./symbols";
+
+/** Binance serves at most this many klines per request. */
+export const KLINES_PAGE_LIMIT = 1000;
+/** Klines per COPY and commit: ten pages (a crash loses at most these, re-fetched by the next run). */
+const WRITE_BATCH_ROWS = 10_000;
+
+export interface BinanceRestOptions {
+	baseUrl: string; // https://api.binance.com
+	limiter?: RateLimiter;
+	retries?: number;
+	baseDelayMs?: number;
+	maxDelayMs?: number;
+	timeoutMs?: number;
+	signal?: AbortSignal;
+	onRetry?: HttpOptions["onRetry"];
+}
+
+/** Binance's own error body: {"code": -1121, "msg": "Invalid symbol."}. */
+function binanceError(err: HttpError): { code: number; msg: string } | null {
+	try {
+		const b = JSON.parse(err.body);
+		return typeof b?.code === "number" && typeof b?.msg === "string" ? b : null;
+	} catch {
+		return null;
+	}
+}
+
+/** Turn what Binance refused into the error a user can act on; leave the rest alone. */
+function classify(err: unknown, what: { symbol: string; interval?: string }): unknown {
+	if (!(err instanceof HttpError)) return err;
+	if (err.status === 418) {
+		const until = err.retryAfterMs != null ? ` for ${Math.ceil(err.retryAfterMs / 1000)} s (Retry-After)` : "";
+		return new HistoryError("BANNED", `Binance answered HTTP 418: this IP is banned${until} after too many requests; stopped, try again later`, undefined, { cause: err });
+	}
+	const b = binanceError(err);
+	if (err.status === 400 && b?.code === -1121) return new HistoryError("UNKNOWN_SYMBOL", `Binance does not know symbol ${JSON.stringify(what.symbol)} (${b.msg})`, "symbol", { cause: err });
+	if (err.status === 400 && b?.code === -1120) return new HistoryError("BAD_PARAMETER", `Binance refused interval ${JSON.stringify(what.interval)} (${b.msg})`, "interval", { cause: err });
+	if (err.status === 429) return new HistoryError("VENUE_ERROR", `Binance kept answering HTTP 429 (rate limited) after every retry: ${err.message}`, undefined, { cause: err });
+	return new HistoryError("VENUE_ERROR", `Binance request failed: ${err.message}`, undefined, { cause: err });
+}
+
+/** The two Binance public endpoints history needs. */
+export class BinanceRest {
+	constructor(private readonly opts: BinanceRestOptions) {}
+
+	private http(): HttpOptions {
+		const o = this.opts;
+		return { limiter: o.limiter, retries: o.retries, baseDelayMs: o.baseDelayMs, maxDelayMs: o.maxDelayMs, timeoutMs: o.timeoutMs, signal: o.signal, onRetry: o.onRetry };
+	}
+
+	/** One page: klines with open time in [startTime, endTime], at most `limit`. */
+	async klines(symbol: string, interval: string, startTime: number, endTime: number, limit = KLINES_PAGE_LIMIT): Promise<Kline[]> {
+		const q = new URLSearchParams({ symbol, interval, startTime: String(startTime), endTime: String(endTime), limit: String(limit) });
+		let body: unknown;
+		try {
+			body = await httpGetJson<unknown>(`${this.opts.baseUrl}/api/v3/klines?${q}`, this.http());
+		} catch (err) {
+			throw classify(err, { symbol, interval });
+		}
+		try {
+			return parseKlines(body, interval);
+		} catch (err) {
+			if (err instanceof KlineParseError) throw new HistoryError("VENUE_ERROR", `Binance klines ${symbol} ${interval} from ${new Date(startTime).toISOString()}: ${err.message}`, undefined, { cause: err });
+			throw err;
+		}
+	}
+
+	/** Base and quote asset of a spot symbol (exchangeInfo?symbol=), for a symbol the catalog does not list. */
+	async spotSymbol(symbol: string): Promise<{ symbol: string; baseAsset: string; quoteAsset: string; status: string }> {
+		let body: any;
+		try {
+			body = await httpGetJson<any>(`${this.opts.baseUrl}/api/v3/exchangeInfo?${new URLSearchParams({ symbol })}`, this.http());
+		} catch (err) {
+			throw classify(err, { symbol });
+		}
+		const s = Array.isArray(body?.symbols) ? body.symbols.find((x: any) => x?.symbol === symbol) : undefined;
+		if (!s || typeof s.baseAsset !== "string" || typeof s.quoteAsset !== "string") throw new HistoryError("UNKNOWN_SYMBOL", `Binance exchangeInfo does not list symbol ${JSON.stringify(symbol)}`, "symbol");
+		return s;
+	}
+}
+
+/**
+ * The symbol to fetch and the name to store it under: the catalog's entry when it has one (any of its names),
+ * otherwise Binance's own exchangeInfo (BTCUSDT -> BTC-USDT-SPOT). An unknown symbol is a HistoryError.
+ */
+export async function resolveBinanceSymbol(pool: Pool, rest: BinanceRest, name: string): Promise<HistorySymbol> {
+	if (!/^[A-Za-z0-9][A-Za-z0-9._\-/]{0,63}$/.test(name)) throw new HistoryError("BAD_PARAMETER", `symbol ${JSON.stringify(name)} is not a valid symbol name`, "symbol");
+	const found = await findCatalogSymbol(pool, "binance", name);
+	if (found) return found;
+	const venueSymbol = name.replace(/[^A-Za-z0-9]/g, "").toUpperCase();
+	const s = await rest.spotSymbol(venueSymbol);
+	return { venue: "binance", symbol: `${s.baseAsset}-${s.quoteAsset}-SPOT`, venueSymbol: s.symbol, meta: {} };
+}
+
+export interface KlinesProgress {
+	symbol: string;
+	interval: string;
+	pages: number;
+	inserted: number;
+	klinesDone: number; // klines of the missing ranges covered so far (stored or found empty)
+	klinesMissing: number; // klines the missing ranges held when the run started
+	at: number; // open time reached, epoch ms
+}
+
+export interface KlinesResult {
+	venue: "binance";
+	symbol: string;
+	venueSymbol: string;
+	interval: string;
+	from: string;
+	to: string;
+	missingRanges: number; // ranges the database did not hold, each paged through the venue
+	skippedRanges: number; // ranges already stored (or known empty) that cost no request
+	klinesMissing: number;
+	pages: number; // venue requests that returned a page
+	inserted: number;
+	updated: number;
+	emptyKlines: number; // klines the venue does not have (downtime, before listing), remembered
+}
+
+export interface KlinesJob {
+	symbol: HistorySymbol;
+	interval: string;
+	from: number;
+	to: number; // exclusive; klines whose open time is before it
+	now?: number;
+	onProgress?: (p: KlinesProgress) => void;
+}
+
+/**
+ * Fill [from, to) of one symbol and interval: ask the database which klines are missing, then page through
+ * exactly those ranges, 1000 klines per request. Klines commit together with the ranges they proved empty, so a
+ * run stopped anywhere (418, crash) resumes from what is still missing.
+ */
+export async function backfillKlines(pool: Pool, rest: BinanceRest, job: KlinesJob): Promise<KlinesResult> {
+	if (!isKlineInterval(job.interval)) throw new HistoryError("BAD_PARAMETER", `interval ${JSON.stringify(job.interval)} is not one of ${Object.keys(KLINE_INTERVALS).join(", ")}`, "interval");
+	if (!(Number.isFinite(job.from) && Number.isFinite(job.to) && job.from < job.to)) {
+		throw new HistoryError("BAD_PARAMETER", `from (${new Date(job.from).toISOString()}) must be before to (${new Date(job.to).toISOString()})`, "from");
+	}
+	const grid = intervalGrid(job.interval);
+	const key: KlineKey = { venue: "binance", symbol: job.symbol.symbol, interval: job.interval };
+	const now = job.now ?? Date.now();
+	const have = await storedCoverage(pool, key, job.from, job.to, grid.ms);
+	const missing = missingKlineRanges(job.from, job.to, grid, have.stored, have.empty, now);
+	const klinesMissing = missing.reduce((n, r) => n + klineCount(r, grid), 0);
+	const res: KlinesResult = {
+		venue: "binance",
+		symbol: key.symbol,
+		venueSymbol: job.symbol.venueSymbol,
+		interval: job.interval,
+		from: new Date(job.from).toISOString(),
+		to: new Date(job.to).toISOString(),
+		missingRanges: missing.length,
+		skippedRanges: have.stored.length + have.empty.length,
+		klinesMissing,
+		pages: 0,
+		inserted: 0,
+		updated: 0,
+		emptyKlines: 0,
+	};
+	let done = 0;
+	// Pages are written WRITE_BATCH_ROWS at a time (one COPY and one commit per batch instead of per page) while
+	// the next pages are fetched; writes stay in order. A run stopped by an error still commits what it fetched,
+	// and anything not committed is simply missing, so the next run fetches it again.
+	type Page = { rows: Kline[]; empty: Range[]; covered: Range };
+	let buffer: Page[] = [];
+	let buffered = 0;
+	let writing: Promise<void> = Promise.resolve();
+	const write = async (batch: Page[]) => {
+		const empty = batch.flatMap((b) => b.empty);
+		const w = await withTransaction(pool, async (c) => {
+			const r = await writeKlines(c, key, batch.flatMap((b) => b.rows));
+			await recordEmptyRanges(c, key, empty);
+			return r;
+		});
+		res.inserted += w.inserted;
+		res.updated += w.updated;
+		res.emptyKlines += empty.reduce((n, r) => n + klineCount(r, grid), 0);
+		for (const b of batch) done += klineCount(b.covered, grid);
+		const at = batch[batch.length - 1].covered.to;
+		job.onProgress?.({ symbol: key.symbol, interval: job.interval, pages: res.pages, inserted: res.inserted, klinesDone: done, klinesMissing, at });
+	};
+	const flush = async () => {
+		await writing; // one write in flight at a time
+		if (!buffer.length) return;
+		const batch = buffer;
+		buffer = [];
+		buffered = 0;
+		writing = write(batch);
+		writing.catch(() => undefined); // handled at the next flush; not an unhandled rejection meanwhile
+	};
+	try {
+		for (const range of missing) {
+			let start = range.from;
+			while (start < range.to) {
+				const page = await rest.klines(job.symbol.venueSymbol, job.interval, start, range.to - 1, KLINES_PAGE_LIMIT);
+				res.pages++;
+				// Defensive: keep only what was asked for (a venue answering outside the window must not widen the run).
+				const from = start;
+				const rows = page.filter((k) => k.openTime >= from && k.openTime < range.to);
+				const full = page.length >= KLINES_PAGE_LIMIT;
+				const covered: Range = { from, to: full && rows.length ? rows[rows.length - 1].openTime + grid.ms : range.to };
+				const empty = subtractRanges(
+					covered,
+					rows.map((k) => ({ from: k.openTime, to: k.openTime + grid.ms })),
+				);
+				buffer.push({ rows, empty, covered });
+				buffered += rows.length;
+				if (buffered >= WRITE_BATCH_ROWS) await flush();
+				if (covered.to <= start) break; // cannot happen with a sane venue; never loop on the same window
+				start = covered.to;
+			}
+		}
+	} catch (err) {
+		// Keep what was fetched before the failure; a failing write here must not hide the first error.
+		await flush().catch(() => undefined);
+		await writing.catch(() => undefined);
+		throw err;
+	}
+	await flush();
+	await writing;
+	return res;
+}

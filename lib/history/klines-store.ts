@@ -1,0 +1,132 @@
+import type { Pool, PoolClient } from "pg";
+import type { Queryable } from "../store/migrate";
+import { copyInto } from "../writer/copy";
+import type { Kline } from "./binance-klines";
+import { EMPTY_RANGES_SQL, STORED_RUNS_SQL, type Range } from "./missing";
+
+export interface KlineKey {
+	venue: string;
+	symbol: string; // canonical
+	interval: string;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * Upsert one page of klines in one statement (arrays as parameters). ON CONFLICT DO UPDATE rather than DO
+ * NOTHING: only closed klines are stored, so a re-fetch normally returns identical values and the WHERE clause
+ * turns it into no write at all; but when the venue has revised a kline (Binance has, after incidents) its
+ * latest answer wins instead of the first one we happened to see. Returns rows inserted and rows changed.
+ */
+export async function upsertKlines(db: Queryable, key: KlineKey, rows: readonly Kline[]): Promise<{ inserted: number; updated: number }> {
+	if (rows.length === 0) return { inserted: 0, updated: 0 };
+	const col = <T>(f: (k: Kline) => T) => rows.map(f);
+	const r = await db.query<{ inserted: boolean }>(
+		`INSERT INTO klines AS k (venue, symbol, interval, open_time, close_time, open, high, low, close, volume, quote_volume, trades, taker_base_volume, taker_quote_volume)
+		 SELECT $1, $2, $3, u.* FROM unnest($4::timestamptz[], $5::timestamptz[], $6::numeric[], $7::numeric[], $8::numeric[], $9::numeric[],
+		                                    $10::numeric[], $11::numeric[], $12::bigint[], $13::numeric[], $14::numeric[]) AS u
+		 ON CONFLICT (venue, symbol, interval, open_time) DO UPDATE SET
+		     close_time = EXCLUDED.close_time, open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,
+		     volume = EXCLUDED.volume, quote_volume = EXCLUDED.quote_volume, trades = EXCLUDED.trades,
+		     taker_base_volume = EXCLUDED.taker_base_volume, taker_quote_volume = EXCLUDED.taker_quote_volume, fetched_at = now()
+		 WHERE (k.close_time, k.open, k.high, k.low, k.close, k.volume, k.quote_volume, k.trades, k.taker_base_volume, k.taker_quote_volume)
+		       IS DISTINCT FROM
+		       (EXCLUDED.close_time, EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume, EXCLUDED.quote_volume,
+		        EXCLUDED.trades, EXCLUDED.taker_base_volume, EXCLUDED.taker_quote_volume)
+		 RETURNING (xmax = 0) AS inserted`,
+		[
+			key.venue,
+			key.symbol,
+			key.interval,
+			col((k) => iso(k.openTime)),
+			col((k) => iso(k.closeTime)),
+			col((k) => k.open),
+			col((k) => k.high),
+			col((k) => k.low),
+			col((k) => k.close),
+			col((k) => k.volume),
+			col((k) => k.quoteVolume),
+			col((k) => k.trades),
+			col((k) => k.takerBaseVolume),
+			col((k) => k.takerQuoteVolume),
+		],
+	);
+	const inserted = r.rows.filter((x) => x.inserted).length;
+	return { inserted, updated: r.rows.length - inserted };
+}
+
+export const KLINE_COLUMNS = ["venue", "symbol", "interval", "open_time", "close_time", "open", "high", "low", "close", "volume", "quote_volume", "trades", "taker_base_volume", "taker_quote_volume"] as const;
+
+/** COPY text format: backslash, tab and newline would break a field (catalog names are free text). */
+function copyText(s: string): string {
+	return /[\\\t\n\r]/.test(s) ? s.replace(/\\/g, "\\\\").replace(/\t/g, "\\t").replace(/\n/g, "\\n").replace(/\r/g, "\\r") : s;
+}
+
+/** One kline as a COPY text row in KLINE_COLUMNS order (the decimals are parseKlines-checked strings). */
+export function klineCopyRow(key: KlineKey, k: Kline): string {
+	return `${copyText(key.venue)}\t${copyText(key.symbol)}\t${copyText(key.interval)}\t${iso(k.openTime)}\t${iso(k.closeTime)}\t${k.open}\t${k.high}\t${k.low}\t${k.close}\t${k.volume}\t${k.quoteVolume}\t${k.trades}\t${k.takerBaseVolume}\t${k.takerQuoteVolume}\n`;
+}
+
+/**
+ * Write one page inside the caller's transaction. The pager asks only for klines the database lacks, so a page
+ * nearly always holds new rows only: COPY them (the fast path), and only when COPY meets a stored kline (a
+ * concurrent run, a revised kline) fall back, under a savepoint, to the upsert.
+ */
+export async function writeKlines(client: PoolClient, key: KlineKey, rows: readonly Kline[]): Promise<{ inserted: number; updated: number }> {
+	if (rows.length === 0) return { inserted: 0, updated: 0 };
+	await client.query("SAVEPOINT klines_copy");
+	try {
+		const n = await copyInto(client, "klines", KLINE_COLUMNS, rows.map((k) => klineCopyRow(key, k)));
+		await client.query("RELEASE SAVEPOINT klines_copy");
+		return { inserted: n, updated: 0 };
+	} catch (err) {
+		if ((err as { code?: string }).code !== "23505") throw err; // unique_violation: some of these are stored
+		await client.query("ROLLBACK TO SAVEPOINT klines_copy");
+		return upsertKlines(client, key, rows);
+	}
+}
+
+/** Remember ranges the venue answered with no klines, so the next run does not ask again. */
+export async function recordEmptyRanges(db: Queryable, key: KlineKey, ranges: readonly Range[]): Promise<void> {
+	if (ranges.length === 0) return;
+	await db.query(
+		`INSERT INTO kline_empty_ranges (venue, symbol, interval, from_time, to_time)
+		 SELECT $1, $2, $3, f, t FROM unnest($4::timestamptz[], $5::timestamptz[]) AS u(f, t)
+		 ON CONFLICT (venue, symbol, interval, from_time) DO UPDATE SET to_time = greatest(kline_empty_ranges.to_time, EXCLUDED.to_time), checked_at = now()`,
+		[key.venue, key.symbol, key.interval, ranges.map((r) => iso(r.from)), ranges.map((r) => iso(r.to))],
+	);
+}
+
+/** What the database holds for [from, to): runs of consecutive stored klines and known-empty ranges. */
+export async function storedCoverage(pool: Queryable, key: KlineKey, from: number, to: number, intervalMs: number): Promise<{ stored: Range[]; empty: Range[] }> {
+	const args = [key.venue, key.symbol, key.interval, iso(from), iso(to)];
+	const runs = await pool.query<{ first: string; last: string }>(STORED_RUNS_SQL, [...args, intervalMs]);
+	const empty = await pool.query<{ from_ms: string; to_ms: string }>(EMPTY_RANGES_SQL, args);
+	return {
+		stored: runs.rows.map((r) => ({ from: Number(r.first), to: Number(r.last) + intervalMs })),
+		empty: empty.rows.map((r) => ({ from: Number(r.from_ms), to: Number(r.to_ms) })),
+	};
+}
+
+/** Stored klines in [from, to) by open time, oldest first (GET /api/klines). */
+export async function queryKlines(pool: Pool, key: KlineKey, from: Date, to: Date, limit: number): Promise<Array<Record<string, unknown>>> {
+	const r = await pool.query(
+		`SELECT open_time, close_time, open, high, low, close, volume, quote_volume, trades, taker_base_volume, taker_quote_volume
+		   FROM klines WHERE venue = $1 AND symbol = $2 AND interval = $3 AND open_time >= $4 AND open_time < $5
+		  ORDER BY open_time LIMIT $6`,
+		[key.venue, key.symbol, key.interval, from, to, limit],
+	);
+	return r.rows.map((x) => ({
+		openTime: new Date(x.open_time).toISOString(),
+		closeTime: new Date(x.close_time).toISOString(),
+		open: x.open,
+		high: x.high,
+		low: x.low,
+		close: x.close,
+		volume: x.volume,
+		quoteVolume: x.quote_volume,
+		trades: Number(x.trades),
+		takerBaseVolume: x.taker_base_volume,
+		takerQuoteVolume: x.taker_quote_volume,
+	}));
+}

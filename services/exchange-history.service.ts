@@ -1,0 +1,95 @@
+import type { Context, Service, ServiceSchema } from "moleculer";
+import { Errors } from "moleculer";
+import { ParamError } from "../lib/api/params";
+import { HistoryError } from "../lib/history/errors";
+import { exchangeHistoryFromConfig, type ExchangeHistory } from "../lib/history/exchange-history";
+import { historyRange, klineInterval, klinesVenue } from "../lib/history/params";
+import { runtimeOf } from "../mixins/runtime";
+
+type Params = Record<string, unknown>;
+
+/**
+ * A history run takes as long as the venue's pages take: no call timeout (Moleculer honours an action's
+ * `timeout`, its typings do not list it).
+ */
+const NO_TIMEOUT = { timeout: 0 } as {};
+
+interface Locals {
+	history: ExchangeHistory;
+}
+
+const STATUS: Record<HistoryError["code"], number> = { BAD_PARAMETER: 400, UNKNOWN_SYMBOL: 404, BUSY: 409, BANNED: 503, VENUE_ERROR: 502 };
+
+/** Parameter and venue problems as client errors that name what is wrong (HTTP status through the gateway). */
+async function answer<T>(fn: () => Promise<T>): Promise<T> {
+	try {
+		return await fn();
+	} catch (err) {
+		if (err instanceof ParamError) throw new Errors.MoleculerClientError(err.message, 400, "INVALID_PARAMETER", { param: err.param });
+		if (err instanceof HistoryError) {
+			const status = STATUS[err.code];
+			if (status < 500) throw new Errors.MoleculerClientError(err.message, status, err.code, { param: err.param });
+			throw new Errors.MoleculerError(err.message, status, err.code);
+		}
+		throw err;
+	}
+}
+
+function str(p: Params, name: string): string {
+	const v = p[name];
+	if (typeof v !== "string" || v === "") throw new ParamError(name, `${name} is required`);
+	return v;
+}
+
+/**
+ * Thin shell around lib/history: Binance klines into `klines`, Kraken trades through the log into `trades`,
+ * for one symbol or every active crypto symbol of the catalog. Runs are synchronous (the result is the count
+ * of pages and rows), so the actions have no call timeout.
+ */
+const ExchangeHistoryService: ServiceSchema<{}, {}, Locals> = {
+	name: "exchange-history",
+
+	actions: {
+		/** REPL: `call exchange-history.klines --symbol BTCUSDT --interval 1m --from 2024-01-01 --to 2024-01-02` */
+		klines: {
+			...NO_TIMEOUT,
+			async handler(this: Service & Locals, ctx: Context<Params>) {
+				return answer(async () => {
+					klinesVenue(ctx.params);
+					const symbol = str(ctx.params, "symbol");
+					const interval = klineInterval(ctx.params);
+					return this.history.klines({ symbol, interval, ...historyRange(ctx.params) });
+				});
+			},
+		},
+		/** REPL: `call exchange-history.krakenTrades --pair XBTUSD --from 2024-01-01 --to 2024-01-02` */
+		krakenTrades: {
+			...NO_TIMEOUT,
+			async handler(this: Service & Locals, ctx: Context<Params>) {
+				return answer(async () => {
+					const pair = str(ctx.params, "pair");
+					const full = ctx.params.full === true || ctx.params.full === "true";
+					return this.history.krakenTrades({ pair, full, ...historyRange(ctx.params) });
+				});
+			},
+		},
+		/** Every active crypto symbol of the catalog. REPL: `call exchange-history.catalog --from 2024-01-01 --to 2024-01-02` */
+		catalog: {
+			...NO_TIMEOUT,
+			async handler(this: Service & Locals, ctx: Context<Params>) {
+				return answer(async () => this.history.catalog({ interval: klineInterval(ctx.params, "1m"), ...historyRange(ctx.params) }));
+			},
+		},
+		/** What is running now, with its progress. */
+		status(this: Service & Locals) {
+			return this.history.status();
+		},
+	},
+
+	created(this: Service & Locals) {
+		const rt = runtimeOf(this.broker);
+		this.history = exchangeHistoryFromConfig(rt.config, rt.pool, () => rt.log(), this.logger);
+	},
+};
+
+export default ExchangeHistoryService;

@@ -1,0 +1,114 @@
+import type http from "node:http";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { listenLocal, type LocalServer } from "./http-server";
+import { intervalGrid, isKlineInterval, type BinanceKlineRow } from "../../lib/history/binance-klines";
+
+const FIXTURES = path.resolve(__dirname, "../../../shared/fixtures/binance/spot");
+/** The real /api/v3/klines rows (BTCUSDT 1m, 2021-10-22): every generated kline copies one of them, strings untouched. */
+export const REAL_KLINES: BinanceKlineRow[] = JSON.parse(readFileSync(path.join(FIXTURES, "nautilus_http_spot_market_klines.json"), "utf8"));
+const EXCHANGE_INFO = JSON.parse(readFileSync(path.join(FIXTURES, "nautilus_http_spot_market_exchange_info.json"), "utf8"));
+
+export interface FakeRequest {
+	path: string;
+	query: Record<string, string>;
+	at: number; // Date.now() when the request arrived
+	status: number;
+}
+
+/**
+ * A local Binance spot REST server: /api/v3/klines with Binance's startTime/endTime/limit semantics (open time
+ * >= startTime and <= endTime, ascending, at most `limit` (default 500, max 1000); only endTime: the latest
+ * `limit` up to it; the current kline is included while still open, as Binance does) and /api/v3/exchangeInfo,
+ * for the symbols of the real exchangeInfo fixture. Errors use Binance's bodies ({"code": -1121, ...}).
+ * Kline values come from the real fixture rows: the row for open time t is REAL_KLINES[(t / interval) mod 10]
+ * with its times replaced, so tests can compute what must be stored.
+ */
+export class FakeBinance {
+	readonly requests: FakeRequest[] = [];
+	/** Open times (ms) the venue has no kline for (downtime). */
+	readonly holes = new Set<number>();
+	/** The venue's clock; klines open after it do not exist yet. */
+	now: () => number = Date.now;
+	/** No klines before this (listing time). */
+	listedFrom = 0;
+	private forced: Array<{ status: number; retryAfter?: string }> = [];
+	private server: LocalServer | null = null;
+	url = "";
+
+	/**
+	 * After `after` more klines requests answered normally, the next `count` are answered with `status` (429 or
+	 * 418) and Retry-After seconds.
+	 */
+	failNext(status: 429 | 418, retryAfterSeconds: number | null, count = 1, after = 0): void {
+		this.okBeforeFailing = after;
+		for (let i = 0; i < count; i++) this.forced.push({ status, retryAfter: retryAfterSeconds === null ? undefined : String(retryAfterSeconds) });
+	}
+	private okBeforeFailing = 0;
+
+	klineRequests(): FakeRequest[] {
+		return this.requests.filter((r) => r.path === "/api/v3/klines");
+	}
+
+	/** The kline this venue serves for `openTime`, as Binance's wire row. */
+	static row(openTime: number, interval: string): BinanceKlineRow {
+		const g = intervalGrid(interval);
+		const src = REAL_KLINES[Math.floor(openTime / g.ms) % REAL_KLINES.length];
+		const r = [...src] as BinanceKlineRow;
+		r[0] = openTime;
+		r[6] = openTime + g.ms - 1;
+		return r;
+	}
+
+	async start(): Promise<this> {
+		this.server = await listenLocal((req, res) => this.handle(req, res));
+		this.url = this.server.url;
+		return this;
+	}
+
+	async stop(): Promise<void> {
+		await this.server?.close();
+		this.server = null;
+	}
+
+	private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+		const u = new URL(req.url ?? "/", "http://x");
+		const query = Object.fromEntries(u.searchParams);
+		const entry: FakeRequest = { path: u.pathname, query, at: Date.now(), status: 200 };
+		this.requests.push(entry);
+		const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+			entry.status = status;
+			res.writeHead(status, { "content-type": "application/json", ...headers });
+			res.end(JSON.stringify(body));
+		};
+		if (u.pathname === "/api/v3/exchangeInfo") {
+			const s = EXCHANGE_INFO.symbols.filter((x: { symbol: string }) => !query.symbol || x.symbol === query.symbol);
+			if (!s.length) return send(400, { code: -1121, msg: "Invalid symbol." });
+			return send(200, { ...EXCHANGE_INFO, symbols: s });
+		}
+		if (u.pathname !== "/api/v3/klines") return send(404, { code: -1, msg: "not found" });
+		const forced = this.okBeforeFailing > 0 ? (this.okBeforeFailing--, undefined) : this.forced.shift();
+		if (forced) {
+			const msg = forced.status === 418 ? "Way too many requests; IP banned until later." : "Too many requests; please use the websocket for live updates.";
+			return send(forced.status, { code: -1003, msg }, forced.retryAfter ? { "retry-after": forced.retryAfter } : {});
+		}
+		if (!EXCHANGE_INFO.symbols.some((x: { symbol: string }) => x.symbol === query.symbol)) return send(400, { code: -1121, msg: "Invalid symbol." });
+		if (!isKlineInterval(query.interval)) return send(400, { code: -1120, msg: "Invalid interval." });
+		const int = (name: string) => (query[name] === undefined ? undefined : /^\d+$/.test(query[name]) ? Number(query[name]) : NaN);
+		const limit = int("limit") ?? 500;
+		const startTime = int("startTime");
+		const endTime = int("endTime");
+		if (!Number.isFinite(limit) || limit < 1 || limit > 1000) return send(400, { code: -1130, msg: "Invalid data sent for a parameter." });
+		if (Number.isNaN(startTime) || Number.isNaN(endTime)) return send(400, { code: -1100, msg: "Illegal characters found in a parameter." });
+		const g = intervalGrid(query.interval);
+		const lastOpen = g.ceil(this.now() + 1) - g.ms; // the kline open right now
+		const hi = Math.min(lastOpen, endTime ?? Infinity);
+		const rows: BinanceKlineRow[] = [];
+		if (startTime !== undefined) {
+			for (let t = Math.max(g.ceil(startTime), g.ceil(this.listedFrom)); t <= hi && rows.length < limit; t += g.ms) if (!this.holes.has(t)) rows.push(FakeBinance.row(t, query.interval));
+		} else {
+			for (let t = g.ceil(hi - g.ms + 1); t >= this.listedFrom && rows.length < limit; t -= g.ms) if (!this.holes.has(t)) rows.unshift(FakeBinance.row(t, query.interval));
+		}
+		send(200, rows);
+	}
+}

@@ -1,0 +1,120 @@
+import type http from "node:http";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { listenLocal, type LocalServer } from "./http-server";
+
+const FIXTURES = path.resolve(__dirname, "../../../shared/fixtures/kraken/rest");
+
+/** The real AssetPairs response captured by cryptofeed (line 1 is "<url> -> <ts>: <json>"). */
+function realAssetPairs(): { error: string[]; result: Record<string, { altname: string; wsname?: string }> } {
+	const line = readFileSync(path.join(FIXTURES, "cryptofeed_KRAKEN.0"), "utf8").split("\n")[0];
+	return JSON.parse(line.slice(line.indexOf(": ") + 2));
+}
+
+/** One row of /0/public/Trades as Kraken sends it: [price, volume, time, side, ordertype, misc, trade_id], time in seconds with µs. */
+export interface KrakenTradeRow {
+	price: string;
+	volume: string;
+	timeUs: bigint; // µs since the epoch (rendered as seconds with 6 decimals, a JSON number like Kraken's)
+	side: "b" | "s";
+	ordertype: "m" | "l";
+	tradeId: number;
+}
+
+export interface FakeKrakenRequest {
+	path: string;
+	query: Record<string, string>;
+	at: number;
+}
+
+/**
+ * Deterministic trades: `n` of them from `startMs`, `stepMs` apart plus a µs offset, prices at Kraken's XBT/USD
+ * precision (1 dp) walking around 42000, sizes with 8 decimals. `seed` shifts the walk.
+ */
+export function krakenTrades(n: number, startMs: number, stepMs: number, firstId = 1, seed = 7): KrakenTradeRow[] {
+	let tenths = 420_000; // 42000.0
+	return Array.from({ length: n }, (_, i) => {
+		const h = ((i + 1) * 2_654_435_761 + seed * 40_503) >>> 0; // Knuth's multiplicative hash: spread, repeatable
+		tenths += (h % 21) - 10;
+		const vol = (h % 99_999_999) + 1;
+		return {
+			price: `${Math.floor(tenths / 10)}.${tenths % 10}`,
+			volume: `${Math.floor(vol / 1e8)}.${String(vol % 1e8).padStart(8, "0")}`,
+			timeUs: BigInt(startMs + i * stepMs) * 1000n + BigInt(i % 997),
+			side: (h >>> 8) % 2 === 0 ? "b" : "s",
+			ordertype: (h >>> 9) % 5 === 0 ? "l" : "m",
+			tradeId: firstId + i,
+		};
+	});
+}
+
+function rowJson(t: KrakenTradeRow): string {
+	const s = t.timeUs / 1_000_000n;
+	const us = String(t.timeUs % 1_000_000n).padStart(6, "0");
+	return `["${t.price}","${t.volume}",${s}.${us},"${t.side}","${t.ordertype}","",${t.tradeId}]`;
+}
+
+/**
+ * A local Kraken public REST server: /0/public/AssetPairs (the real captured response) and /0/public/Trades with
+ * the `since` cursor (ns; trades strictly after it, oldest first, at most `count` (default and max 1000), `last` =
+ * the ns time of the last trade returned, or `since` itself when there is none). Errors come the Kraken way:
+ * HTTP 200 with {"error": ["EQuery:Unknown asset pair"]}.
+ */
+export class FakeKrakenRest {
+	readonly requests: FakeKrakenRequest[] = [];
+	private readonly pairs = realAssetPairs();
+	private readonly trades = new Map<string, KrakenTradeRow[]>(); // by result key (XXBTZUSD)
+	private server: LocalServer | null = null;
+	url = "";
+
+	/** The pair's key in results (AssetPairs key), for an altname such as XBTUSD. */
+	keyOf(pair: string): string | null {
+		if (this.pairs.result[pair]) return pair;
+		return Object.entries(this.pairs.result).find(([, p]) => p.altname === pair)?.[0] ?? null;
+	}
+
+	setTrades(pair: string, rows: KrakenTradeRow[]): void {
+		const key = this.keyOf(pair);
+		if (!key) throw new Error(`no pair ${pair} in the AssetPairs fixture`);
+		this.trades.set(key, [...rows].sort((a, b) => (a.timeUs < b.timeUs ? -1 : a.timeUs > b.timeUs ? 1 : a.tradeId - b.tradeId)));
+	}
+
+	tradeRequests(): FakeKrakenRequest[] {
+		return this.requests.filter((r) => r.path === "/0/public/Trades");
+	}
+
+	async start(): Promise<this> {
+		this.server = await listenLocal((req, res) => this.handle(req, res));
+		this.url = this.server.url;
+		return this;
+	}
+
+	async stop(): Promise<void> {
+		await this.server?.close();
+		this.server = null;
+	}
+
+	private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+		const u = new URL(req.url ?? "/", "http://x");
+		const query = Object.fromEntries(u.searchParams);
+		this.requests.push({ path: u.pathname, query, at: Date.now() });
+		const send = (text: string) => {
+			res.writeHead(200, { "content-type": "application/json; charset=utf-8" });
+			res.end(text);
+		};
+		const error = (e: string) => send(JSON.stringify({ error: [e] }));
+		if (u.pathname === "/0/public/AssetPairs") return send(JSON.stringify(this.pairs));
+		if (u.pathname !== "/0/public/Trades") return error("EGeneral:Unknown method");
+		const key = query.pair ? this.keyOf(query.pair) : null;
+		if (!key) return error("EQuery:Unknown asset pair");
+		const since = query.since ?? "0";
+		if (!/^\d{1,20}$/.test(since)) return error("EGeneral:Invalid arguments:since");
+		const count = query.count === undefined ? 1000 : Number(query.count);
+		if (!Number.isInteger(count) || count < 1 || count > 1000) return error("EGeneral:Invalid arguments:count");
+		// Kraken reads a short `since` as seconds, a long one as nanoseconds.
+		const sinceNs = since.length <= 10 ? BigInt(since) * 1_000_000_000n : BigInt(since);
+		const rows = (this.trades.get(key) ?? []).filter((t) => t.timeUs * 1000n > sinceNs).slice(0, count);
+		const last = rows.length ? String(rows[rows.length - 1].timeUs * 1000n) : since;
+		send(`{"error":[],"result":{"${key}":[${rows.map(rowJson).join(",")}],"last":"${last}"}}`);
+	}
+}
