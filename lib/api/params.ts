@@ -47,6 +47,13 @@ export function parseTime(p: Params, name: string): Date | undefined {
 	} else if (DATE_ONLY_RE.test(v)) ms = Date.parse(v + "T00:00:00Z");
 	else if (DATETIME_RE.test(v)) ms = Date.parse(v);
 	if (!Number.isFinite(ms)) throw new ParamError(name, `${name}=${JSON.stringify(v)} is not a date: use ISO-8601 (2024-01-15 or 2024-01-15T13:00:00Z) or epoch milliseconds`);
+	const ymd = /^(\d{4})-(\d{2})-(\d{2})/.exec(v);
+	if (ymd) {
+		// Date.parse rolls a day that does not exist (2024-02-30) over into the next month.
+		const [y, m, d] = [Number(ymd[1]), Number(ymd[2]), Number(ymd[3])];
+		const day = new Date(Date.UTC(y, m - 1, d));
+		if (day.getUTCFullYear() !== y || day.getUTCMonth() !== m - 1 || day.getUTCDate() !== d) throw new ParamError(name, `${name}=${JSON.stringify(v)} is not a date: ${ymd[0]} does not exist`);
+	}
 	return new Date(ms);
 }
 

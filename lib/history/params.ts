@@ -9,25 +9,11 @@ export interface HistoryRange {
 	to: number;
 }
 
-/** parseTime, also refusing calendar dates that do not exist (Date.parse rolls 2024-02-30 over into March). */
-function time(p: Params, name: string): Date | undefined {
-	const t = parseTime(p, name);
-	const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(String(p[name] ?? ""));
-	if (t && m) {
-		const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-		const day = new Date(Date.UTC(y, mo - 1, d));
-		if (day.getUTCFullYear() !== y || day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d) {
-			throw new ParamError(name, `${name}=${JSON.stringify(p[name])} is not a date: ${m[0]} does not exist`);
-		}
-	}
-	return t;
-}
-
 /** from and to are required for a backfill (no silent "last hour" default); from before to. */
 export function historyRange(p: Params): HistoryRange {
-	const from = time(p, "from");
+	const from = parseTime(p, "from");
 	if (!from) throw new ParamError("from", "from is required (ISO-8601 date or time, or epoch milliseconds)");
-	const to = time(p, "to");
+	const to = parseTime(p, "to");
 	if (!to) throw new ParamError("to", "to is required (ISO-8601 date or time, or epoch milliseconds)");
 	if (from.getTime() >= to.getTime()) throw new ParamError("from", `from (${from.toISOString()}) must be before to (${to.toISOString()})`);
 	return { from: from.getTime(), to: to.getTime() };

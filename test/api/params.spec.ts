@@ -31,6 +31,9 @@ describe("candle query parameters", () => {
 		expect(problem(() => parseCandleQuery({ ...base, timeframe: "2m" }, { now, maxBuckets: 10 }))).toEqual({ param: "timeframe", message: expect.stringMatching(/"2m" is not one of 1m, 5m, 15m, 1h, 4h, 12h/) });
 		expect(problem(() => parseCandleQuery({ symbol: "X", timeframe: "1m" }, { now, maxBuckets: 10 })).param).toBe("venue");
 		expect(problem(() => parseCandleQuery({ ...base, timeframe: "1m", from: "2024-02-30x" }, { now, maxBuckets: 10 })).message).toMatch(/is not a date/);
+		expect(problem(() => parseCandleQuery({ ...base, timeframe: "1m", from: "2024-02-30" }, { now, maxBuckets: 10 })).message).toMatch(/2024-02-30 does not exist/);
+		expect(problem(() => parseCandleQuery({ ...base, timeframe: "1m", from: "2023-02-29T10:00:00Z" }, { now, maxBuckets: 10 })).message).toMatch(/2023-02-29 does not exist/);
+		expect(parseCandleQuery({ ...base, timeframe: "1m", from: "2024-02-29T23:59:00Z", to: "2024-03-01" }, { now, maxBuckets: 10 }).from.toISOString()).toBe("2024-02-29T23:59:00.000Z");
 		expect(problem(() => parseCandleQuery({ ...base, timeframe: "1m", from: "1705323600" }, { now, maxBuckets: 10 })).message).toMatch(/epoch seconds/);
 		expect(problem(() => parseCandleQuery({ ...base, timeframe: "1m", from: "2024-01-16", to: "2024-01-15" }, { now, maxBuckets: 10 })).message).toMatch(/must be before/);
 		expect(problem(() => parseCandleQuery({ ...base, timeframe: "1m", from: "2024-01-01", to: "2024-01-15" }, { now, maxBuckets: 10_000 })).message).toMatch(/range too large: 20160 1m buckets/);
