@@ -30,9 +30,10 @@ async function main() {
 	const port = 39000 + (process.pid % 1000);
 	const config = loadConfig({
 		DATABASE_URL: db.url,
+		SERVICES: "tick-writer,cascade-refresher,api", // the bench is the only producer
 		MARKET_LOG: "jetstream",
 		MARKET_LOG_STREAM: stream,
-			MARKET_LOG_SUBJECT_PREFIX: stream.toLowerCase() + ".",
+		MARKET_LOG_SUBJECT_PREFIX: stream.toLowerCase() + ".",
 		REDIS_URL: "redis://127.0.0.1:6379",
 		PORT: String(port),
 		METRICS_PORT: "0",

@@ -1,11 +1,14 @@
 import { loadConfig, ConfigError } from "../lib/config";
+import { recordFileFromArgs } from "../lib/venues/kraken/recorder";
 import { startPipeline } from "./pipeline";
 
 /** `npm start`: runs the services named by SERVICES (all by default) in this process. */
 async function main() {
 	let config;
 	try {
-		config = loadConfig();
+		// `--record <file>`: keep kraken-stream's raw frames for replay (same as KRAKEN_RECORD_FILE)
+		const record = recordFileFromArgs(process.argv);
+		config = loadConfig(record ? { ...process.env, KRAKEN_RECORD_FILE: record } : process.env);
 	} catch (err) {
 		if (err instanceof ConfigError) {
 			console.error(`configuration error: ${err.message}`);

@@ -2,7 +2,7 @@ import type { ServiceBroker } from "moleculer";
 import type { Pool } from "pg";
 import { logConfig, type Config } from "../lib/config";
 import type { MarketLog } from "../lib/log/types";
-import { createMarketLog } from "../lib/log";
+import { createMarketLog, type MarketLogLogger } from "../lib/log";
 import { createPool } from "../lib/store/pool";
 
 /**
@@ -13,6 +13,8 @@ import { createPool } from "../lib/store/pool";
 export class Runtime {
 	private poolP: Pool | null = null;
 	private logP: Promise<MarketLog> | null = null;
+	/** Where the log driver reports reconnects and fallbacks; the broker's logger once attached. */
+	logger: MarketLogLogger | undefined;
 
 	constructor(
 		readonly config: Config,
@@ -29,7 +31,7 @@ export class Runtime {
 
 	log(): Promise<MarketLog> {
 		if (!this.logP) {
-			this.logP = createMarketLog(logConfig(this.config));
+			this.logP = createMarketLog({ ...logConfig(this.config), logger: this.logger });
 			this.logP.catch(() => (this.logP = null)); // a failed connect may be retried
 		}
 		return this.logP;
@@ -47,6 +49,7 @@ const runtimes = new WeakMap<ServiceBroker, Runtime>();
 
 export function attachRuntime(broker: ServiceBroker, rt: Runtime): void {
 	runtimes.set(broker, rt);
+	rt.logger ??= broker.getLogger("market-log");
 }
 
 export function runtimeOf(broker: ServiceBroker): Runtime {

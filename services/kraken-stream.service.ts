@@ -2,7 +2,7 @@ import type { Context, Service, ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
 import { RateLimiter } from "../lib/net/http";
 import { PgGapLedger } from "../lib/venues/kraken/gap-repair";
-import { FrameRecorder, recordFileFromArgs } from "../lib/venues/kraken/recorder";
+import { FrameRecorder } from "../lib/venues/kraken/recorder";
 import { KrakenRest } from "../lib/venues/kraken/rest";
 import { KrakenStream } from "../lib/venues/kraken/stream";
 import { SymbolError, wsSymbolOf } from "../lib/venues/kraken/symbols";
@@ -96,8 +96,8 @@ const KrakenStreamService: ServiceSchema<{}, {}, Locals> = {
 		const c = rt.config;
 		const m = this.broker.metrics;
 		const abort = new AbortController();
-		// KRAKEN_RECORD_FILE, or `npm start -- --record frames.jsonl`
-		const recordFile = c.krakenRecordFile ?? recordFileFromArgs(process.argv);
+		// KRAKEN_RECORD_FILE, or `npm start -- --record frames.jsonl` (bin/start.ts)
+		const recordFile = c.krakenRecordFile;
 		if (recordFile) this.logger.info(`recording raw Kraken frames to ${recordFile}`);
 		this.stream = new KrakenStream({
 			symbols: c.krakenSymbols,

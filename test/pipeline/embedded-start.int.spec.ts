@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { ALL_SERVICES } from "../../lib/config";
 import { JetStreamLog } from "../../lib/log/jetstream";
 import { migrate } from "../../lib/store/migrate";
 import { TickWriter } from "../../lib/writer/tick-writer";
@@ -46,9 +47,11 @@ describe("npm start with no configuration, fed by npm run replay", () => {
 	it("runs every service on embedded PostgreSQL and the in-memory log, and serves replayed trades as candles", async () => {
 		const port = await freePort();
 		const pgPort = await freePort();
+		// Live Kraken runs by default; pointed at a closed port here so live BTC/USD trades cannot mix with the replayed ones.
+		const deadUrl = `ws://127.0.0.1:${await freePort()}`;
 		// Only what a fresh machine has: no DATABASE_URL, no transporter, no Redis, memory log.
-		child = startService({ DATA_DIR: path.join(dir, "data"), PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), METRICS_PORT: "0", DATABASE_URL: "", TRANSPORTER: "", REDIS_URL: "", MARKET_LOG: "", SERVICES: "" });
-		await child.waitForOutput(/pipeline up: services=tick-writer,cascade-refresher,api db=embedded log=memory leadership=in-process/, 60_000);
+		child = startService({ DATA_DIR: path.join(dir, "data"), PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), METRICS_PORT: "0", DATABASE_URL: "", TRANSPORTER: "", REDIS_URL: "", MARKET_LOG: "", SERVICES: "", KRAKEN_WS_URL: deadUrl, KRAKEN_REST_URL: deadUrl.replace("ws:", "http:") });
+		await child.waitForOutput(new RegExp(`pipeline up: services=${ALL_SERVICES.join(",")} db=embedded log=memory leadership=in-process`), 60_000);
 		expect((await getJson(`http://127.0.0.1:${port}/api/ready`)).body.checks).toEqual({ database: "ok", log: "ok" });
 
 		const trades = makeTrades(500, Date.parse("2024-01-15T10:00:00Z"), 2 * 3_600_000, 5);

@@ -31,6 +31,7 @@ describe("pipeline end to end (JetStream, PostgreSQL, Redis)", () => {
 		const port = await freePort();
 		const config = loadConfig({
 			DATABASE_URL: db.url,
+			SERVICES: "tick-writer,cascade-refresher,api", // no venue streams: the test is the only producer
 			MARKET_LOG: "jetstream",
 			MARKET_LOG_STREAM: stream,
 			MARKET_LOG_SUBJECT_PREFIX: stream.toLowerCase() + ".",
