@@ -1,0 +1,214 @@
+import type { Context, Service, ServiceSchema } from "moleculer";
+import { Errors } from "moleculer";
+import { ParamError } from "../lib/api/params";
+import { AutoIngester } from "../lib/backfill/auto-ingest";
+import { getInstrument } from "../lib/backfill/dukascopy/instruments";
+import { createSource } from "../lib/backfill/dukascopy/source";
+import { findGaps } from "../lib/backfill/gaps";
+import { BackfillWorker, cancelJob, createJob, getJob, listJobs, retryFailed } from "../lib/backfill/jobs";
+import { parseBackfillRequest, UnknownInstrumentParam } from "../lib/backfill/params";
+import type { LeaderElector } from "../lib/coordination/lease";
+import { LocalLease } from "../lib/coordination/local-lease";
+import { RedisLease } from "../lib/coordination/redis-lease";
+import { RateLimiter } from "../lib/net/http";
+import { runtimeOf } from "../mixins/runtime";
+
+type Params = Record<string, unknown>;
+
+interface Locals {
+	worker: BackfillWorker | null;
+	ingester: AutoIngester | null;
+	lease: LeaderElector | null;
+}
+
+type Self = Service & Locals;
+
+/** Parameter problems become 400s naming the parameter (an unknown instrument says which ones exist). */
+async function checked<T>(fn: () => Promise<T> | T): Promise<T> {
+	try {
+		return await fn();
+	} catch (err) {
+		if (err instanceof UnknownInstrumentParam) throw new Errors.MoleculerClientError(err.message, 400, "UNKNOWN_INSTRUMENT", { param: err.param });
+		if (err instanceof ParamError) throw new Errors.MoleculerClientError(err.message, 400, "INVALID_PARAMETER", { param: err.param });
+		throw err;
+	}
+}
+
+function jobId(p: Params): string {
+	const id = p.id;
+	if ((typeof id !== "string" && typeof id !== "number") || !/^\d{1,18}$/.test(String(id))) throw new ParamError("id", `id ${JSON.stringify(id)} is not a job id (a positive integer)`);
+	return String(id);
+}
+
+/**
+ * Dukascopy history: jobs split into hours and run by every replica's worker (leases in PostgreSQL),
+ * gap fill, and the auto-ingester (one leader) that follows configured instruments hour by hour.
+ * Ticks go through the market-data log's historical stream to the tick-writer like any other quotes.
+ * REPL: `call dukascopy-backfill.start --instrument EURUSD --from 2024-01-01 --to 2024-01-02`.
+ */
+const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
+	name: "dukascopy-backfill",
+
+	events: {
+		/** Another replica queued a job: look for work now rather than at the next poll. */
+		"backfill.queued"(this: Self) {
+			this.worker?.wake();
+		},
+	},
+
+	actions: {
+		/** Queue a job: `{source: "dukascopy", instrument, from, to}` -> the job's status (with its id). */
+		start: {
+			async handler(this: Self, ctx: Context<Params>) {
+				const rt = runtimeOf(this.broker);
+				const req = await checked(() => parseBackfillRequest(ctx.params));
+				const id = await createJob(rt.pool, { instrument: req.inst.id, hours: req.hours, from: req.from, to: req.to, kind: "range" });
+				this.worker?.wake();
+				ctx.broadcast("backfill.queued", { id, instrument: req.inst.id });
+				return getJob(rt.pool, id);
+			},
+		},
+		/** State and progress of one job: hours done/total, ticks, rate, ETA, errors per hour. */
+		status: {
+			async handler(this: Self, ctx: Context<Params>) {
+				const id = await checked(() => jobId(ctx.params));
+				const job = await getJob(runtimeOf(this.broker).pool, id);
+				if (!job) throw new Errors.MoleculerClientError(`no backfill job ${id}`, 404, "JOB_NOT_FOUND", { id });
+				return job;
+			},
+		},
+		list: {
+			async handler(this: Self, ctx: Context<Params>) {
+				const { limit, state } = await checked(() => {
+					const l = ctx.params.limit === undefined ? 50 : Number(ctx.params.limit);
+					if (!Number.isInteger(l) || l < 1 || l > 1000) throw new ParamError("limit", "limit must be an integer from 1 to 1000");
+					const s = ctx.params.state;
+					if (s !== undefined && !["queued", "running", "done", "failed", "cancelled"].includes(String(s))) throw new ParamError("state", `state ${JSON.stringify(s)} is not one of queued, running, done, failed, cancelled`);
+					return { limit: l, state: s === undefined ? undefined : String(s) };
+				});
+				return { items: await listJobs(runtimeOf(this.broker).pool, { limit, state }) };
+			},
+		},
+		cancel: {
+			async handler(this: Self, ctx: Context<Params>) {
+				const id = await checked(() => jobId(ctx.params));
+				const pool = runtimeOf(this.broker).pool;
+				const cancelled = await cancelJob(pool, id);
+				const job = await getJob(pool, id);
+				if (!job) throw new Errors.MoleculerClientError(`no backfill job ${id}`, 404, "JOB_NOT_FOUND", { id });
+				return { cancelled, job };
+			},
+		},
+		/** Queue a job's failed hours again. */
+		retry: {
+			async handler(this: Self, ctx: Context<Params>) {
+				const id = await checked(() => jobId(ctx.params));
+				const pool = runtimeOf(this.broker).pool;
+				const requeued = await retryFailed(pool, id);
+				this.worker?.wake();
+				if (requeued > 0) ctx.broadcast("backfill.queued", { id });
+				return { requeued, job: await getJob(pool, id) };
+			},
+		},
+		/**
+		 * Find the hours of [from, to) that should have ticks and have none (FX weekends skipped) and queue
+		 * a job for exactly those; `dryRun: true` only lists them.
+		 */
+		fillGaps: {
+			async handler(this: Self, ctx: Context<Params>) {
+				const rt = runtimeOf(this.broker);
+				const req = await checked(() => parseBackfillRequest(ctx.params));
+				const gaps = await findGaps(rt.pool, req.inst, req.from, req.to);
+				const dryRun = ctx.params.dryRun === true || ctx.params.dryRun === "true";
+				if (dryRun || gaps.length === 0) return { instrument: req.inst.id, gaps: gaps.map((h) => new Date(h).toISOString()), job: null };
+				const id = await createJob(rt.pool, { instrument: req.inst.id, hours: gaps, from: req.from, to: req.to, kind: "gaps" });
+				this.worker?.wake();
+				ctx.broadcast("backfill.queued", { id, instrument: req.inst.id });
+				return { instrument: req.inst.id, gaps: gaps.map((h) => new Date(h).toISOString()), job: await getJob(rt.pool, id) };
+			},
+		},
+		/** Worker and auto-ingest counters of this replica (REPL: `call dukascopy-backfill.stats`). */
+		stats: {
+			handler(this: Self) {
+				return {
+					worker: this.worker ? { ...this.worker.stats } : null,
+					autoIngest: this.ingester ? { leader: this.lease?.isLeader() ?? false, ...this.ingester.stats } : null,
+				};
+			},
+		},
+	},
+
+	created(this: Self) {
+		this.worker = null;
+		this.ingester = null;
+		this.lease = null;
+		const m = this.broker.metrics;
+		if (m.isEnabled()) {
+			m.register({ name: "mdp_backfill_hours_total", type: "counter", labelNames: ["result"], description: "Dukascopy hours by result: done, retried (transient failure), failed" });
+			m.register({ name: "mdp_backfill_ticks_total", type: "counter", description: "Dukascopy ticks accepted by the market-data log" });
+		}
+	},
+
+	async started(this: Self) {
+		const rt = runtimeOf(this.broker);
+		const c = rt.config;
+		const log = await rt.log();
+		const m = this.broker.metrics;
+		const source = createSource(c.dukascopySource, {
+			bi5Url: c.dukascopyUrl,
+			jsonUrl: c.dukascopyJsonUrl,
+			limiter: new RateLimiter(c.backfillRatePerSec, Math.max(1, Math.ceil(c.backfillRatePerSec))),
+			onRetry: ({ attempt, delayMs, error }) => this.logger.warn(`dukascopy: retry ${attempt} in ${delayMs} ms: ${error.message}`),
+		});
+		this.worker = new BackfillWorker({
+			pool: rt.pool,
+			source,
+			log,
+			owner: this.broker.nodeID,
+			concurrency: c.backfillConcurrency,
+			leaseMs: c.backfillLeaseMs,
+			logger: this.logger,
+			onHourDone: ({ ticks }) => {
+				if (m.isEnabled()) {
+					m.increment("mdp_backfill_hours_total", { result: "done" });
+					m.increment("mdp_backfill_ticks_total", undefined, ticks);
+				}
+			},
+			onHourFailed: ({ retrying }) => {
+				if (m.isEnabled()) m.increment("mdp_backfill_hours_total", { result: retrying ? "retried" : "failed" });
+			},
+			onJobFinished: ({ jobId, state }) => {
+				this.logger.info(`backfill job ${jobId} ${state}`);
+				this.broker.emit("backfill.finished", { id: jobId, state });
+			},
+		});
+		this.worker.start();
+		if (c.autoIngestInstruments.length > 0) {
+			const holderId = this.broker.nodeID;
+			let token = 0n;
+			this.lease = c.redisUrl
+				? new RedisLease({ redis: c.redisUrl, key: `${this.broker.namespace || "mdp"}:lease:dukascopy-auto-ingest`, ttlMs: c.leaseTtlMs, holderId, logger: this.logger })
+				: new LocalLease({ holderId, nextToken: () => ++token });
+			this.ingester = new AutoIngester({
+				pool: rt.pool,
+				source,
+				log,
+				lease: this.lease,
+				instruments: c.autoIngestInstruments.map((n) => getInstrument(n)),
+				intervalMs: c.autoIngestIntervalMs,
+				logger: this.logger,
+				onHour: ({ instrument, hour, ticks }) => this.logger.info(`auto-ingest ${instrument} ${new Date(hour).toISOString()}: ${ticks} ticks`),
+			});
+			await this.lease.start();
+			this.ingester.start();
+		}
+	},
+
+	async stopped(this: Self) {
+		await this.ingester?.stop();
+		await this.lease?.stop();
+		await this.worker?.stop();
+	},
+};
+
+export default DukascopyBackfillService;
