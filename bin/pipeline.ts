@@ -7,6 +7,9 @@ import { brokerOptions } from "../moleculer.config";
 import { attachRuntime, Runtime } from "../mixins/runtime";
 import ApiService from "../services/api.service";
 import CascadeRefresherService from "../services/cascade-refresher.service";
+import DukascopyBackfillService from "../services/dukascopy-backfill.service";
+import ExchangeHistoryService from "../services/exchange-history.service";
+import KrakenStreamService from "../services/kraken-stream.service";
 import TickWriterService from "../services/tick-writer.service";
 
 export interface Pipeline {
@@ -19,6 +22,9 @@ const SCHEMAS: Record<string, (c: Config) => ServiceSchema> = {
 	"tick-writer": () => TickWriterService as ServiceSchema,
 	"cascade-refresher": () => CascadeRefresherService as ServiceSchema,
 	api: (c) => ({ name: "api", mixins: [ApiService], settings: { port: c.port } }) as ServiceSchema,
+	"exchange-history": () => ExchangeHistoryService as ServiceSchema,
+	"dukascopy-backfill": () => DukascopyBackfillService as ServiceSchema,
+	"kraken-stream": () => KrakenStreamService as ServiceSchema,
 };
 
 /**

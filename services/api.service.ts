@@ -5,6 +5,8 @@ import { parseCandleQuery, parseTickQuery, ParamError } from "../lib/api/params"
 import { queryQuotes, queryTrades } from "../lib/api/ticks";
 import { freshness } from "../lib/api/freshness";
 import { getCandles } from "../lib/candles/query";
+import { parseKlinesQuery } from "../lib/history/params";
+import { queryKlines } from "../lib/history/klines-store";
 import { parseReplay } from "../lib/replay";
 import { runtimeOf } from "../mixins/runtime";
 
@@ -43,7 +45,17 @@ const ApiService: ServiceSchema<any> = {
 					"GET health": "api.health",
 					"GET ready": "api.ready",
 					"GET dead-letters": "api.deadLetters",
+					"GET gaps": "api.gaps",
 					"POST ingest": "api.ingest",
+					// Dukascopy history jobs (served by the dukascopy-backfill service, local or on another node)
+					"POST backfill/gaps": "dukascopy-backfill.fillGaps",
+					"POST backfill": "dukascopy-backfill.start",
+					"GET backfill": "dukascopy-backfill.list",
+					"GET backfill/:id": "dukascopy-backfill.status",
+					"POST backfill/:id/cancel": "dukascopy-backfill.cancel",
+					"GET klines": "api.klines",
+					"POST history/klines": "exchange-history.klines",
+					"POST history/kraken-trades": "exchange-history.krakenTrades",
 				},
 				bodyParsers: { json: { limit: "64mb" } },
 			},
@@ -74,6 +86,15 @@ const ApiService: ServiceSchema<any> = {
 				const rt = runtimeOf(this.broker);
 				const q = await validated(() => parseTickQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
 				return queryQuotes(rt.pool, q);
+			},
+		},
+		/** Stored exchange klines (Binance), oldest first; fill them with POST /api/history/klines. */
+		klines: {
+			visibility: "published",
+			async handler(this: Service, ctx: Context<Params>) {
+				const rt = runtimeOf(this.broker);
+				const q = await validated(() => parseKlinesQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
+				return queryKlines(rt.pool, q, q.from, q.to, q.limit);
 			},
 		},
 		freshness: {
@@ -107,6 +128,30 @@ const ApiService: ServiceSchema<any> = {
 				}
 				if (Object.values(checks).some((v) => v !== "ok")) throw new Errors.MoleculerError("not ready", 503, "NOT_READY", checks);
 				return { status: "ready", checks };
+			},
+		},
+		/** The gap ledger (feed_gaps): stretches a feed may have missed, newest first; `open=true` for unrepaired ones. */
+		gaps: {
+			visibility: "published",
+			async handler(this: Service, ctx: Context<Params>) {
+				const rt = runtimeOf(this.broker);
+				const q = await validated(() => {
+					const p = ctx.params;
+					const limit = p.limit === undefined ? 100 : Number(p.limit);
+					if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ParamError("limit", "limit must be an integer from 1 to 1000");
+					for (const k of ["venue", "symbol"] as const) if (p[k] !== undefined && (typeof p[k] !== "string" || !/^[A-Za-z0-9._\-/]{1,64}$/.test(p[k] as string))) throw new ParamError(k, `${k} must be a venue or symbol name`);
+					if (p.open !== undefined && p.open !== "true" && p.open !== "false" && typeof p.open !== "boolean") throw new ParamError("open", "open must be true or false");
+					return { limit, venue: (p.venue as string) ?? null, symbol: (p.symbol as string) ?? null, open: p.open === undefined ? null : String(p.open) === "true" };
+				});
+				const { rows } = await rt.pool.query(
+					`SELECT id::text, venue, symbol, channel, from_time, to_time, cause, detail, repaired_at, repaired_by
+					   FROM feed_gaps
+					  WHERE ($1::text IS NULL OR venue = $1) AND ($2::text IS NULL OR symbol = $2)
+					    AND ($3::boolean IS NULL OR (repaired_at IS NULL) = $3)
+					  ORDER BY id DESC LIMIT $4`,
+					[q.venue, q.symbol, q.open, q.limit],
+				);
+				return { items: rows };
 			},
 		},
 		deadLetters: {

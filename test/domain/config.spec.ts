@@ -1,14 +1,45 @@
-import { loadConfig, ConfigError } from "../../lib/config";
+import { ALL_SERVICES, loadConfig, ConfigError } from "../../lib/config";
 
 describe("configuration", () => {
 	it("runs embedded with nothing set", () => {
 		const c = loadConfig({});
-		expect(c).toMatchObject({ databaseUrl: null, marketLog: "memory", transporter: null, redisUrl: null, port: 3000, services: ["tick-writer", "cascade-refresher", "api"] });
+		expect(c).toMatchObject({ databaseUrl: null, marketLog: "memory", transporter: null, redisUrl: null, port: 3000, services: expect.arrayContaining(["tick-writer", "cascade-refresher", "api", "exchange-history"]) });
+		expect(c.services).toEqual([...ALL_SERVICES]); // embedded: every service in one process
 		expect(c.cascadeIntervalMs).toBeLessThanOrEqual(5000);
 	});
 	it("switches to cluster mode from the environment", () => {
 		const c = loadConfig({ DATABASE_URL: "postgres://x/y", TRANSPORTER: "nats://127.0.0.1:4222", MARKET_LOG: "jetstream", REDIS_URL: "redis://127.0.0.1:6379", SERVICES: "tick-writer" });
 		expect(c).toMatchObject({ databaseUrl: "postgres://x/y", marketLog: "jetstream", services: ["tick-writer"], redisUrl: "redis://127.0.0.1:6379" });
+	});
+	it("points exchange history at the real venues unless told otherwise", () => {
+		expect(loadConfig({})).toMatchObject({ binanceRestUrl: "https://api.binance.com", binanceRequestsPerSec: 10, krakenRestUrl: "https://api.kraken.com" });
+		expect(loadConfig({ BINANCE_REST_URL: "http://127.0.0.1:9/", BINANCE_REQUESTS_PER_SEC: "2" })).toMatchObject({ binanceRestUrl: "http://127.0.0.1:9", binanceRequestsPerSec: 2 });
+		expect(() => loadConfig({ BINANCE_REQUESTS_PER_SEC: "0" })).toThrow(/BINANCE_REQUESTS_PER_SEC/);
+	});
+	it("points the Dukascopy backfill at the real feeds unless told otherwise", () => {
+		expect(loadConfig({}).services).toContain("dukascopy-backfill");
+		expect(loadConfig({})).toMatchObject({
+			dukascopyUrl: "https://datafeed.dukascopy.com/datafeed",
+			dukascopyJsonUrl: "https://jetta.dukascopy.com/v1",
+			dukascopySource: "bi5",
+			backfillConcurrency: 4,
+			backfillRatePerSec: 5,
+			autoIngestInstruments: [],
+			autoIngestIntervalMs: 300_000,
+		});
+		const c = loadConfig({ DUKASCOPY_URL: "http://127.0.0.1:9/datafeed/", DUKASCOPY_SOURCE: "JSON", BACKFILL_RATE_PER_SEC: "0.5", AUTO_INGEST_INSTRUMENTS: "eurusd, BTC-USD" });
+		expect(c).toMatchObject({ dukascopyUrl: "http://127.0.0.1:9/datafeed", dukascopySource: "json", backfillRatePerSec: 0.5, autoIngestInstruments: ["EURUSD", "BTCUSD"] });
+		expect(() => loadConfig({ DUKASCOPY_SOURCE: "csv" })).toThrow(/DUKASCOPY_SOURCE="csv": expected bi5 or json/);
+		expect(() => loadConfig({ AUTO_INGEST_INSTRUMENTS: "EURUSD,FOOBAR" })).toThrow(/AUTO_INGEST_INSTRUMENTS: unknown Dukascopy instrument "FOOBAR"/);
+		expect(() => loadConfig({ BACKFILL_RATE_PER_SEC: "0" })).toThrow(/BACKFILL_RATE_PER_SEC/);
+		expect(() => loadConfig({ BACKFILL_CONCURRENCY: "0" })).toThrow(/BACKFILL_CONCURRENCY/);
+	});
+	it("streams BTC/USD from Kraken v2 unless told otherwise, and checks the Kraken settings", () => {
+		expect(loadConfig({})).toMatchObject({ krakenWsUrl: "wss://ws.kraken.com/v2", krakenSymbols: ["BTC/USD"], krakenBookDepth: 10, krakenRecordFile: null });
+		expect(loadConfig({ KRAKEN_SYMBOLS: "btc/usd, ETH/USD", KRAKEN_BOOK_DEPTH: "25" })).toMatchObject({ krakenSymbols: ["BTC/USD", "ETH/USD"], krakenBookDepth: 25 });
+		expect(() => loadConfig({ KRAKEN_SYMBOLS: "BTCUSD" })).toThrow(/KRAKEN_SYMBOLS/);
+		expect(() => loadConfig({ KRAKEN_BOOK_DEPTH: "20" })).toThrow(/KRAKEN_BOOK_DEPTH=20/);
+		expect(() => loadConfig({ KRAKEN_WATCHDOG_MS: "5" })).toThrow(/KRAKEN_WATCHDOG_MS/);
 	});
 	it("refuses what cannot work", () => {
 		expect(() => loadConfig({ MARKET_LOG: "kafka" })).toThrow(ConfigError);
