@@ -104,6 +104,7 @@ const KrakenStreamService: ServiceSchema<{}, {}, Locals> = {
 			bookDepth: c.krakenBookDepth,
 			log: await rt.log(),
 			ledger: new PgGapLedger(rt.pool),
+			store: rt.pool,
 			rest: new KrakenRest({ baseUrl: c.krakenRestUrl, limiter: new RateLimiter(c.krakenRestRatePerSec, 3), http: { signal: abort.signal } }),
 			feed: { url: c.krakenWsUrl, watchdogMs: c.krakenWatchdogMs, pingIntervalMs: c.krakenPingIntervalMs, backoffBaseMs: c.krakenBackoffBaseMs, backoffMaxMs: c.krakenBackoffMaxMs },
 			flushMs: c.krakenFlushMs,

@@ -90,7 +90,7 @@ export class ExchangeHistory {
 					p.onProgress?.(x);
 				},
 			});
-			this.d.logger?.info(`exchange-history: kraken ${r.symbol} trades ${r.from}..${r.to}: ${r.pages} pages, ${r.published} published`);
+			this.d.logger?.info(`exchange-history: kraken ${r.symbol} trades ${r.from}..${r.to}: ${r.pages} pages, ${r.published} published, ${r.alreadyStored} already stored, ${r.holesFilled}/${r.holesFound} id holes filled`);
 			if (r.rejectedCount) this.d.logger?.warn(`exchange-history: kraken ${r.symbol}: ${r.rejectedCount} trade rows refused, e.g. ${r.rejected[0]}`);
 			return r;
 		});

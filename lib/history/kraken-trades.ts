@@ -5,7 +5,9 @@ import type { TradeItem } from "../domain/types";
 import type { MarketLog } from "../log/types";
 import { HttpError } from "../net/http";
 import type { Queryable } from "../store/migrate";
-import { KrakenApiError, type KrakenRest } from "../venues/kraken/rest";
+import { withoutStoredTrades } from "../store/trade-ids";
+import { pageMissingTrades } from "../venues/kraken/gap-repair";
+import { KrakenApiError, type KrakenRest, type TradesPage } from "../venues/kraken/rest";
 import { canonicalSymbol, SymbolError, wsSymbolOf } from "../venues/kraken/symbols";
 import { HistoryError } from "./errors";
 import type { Range } from "./missing";
@@ -14,8 +16,10 @@ import { findCatalogSymbol, type HistorySymbol } from "./symbols";
 /**
  * Kraken history from trades. Kraken's OHLC endpoint serves only the latest 720 candles, so older candles can
  * only come from /0/public/Trades, paged with its `since` cursor. The trades go through the market-data log's
- * historical topics like live ones: the tick-writer stores each once (natural key) and the candle cascade
- * follows for the minutes they touch.
+ * historical topics like live ones, and the tick-writer stores them; the candle cascade follows for the minutes
+ * they touch. The trades key includes the time, which Kraken's REST gives with fewer decimals than its
+ * WebSocket: every page is checked against the stored trade ids first, so a trade the live stream stored is
+ * not stored again under another time.
  */
 
 function classify(err: unknown, symbol: string): unknown {
@@ -76,9 +80,8 @@ export async function storedTradeSpan(db: Queryable, venue: string, symbol: stri
 }
 
 /**
- * Where to page: [from, to) when nothing is stored; otherwise only before the oldest and after the newest stored
- * trade. Trades are irregular, so a hole between the two is not visible from here; the tick-writer's key makes
- * a wider re-run (or `full`) harmless.
+ * Where to page by time: [from, to) when nothing is stored; otherwise only before the oldest and after the
+ * newest stored trade. Holes between the two are found by trade id (tradeIdHoles).
  */
 export function tradeSegments(from: number, to: number, stored: Range | null): Range[] {
 	if (!stored) return [{ from, to }];
@@ -87,6 +90,56 @@ export function tradeSegments(from: number, to: number, stored: Range | null): R
 	// From the newest stored millisecond again: trades of that same instant may not all have been stored.
 	if (stored.to < to) out.push({ from: stored.to, to });
 	return out;
+}
+
+/** Trade ids missing between two stored trades: every id after `afterId` and before `beforeId`. */
+export interface TradeHole {
+	afterId: bigint;
+	afterMs: number; // time of the stored trade `afterId`, epoch ms
+	beforeId: bigint;
+	beforeMs: number;
+}
+
+/**
+ * Where stored trades of [from, to) skip trade ids (Kraken's ids are sequential per pair). One scan of the
+ * primary key in time order, each trade compared with the next. A trade stored at REST precision can sort just
+ * before its predecessor stored at WebSocket precision, which looks like a hole on both sides: those candidates
+ * are checked against the ids stored within a second of their ends (one more query, all candidates at once),
+ * and dropped when every id in between is there.
+ */
+export async function tradeIdHoles(db: Queryable, venue: string, symbol: string, from: number, to: number): Promise<TradeHole[]> {
+	const r = await db.query<{ after_id: string; after_time: Date; before_id: string; before_time: Date }>(
+		`SELECT after_id::text, after_time, before_id::text, before_time FROM (
+		   SELECT trade_id AS after_id, time AS after_time, lead(trade_id) OVER w AS before_id, lead(time) OVER w AS before_time
+		     FROM trades WHERE venue = $1 AND symbol = $2 AND time >= $3 AND time < $4
+		   WINDOW w AS (ORDER BY time, trade_id)
+		 ) s
+		 WHERE before_id > after_id + 1
+		 ORDER BY s.after_time, s.after_id`,
+		[venue, symbol, new Date(from), new Date(to)],
+	);
+	if (!r.rows.length) return [];
+	const near = await db.query<{ i: number; id: string }>(
+		`SELECT h.i::int AS i, t.trade_id::text AS id
+		   FROM unnest($3::timestamptz[], $4::timestamptz[]) WITH ORDINALITY AS h(a, b, i)
+		   JOIN trades t ON t.venue = $1 AND t.symbol = $2 AND t.time BETWEEN h.a - interval '1 second' AND h.b + interval '1 second'`,
+		[venue, symbol, r.rows.map((x) => x.after_time), r.rows.map((x) => x.before_time)],
+	);
+	const nearIds = new Map<number, Set<bigint>>();
+	for (const x of near.rows) {
+		let set = nearIds.get(x.i - 1);
+		if (!set) nearIds.set(x.i - 1, (set = new Set()));
+		set.add(BigInt(x.id));
+	}
+	const holes: TradeHole[] = [];
+	r.rows.forEach((x, i) => {
+		const hole = { afterId: BigInt(x.after_id), afterMs: x.after_time.getTime(), beforeId: BigInt(x.before_id), beforeMs: x.before_time.getTime() };
+		const ids = nearIds.get(i) ?? new Set<bigint>();
+		let complete = hole.beforeId - hole.afterId - 1n <= BigInt(ids.size);
+		for (let id = hole.afterId + 1n; complete && id < hole.beforeId; id++) complete = ids.has(id);
+		if (!complete) holes.push(hole);
+	});
+	return holes;
 }
 
 /** The `since` cursor (ns) that returns trades at or after `ms`: Kraken answers with trades strictly after it. */
@@ -107,10 +160,13 @@ export interface KrakenTradesResult {
 	venueSymbol: string;
 	from: string;
 	to: string;
-	missingRanges: number; // segments paged
+	missingRanges: number; // segments paged by time (before the oldest, after the newest stored trade)
 	skippedRanges: number; // 1 when a stored span [oldest, newest] was skipped
+	holesFound: number; // trade id holes between stored trades
+	holesFilled: number; // holes REST was paged through to their end
 	pages: number;
 	published: number; // trades handed to the log (the tick-writer stores each once)
+	alreadyStored: number; // trades REST sent whose id was stored already (maybe under another time): not published
 	rejected: string[]; // rows Kraken sent that could not be used, with the reason (first 20)
 	rejectedCount: number;
 }
@@ -119,7 +175,7 @@ export interface KrakenTradesJob {
 	symbol: HistorySymbol; // venueSymbol is the v2 name, "BTC/USD"
 	from: number;
 	to: number;
-	/** Page the whole range, ignoring what is stored (finds holes between the oldest and newest stored trade). */
+	/** Page the whole range by time, ignoring the stored span and holes (stored trade ids are still not published again). */
 	full?: boolean;
 	now?: number;
 	onProgress?: (p: KrakenTradesProgress) => void;
@@ -127,7 +183,8 @@ export interface KrakenTradesJob {
 
 /**
  * Page /0/public/Trades through the parts of [from, to) the database does not hold, publishing every page into
- * marketTopic("crypto", "kraken", pair, "trades", "historical"). Stops at `to`, or when Kraken has nothing newer.
+ * marketTopic("crypto", "kraken", pair, "trades", "historical"): by time before the oldest and after the newest
+ * stored trade (stopping at `to`, or when Kraken has nothing newer), and by trade id through each hole between.
  */
 export async function backfillKrakenTrades(pool: Pool, rest: KrakenRest, log: MarketLog, job: KrakenTradesJob): Promise<KrakenTradesResult> {
 	if (!(Number.isFinite(job.from) && Number.isFinite(job.to) && job.from < job.to)) {
@@ -137,7 +194,10 @@ export async function backfillKrakenTrades(pool: Pool, rest: KrakenRest, log: Ma
 	// Never page into the future: on a busy pair every page has a few newer trades, and the run would follow
 	// the live market forever instead of ending.
 	const to = Math.min(job.to, job.now ?? Date.now());
-	const stored = job.full || to <= job.from ? null : await storedTradeSpan(pool, "kraken", symbol, job.from, to);
+	const ask = !job.full && job.from < to;
+	const stored = ask ? await storedTradeSpan(pool, "kraken", symbol, job.from, to) : null;
+	// Asked before anything is published, so the run's own trades (stored while it pages) do not change the plan.
+	const holes = stored ? await tradeIdHoles(pool, "kraken", symbol, job.from, to) : [];
 	const segments = to <= job.from ? [] : tradeSegments(job.from, to, stored);
 	const topic = marketTopic("crypto", "kraken", venueSymbol, "trades", "historical");
 	const res: KrakenTradesResult = {
@@ -148,10 +208,29 @@ export async function backfillKrakenTrades(pool: Pool, rest: KrakenRest, log: Ma
 		to: new Date(to).toISOString(),
 		missingRanges: segments.length,
 		skippedRanges: stored ? 1 : 0,
+		holesFound: holes.length,
+		holesFilled: 0,
 		pages: 0,
 		published: 0,
+		alreadyStored: 0,
 		rejected: [],
 		rejectedCount: 0,
+	};
+	/** Counts a page and publishes those of `items` whose trade id is not stored yet; returns the page's newest time. */
+	const take = async (page: TradesPage, items: TradeItem[]): Promise<number> => {
+		res.pages++;
+		for (const r of page.rejects) if (res.rejected.length < 20) res.rejected.push(r);
+		res.rejectedCount += page.rejects.length;
+		const { fresh, stored: known } = await withoutStoredTrades(pool, "kraken", symbol, items);
+		res.alreadyStored += known;
+		if (fresh.length) {
+			await log.publish(topic, symbol, [encodeEnvelope(tradeEnvelope("kraken", symbol, fresh))]);
+			res.published += fresh.length;
+		}
+		let newest = -Infinity;
+		for (const t of page.trades) newest = Math.max(newest, fastIsoMs(t.time));
+		job.onProgress?.({ symbol, pages: res.pages, published: res.published, at: newest });
+		return newest;
 	};
 	for (const seg of segments) {
 		let since = sinceNs(seg.from);
@@ -162,26 +241,29 @@ export async function backfillKrakenTrades(pool: Pool, rest: KrakenRest, log: Ma
 			} catch (err) {
 				throw classify(err, venueSymbol);
 			}
-			res.pages++;
-			for (const r of page.rejects) if (res.rejected.length < 20) res.rejected.push(r);
-			res.rejectedCount += page.rejects.length;
-			const items: TradeItem[] = [];
-			let newest = -Infinity;
-			for (const t of page.trades) {
-				const ms = fastIsoMs(t.time);
-				if (ms > newest) newest = ms;
-				// Up to and including the oldest stored instant (its other trades may be missing), never at or past `to`.
-				if (ms >= seg.from && ms <= seg.to && ms < to) items.push(t);
-			}
-			if (items.length) {
-				await log.publish(topic, symbol, [encodeEnvelope(tradeEnvelope("kraken", symbol, items))]);
-				res.published += items.length;
-			}
-			job.onProgress?.({ symbol, pages: res.pages, published: res.published, at: newest });
+			// Up to and including the oldest stored instant (its other trades may be missing), never at or past `to`.
+			const newest = await take(
+				page,
+				page.trades.filter((t) => {
+					const ms = fastIsoMs(t.time);
+					return ms >= seg.from && ms <= seg.to && ms < to;
+				}),
+			);
 			const exhausted = page.trades.length === 0 && page.rejects.length === 0; // caught up with Kraken
 			if (exhausted || newest >= seg.to || page.last === since) break;
 			since = page.last;
 		}
+	}
+	for (const h of holes) {
+		const gap = { wsSymbol: venueSymbol, fromMs: h.afterMs, toMs: h.beforeMs, afterId: h.afterId, beforeId: h.beforeId };
+		let paged;
+		try {
+			// A hole may span days of trades: each page is published as it comes, none kept.
+			paged = await pageMissingTrades(rest, gap, (missing, page) => take(page, missing).then(() => undefined), { maxPages: Infinity });
+		} catch (err) {
+			throw classify(err, venueSymbol);
+		}
+		if (paged.reachedEnd) res.holesFilled++;
 	}
 	return res;
 }

@@ -48,17 +48,36 @@ export function krakenTrades(n: number, startMs: number, stepMs: number, firstId
 	});
 }
 
-function rowJson(t: KrakenTradeRow): string {
-	const s = t.timeUs / 1_000_000n;
-	const us = String(t.timeUs % 1_000_000n).padStart(6, "0");
-	return `["${t.price}","${t.volume}",${s}.${us},"${t.side}","${t.ordertype}","",${t.tradeId}]`;
+/** The row's time as REST seconds with `decimals` (1..6) digits, cut like Kraken's ("1688669597.8277" for …827712 µs). */
+export function restSeconds(timeUs: bigint, decimals = 6): string {
+	const s = timeUs / 1_000_000n;
+	return `${s}.${String(timeUs % 1_000_000n).padStart(6, "0").slice(0, decimals)}`;
+}
+
+/** The row's time as the WebSocket v2 sends it: ISO with µs ("2023-07-06T18:53:17.827712Z"). */
+export function wsTime(timeUs: bigint): string {
+	return `${new Date(Number(timeUs / 1000n)).toISOString().slice(0, 19)}.${String(timeUs % 1_000_000n).padStart(6, "0")}Z`;
+}
+
+/** Store rows in `trades` as the live stream would have: under the WebSocket's µs time. */
+export async function storeAsFromSocket(db: { query(text: string, values?: unknown[]): Promise<unknown> }, symbol: string, rows: readonly KrakenTradeRow[]): Promise<void> {
+	await db.query(
+		`INSERT INTO trades (venue, symbol, time, trade_id, price, qty, side, recv_time)
+		 SELECT 'kraken', $1, t, i, pr, q, s, t FROM unnest($2::timestamptz[], $3::bigint[], $4::numeric[], $5::numeric[], $6::char[]) AS x(t, i, pr, q, s)`,
+		[symbol, rows.map((t) => wsTime(t.timeUs)), rows.map((t) => t.tradeId), rows.map((t) => t.price), rows.map((t) => t.volume), rows.map((t) => t.side)],
+	);
+}
+
+function rowJson(t: KrakenTradeRow, decimals: number): string {
+	return `["${t.price}","${t.volume}",${restSeconds(t.timeUs, decimals)},"${t.side}","${t.ordertype}","",${t.tradeId}]`;
 }
 
 /**
  * A local Kraken public REST server: /0/public/AssetPairs (the real captured response) and /0/public/Trades with
  * the `since` cursor (ns; trades strictly after it, oldest first, at most `count` (default and max 1000), `last` =
  * the ns time of the last trade returned, or `since` itself when there is none). Errors come the Kraken way:
- * HTTP 200 with {"error": ["EQuery:Unknown asset pair"]}.
+ * HTTP 200 with {"error": ["EQuery:Unknown asset pair"]}. Times go out with µs unless `timeDecimals` says fewer:
+ * the real endpoint sends about 4 (1688669597.8277) where the WebSocket v2 gives µs (…17.827712Z).
  */
 export class FakeKrakenRest {
 	readonly requests: FakeKrakenRequest[] = [];
@@ -66,6 +85,8 @@ export class FakeKrakenRest {
 	private readonly trades = new Map<string, KrakenTradeRow[]>(); // by result key (XXBTZUSD)
 	private server: LocalServer | null = null;
 	url = "";
+
+	constructor(private readonly opts: { timeDecimals?: number } = {}) {}
 
 	/** The pair's key in results (AssetPairs key), for an altname such as XBTUSD. */
 	keyOf(pair: string): string | null {
@@ -115,6 +136,6 @@ export class FakeKrakenRest {
 		const sinceNs = since.length <= 10 ? BigInt(since) * 1_000_000_000n : BigInt(since);
 		const rows = (this.trades.get(key) ?? []).filter((t) => t.timeUs * 1000n > sinceNs).slice(0, count);
 		const last = rows.length ? String(rows[rows.length - 1].timeUs * 1000n) : since;
-		send(`{"error":[],"result":{"${key}":[${rows.map(rowJson).join(",")}],"last":"${last}"}}`);
+		send(`{"error":[],"result":{"${key}":[${rows.map((t) => rowJson(t, this.opts.timeDecimals ?? 6)).join(",")}],"last":"${last}"}}`);
 	}
 }

@@ -2,6 +2,7 @@ import { encodeEnvelope, tradeEnvelope } from "../../domain/codec";
 import { marketTopic } from "../../domain/topics";
 import type { Marker, TradeItem } from "../../domain/types";
 import type { MarketLog } from "../../log/types";
+import type { Queryable } from "../../store/migrate";
 import { L2Book } from "./book";
 import { KrakenFeed, type CloseInfo, type FeedOptions } from "./feed";
 import { GapRepairer, type GapLedger, type RepairJob, type TradePager } from "./gap-repair";
@@ -36,6 +37,8 @@ export interface KrakenStreamOptions {
 	ledger: GapLedger | null;
 	/** REST for gap repair and precisions; null disables repair. */
 	rest: (TradePager & { loadAssetPairs?(): Promise<Map<string, { precision: Precision }>> }) | null;
+	/** The trades table: repaired trades whose id is already stored (under the socket's time) are not published again. */
+	store?: Queryable | null;
 	flushMs: number;
 	maxBatchItems: number;
 	/** Consecutive checksum mismatches after which that symbol's book is resubscribed. */
@@ -56,6 +59,8 @@ interface PendingGap {
 	fromMs: number;
 	toMs: number | null;
 	afterId: bigint | null;
+	/** Kraken's time of the trade `afterId` (ms): REST pages by Kraken's clock, the frame times are ours. */
+	afterMs: number | null;
 }
 
 interface SymState {
@@ -132,6 +137,7 @@ export class KrakenStream {
 					rest: opts.rest,
 					ledger: opts.ledger ?? NO_LEDGER,
 					publish: (job, trades) => this.publishRepaired(job, trades),
+					store: opts.store,
 					repairedBy: "kraken-rest-trades",
 					logger: opts.logger,
 					onRepaired: (job, r) => {
@@ -293,7 +299,7 @@ export class KrakenStream {
 			this.stats.gapsOpened++;
 			st.stats.gaps++;
 			this.bookGaps.set(st.ws, ids.then((r) => r.book ?? null));
-			st.pending = { ledgerIds: ids, fromMs: info.lastFrameMs ?? Date.now(), toMs: null, afterId: st.lastTradeId };
+			st.pending = { ledgerIds: ids, fromMs: info.lastFrameMs ?? Date.now(), toMs: null, afterId: st.lastTradeId, afterMs: st.lastTradeTime ? Date.parse(st.lastTradeTime) : null };
 		}
 		this.opts.onDisconnect?.({ reason: info.reason, symbols: this.symbols, from, watchdog: info.watchdog });
 	}
@@ -459,11 +465,18 @@ export class KrakenStream {
 		const p = st.pending!;
 		st.pending = null;
 		if (!this.repairer) return;
+		// The oldest new id the socket delivered ends the gap by id: the reconnect time alone (our clock, not
+		// Kraken's) could let REST re-send trades the socket delivered after the snapshot.
+		let beforeId: bigint | null = null;
+		for (const s of seen) {
+			const id = BigInt(s);
+			if ((p.afterId === null || id > p.afterId) && (beforeId === null || id < beforeId)) beforeId = id;
+		}
 		void p.ledgerIds.then((ids) =>
 			this.repairer!.enqueue({
 				ledgerId: ids.trade ?? null,
 				symbol: st.symbol,
-				gap: { wsSymbol: st.ws, fromMs: p.fromMs, toMs: p.toMs!, afterId: p.afterId, beforeId: null, seen },
+				gap: { wsSymbol: st.ws, fromMs: Math.min(p.fromMs, p.afterMs ?? Infinity), toMs: p.toMs!, afterId: p.afterId, beforeId, seen },
 			}),
 		);
 	}
