@@ -129,4 +129,50 @@ describe("PulsarNativeLog against pulsar-client's API (recording stand-in)", () 
 		expect(calls.filter((x) => x.what === "closeConsumer")).toHaveLength(2);
 		await log.close();
 	});
+
+	it("keeps both namespaces' pumps going when in-flight room is smaller than the backlog", async () => {
+		// A broker with five messages already waiting in each namespace: both pumps fill the room at once
+		// and then both wait for it.
+		let n = 0;
+		const message = (topic: string): NativeMessage => {
+			const id = String(n++);
+			return { getTopicName: () => topic, getData: () => Buffer.from(`${topic.includes("historical") ? "h" : "l"}${id}`), getMessageId: () => ({ toString: () => id }), getPublishTimestamp: () => Date.now(), getRedeliveryCount: () => 0, getPartitionKey: () => "k" };
+		};
+		class Client {
+			async subscribe(cfg: any): Promise<NativeConsumer> {
+				const ns = String(cfg.topicsPattern).split("/")[3];
+				const q = Array.from({ length: 5 }, () => message(`persistent://public/${ns}/market-data.crypto.${ns === "default" ? "raw" : "historical"}.kraken.btcusd.trades`));
+				return {
+					receive: async (t?: number) => {
+						if (q.length) return q.shift()!;
+						await new Promise((r) => setTimeout(r, t ?? 100));
+						throw new Error("Timeout");
+					},
+					acknowledge: async () => null,
+					negativeAcknowledge: () => undefined,
+					close: async () => null,
+				};
+			}
+			async createProducer(): Promise<NativeProducer> {
+				throw new Error("not used");
+			}
+			async close() {
+				return null;
+			}
+		}
+		const module = { Client, AuthenticationToken: class {} } as unknown as PulsarClientModule;
+		const log = await PulsarNativeLog.connect(module, { url: "pulsar://b:6650", logger: quiet });
+		const c = await log.consumer({ subscription: "tick-writer", topics: ["market-data/*/*/*/*/trades"], maxInFlight: 2 });
+		const seen: string[] = [];
+		const deadline = Date.now() + 10_000;
+		while (seen.length < 10 && Date.now() < deadline) {
+			const got = await c.pull(2, 700);
+			seen.push(...got.map((d) => d.topic));
+			await c.ack(got);
+		}
+		expect(seen.filter((t) => t.includes("/raw/"))).toHaveLength(5);
+		expect(seen.filter((t) => t.includes("/historical/"))).toHaveLength(5);
+		await c.close();
+		await log.close();
+	});
 });

@@ -104,7 +104,8 @@ class NativeConsumerHandle implements Consumer {
 	private buffer: Delivery[] = [];
 	readonly held = new Set<Delivery>();
 	private readonly signal = new Signal();
-	private roomSignal: (() => void) | null = null;
+	/** One waiter per pump (a consumer over both namespaces has two): all wake when room frees up. */
+	private roomWaiters: Array<() => void> = [];
 	private readonly nackTimers = new Set<NodeJS.Timeout>();
 	private closed = false;
 	private readonly pumps: Promise<void>[];
@@ -122,13 +123,19 @@ class NativeConsumerHandle implements Consumer {
 	private async pump(c: NativeConsumer): Promise<void> {
 		while (!this.closed) {
 			if (this.held.size + this.buffer.length >= this.maxInFlight) {
-				await new Promise<void>((r) => (this.roomSignal = r));
+				await new Promise<void>((r) => this.roomWaiters.push(r));
 				continue;
 			}
 			let m: NativeMessage;
 			try {
 				m = await c.receive(500);
-			} catch {
+			} catch (e) {
+				// A timeout is the normal empty answer. Anything else (a closed or failed consumer) would
+				// come back at once and spin this loop: say so and back off.
+				if (!this.closed && !/time\s*out/i.test(String((e as Error)?.message ?? e))) {
+					this.log.o.logger.warn(`market log: pulsar receive failed (${(e as Error)?.message ?? e}); retrying in 250 ms`);
+					await new Promise((r) => setTimeout(r, 250));
+				}
 				continue;
 			}
 			if (this.closed) {
@@ -157,9 +164,9 @@ class NativeConsumerHandle implements Consumer {
 	}
 
 	private room(): void {
-		const r = this.roomSignal;
-		this.roomSignal = null;
-		r?.();
+		const waiters = this.roomWaiters;
+		this.roomWaiters = [];
+		for (const r of waiters) r();
 	}
 
 	async pull(max: number, waitMs: number): Promise<Delivery[]> {
