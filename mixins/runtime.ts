@@ -3,6 +3,7 @@ import type { Pool } from "pg";
 import { logConfig, type Config } from "../lib/config";
 import type { MarketLog } from "../lib/log/types";
 import { createMarketLog, type MarketLogLogger } from "../lib/log";
+import { RateLimiter } from "../lib/net/http";
 import { createPool } from "../lib/store/pool";
 
 /**
@@ -13,6 +14,7 @@ import { createPool } from "../lib/store/pool";
 export class Runtime {
 	private poolP: Pool | null = null;
 	private logP: Promise<MarketLog> | null = null;
+	private limiters = new Map<string, RateLimiter>();
 	/** Where the log driver reports reconnects and fallbacks; the broker's logger once attached. */
 	logger: MarketLogLogger | undefined;
 
@@ -35,6 +37,17 @@ export class Runtime {
 			this.logP.catch(() => (this.logP = null)); // a failed connect may be retried
 		}
 		return this.logP;
+	}
+
+	/**
+	 * The one rate limiter of a venue host in this process: every service calling that host (kraken-stream's gap
+	 * repair and exchange-history for Kraken, say) takes its tokens from the same bucket. The first caller's rate
+	 * and burst make it; later callers get that limiter whatever they ask for.
+	 */
+	limiter(host: string, ratePerSec: number, burst = 1): RateLimiter {
+		let l = this.limiters.get(host);
+		if (!l) this.limiters.set(host, (l = new RateLimiter(ratePerSec, burst)));
+		return l;
 	}
 
 	async close(): Promise<void> {

@@ -16,6 +16,7 @@ const NO_TIMEOUT = { timeout: 0 } as {};
 
 interface Locals {
 	history: ExchangeHistory;
+	abort: AbortController;
 }
 
 const STATUS: Record<HistoryError["code"], number> = { BAD_PARAMETER: 400, UNKNOWN_SYMBOL: 404, BUSY: 409, BANNED: 503, VENUE_ERROR: 502 };
@@ -88,7 +89,15 @@ const ExchangeHistoryService: ServiceSchema<{}, {}, Locals> = {
 
 	created(this: Service & Locals) {
 		const rt = runtimeOf(this.broker);
-		this.history = exchangeHistoryFromConfig(rt.config, rt.pool, () => rt.log(), this.logger);
+		this.abort = new AbortController();
+		// The venue limiters are the process's (Runtime.limiter): kraken-stream's gap repair shares Kraken's.
+		this.history = exchangeHistoryFromConfig(rt.config, rt.pool, () => rt.log(), this.logger, { limiter: (host, rate, burst) => rt.limiter(host, rate, burst), signal: this.abort.signal });
+	},
+
+	/** Runs in progress end at their next venue call: none keeps paging into a closed pool or log. */
+	async stopped(this: Service & Locals) {
+		this.abort.abort(new Error("exchange-history stopped"));
+		await this.history.stop();
 	},
 };
 

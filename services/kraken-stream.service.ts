@@ -1,9 +1,8 @@
 import type { Context, Service, ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
-import { RateLimiter } from "../lib/net/http";
 import { PgGapLedger } from "../lib/venues/kraken/gap-repair";
 import { FrameRecorder } from "../lib/venues/kraken/recorder";
-import { KrakenRest } from "../lib/venues/kraken/rest";
+import { krakenRestFromConfig } from "../lib/venues/kraken/rest";
 import { KrakenStream } from "../lib/venues/kraken/stream";
 import { SymbolError, wsSymbolOf } from "../lib/venues/kraken/symbols";
 import { runtimeOf } from "../mixins/runtime";
@@ -25,6 +24,8 @@ const METRICS: [name: string, labels: string[], help: string][] = [
 	["gaps_repaired", [], "Kraken gaps repaired from REST"],
 	["gap_repair_failures", [], "Kraken gaps left unrepaired after retries"],
 	["trades_repaired", [], "Trades fetched from Kraken REST for gaps"],
+	["items_dropped", ["channel"], "Kraken trades, quotes and book messages dropped while the log refused them (KRAKEN_MAX_PENDING held); recorded in feed_gaps"],
+	["items_lost", [], "Kraken items the log still refused when the service stopped"],
 ];
 
 /** Symbols from action/event params: "BTC/USD", "BTC-USD-SPOT" or a list of them. */
@@ -105,10 +106,11 @@ const KrakenStreamService: ServiceSchema<{}, {}, Locals> = {
 			log: await rt.log(),
 			ledger: new PgGapLedger(rt.pool),
 			store: rt.pool,
-			rest: new KrakenRest({ baseUrl: c.krakenRestUrl, limiter: new RateLimiter(c.krakenRestRatePerSec, 3), http: { signal: abort.signal } }),
+			rest: krakenRestFromConfig(c, (host, rate, burst) => rt.limiter(host, rate, burst), abort.signal), // the limiter exchange-history uses too
 			feed: { url: c.krakenWsUrl, watchdogMs: c.krakenWatchdogMs, pingIntervalMs: c.krakenPingIntervalMs, backoffBaseMs: c.krakenBackoffBaseMs, backoffMaxMs: c.krakenBackoffMaxMs },
 			flushMs: c.krakenFlushMs,
 			maxBatchItems: 1000,
+			maxPending: c.krakenMaxPending,
 			checksumMismatchLimit: c.krakenChecksumMismatchLimit,
 			logger: this.logger,
 			recorder: recordFile ? new FrameRecorder(recordFile) : null,

@@ -18,7 +18,8 @@ import type { Envelope, MarkerItem, Quote, QuoteItem, Trade, TradeItem } from ".
  */
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._\-/]{0,63}$/; // venue and symbol names: safe in COPY text format
-const ID_RE = /^(0|[1-9]\d{0,17})$/; // fits a bigint
+/** A trade id or sequence number: a non-negative integer that fits a bigint. */
+export const ID_RE = /^(0|[1-9]\d{0,17})$/;
 const POS_DEC_RE = /^(0|[1-9]\d*)(\.\d+)?$/;
 const MARKER_TYPES = new Set(["disconnect", "reconnect", "book-reset", "gap"]);
 const MINUTE = 60_000;

@@ -3,7 +3,7 @@ import type { Config } from "../config";
 import type { MarketLog } from "../log/types";
 import { RateLimiter } from "../net/http";
 import type { Logger } from "../store/pool";
-import { KrakenRest } from "../venues/kraken/rest";
+import { krakenRestFromConfig, type KrakenRest } from "../venues/kraken/rest";
 import { backfillKlines, BinanceRest, resolveBinanceSymbol, type KlinesProgress, type KlinesResult } from "./binance-history";
 import { HistoryError } from "./errors";
 import { backfillKrakenTrades, resolveKrakenSymbol, type KrakenTradesProgress, type KrakenTradesResult } from "./kraken-trades";
@@ -14,6 +14,8 @@ export interface ExchangeHistoryDeps {
 	log: () => Promise<MarketLog>;
 	binance: BinanceRest;
 	kraken: KrakenRest;
+	/** Kraken history stops this far behind the present, where the live stream delivers (KRAKEN_HISTORY_LIVE_MARGIN_MS). */
+	krakenLiveMarginMs?: number;
 	logger?: Logger;
 }
 
@@ -40,8 +42,19 @@ export interface CatalogResult {
  */
 export class ExchangeHistory {
 	private readonly running = new Map<string, RunningHistory>();
+	private readonly jobs = new Set<Promise<unknown>>();
+	private stopping = false;
 
 	constructor(private readonly d: ExchangeHistoryDeps) {}
+
+	/**
+	 * Refuse new runs and wait for those running to end. The caller aborts the REST clients' signal first, so a run
+	 * ends at its next venue call instead of paging on against a pool that is about to close.
+	 */
+	async stop(): Promise<void> {
+		this.stopping = true;
+		while (this.jobs.size) await Promise.allSettled([...this.jobs]);
+	}
 
 	status(): RunningHistory[] {
 		return [...this.running.values()];
@@ -58,7 +71,27 @@ export class ExchangeHistory {
 		}
 	}
 
-	async klines(p: { symbol: string; interval: string; from: number; to: number; onProgress?: (p: KlinesProgress) => void }): Promise<KlinesResult> {
+	/** Every public run goes through here: stop() waits for what it tracks, and none starts once stopping. */
+	private tracked<T>(fn: () => Promise<T>): Promise<T> {
+		if (this.stopping) return Promise.reject(new HistoryError("BUSY", "exchange-history is stopping"));
+		const job = fn().finally(() => this.jobs.delete(job));
+		this.jobs.add(job);
+		return job;
+	}
+
+	klines(p: { symbol: string; interval: string; from: number; to: number; onProgress?: (p: KlinesProgress) => void }): Promise<KlinesResult> {
+		return this.tracked(() => this.runKlines(p));
+	}
+
+	krakenTrades(p: { pair: string; from: number; to: number; full?: boolean; onProgress?: (p: KrakenTradesProgress) => void }): Promise<KrakenTradesResult> {
+		return this.tracked(() => this.runKrakenTrades(p));
+	}
+
+	catalog(p: { from: number; to: number; interval: string }): Promise<CatalogResult> {
+		return this.tracked(() => this.runCatalog(p));
+	}
+
+	private async runKlines(p: { symbol: string; interval: string; from: number; to: number; onProgress?: (p: KlinesProgress) => void }): Promise<KlinesResult> {
 		const symbol = await resolveBinanceSymbol(this.d.pool, this.d.binance, p.symbol);
 		return this.exclusive(`binance ${symbol.symbol} ${p.interval}`, async (track) => {
 			const r = await backfillKlines(this.d.pool, this.d.binance, {
@@ -76,7 +109,7 @@ export class ExchangeHistory {
 		});
 	}
 
-	async krakenTrades(p: { pair: string; from: number; to: number; full?: boolean; onProgress?: (p: KrakenTradesProgress) => void }): Promise<KrakenTradesResult> {
+	private async runKrakenTrades(p: { pair: string; from: number; to: number; full?: boolean; onProgress?: (p: KrakenTradesProgress) => void }): Promise<KrakenTradesResult> {
 		const symbol = await resolveKrakenSymbol(this.d.pool, this.d.kraken, p.pair);
 		const log = await this.d.log();
 		return this.exclusive(`kraken ${symbol.symbol} trades`, async (track) => {
@@ -85,6 +118,7 @@ export class ExchangeHistory {
 				from: p.from,
 				to: p.to,
 				full: p.full,
+				liveMarginMs: this.d.krakenLiveMarginMs,
 				onProgress: (x) => {
 					track(x);
 					p.onProgress?.(x);
@@ -100,16 +134,20 @@ export class ExchangeHistory {
 	 * Every active crypto symbol of the catalog: Binance symbols get klines of `interval`, Kraken symbols trades.
 	 * One symbol failing does not stop the others, except a Binance ban (418), which stops all Binance requests.
 	 */
-	async catalog(p: { from: number; to: number; interval: string }): Promise<CatalogResult> {
+	private async runCatalog(p: { from: number; to: number; interval: string }): Promise<CatalogResult> {
 		const out: CatalogResult = { from: new Date(p.from).toISOString(), to: new Date(p.to).toISOString(), interval: p.interval, klines: [], krakenTrades: [], failed: [], skipped: [] };
 		let binanceBanned: string | null = null;
 		for (const s of await activeCryptoSymbols(this.d.pool)) {
+			if (this.stopping) {
+				out.failed.push({ venue: s.venue, symbol: s.symbol, error: "not tried: exchange-history stopped" });
+				continue;
+			}
 			try {
 				if (s.venue === "binance") {
 					if (binanceBanned) out.failed.push({ venue: s.venue, symbol: s.symbol, error: `not tried: ${binanceBanned}` });
-					else out.klines.push(await this.klines({ symbol: s.symbol, interval: p.interval, from: p.from, to: p.to }));
+					else out.klines.push(await this.runKlines({ symbol: s.symbol, interval: p.interval, from: p.from, to: p.to }));
 				} else if (s.venue === "kraken") {
-					out.krakenTrades.push(await this.krakenTrades({ pair: s.symbol, from: p.from, to: p.to }));
+					out.krakenTrades.push(await this.runKrakenTrades({ pair: s.symbol, from: p.from, to: p.to }));
 				} else {
 					out.skipped.push({ venue: s.venue, symbol: s.symbol, reason: `no exchange history source for venue ${s.venue}` });
 				}
@@ -124,17 +162,27 @@ export class ExchangeHistory {
 	}
 }
 
+export interface ExchangeHistoryClients {
+	/** The process's limiter of a venue host (Runtime.limiter), so other services calling the same host share it. */
+	limiter?: (host: string, ratePerSec: number, burst: number) => RateLimiter;
+	/** Aborts every venue call in flight (and the backoff sleeps between retries). */
+	signal?: AbortSignal;
+}
+
 /** The venue clients from the configuration: one rate limiter per venue host for the whole process. */
-export function exchangeHistoryFromConfig(c: Config, pool: Pool, log: () => Promise<MarketLog>, logger?: Logger): ExchangeHistory {
+export function exchangeHistoryFromConfig(c: Config, pool: Pool, log: () => Promise<MarketLog>, logger?: Logger, clients: ExchangeHistoryClients = {}): ExchangeHistory {
+	const limiter = clients.limiter ?? ((_host: string, rate: number, burst: number) => new RateLimiter(rate, burst));
 	return new ExchangeHistory({
 		pool,
 		log,
 		binance: new BinanceRest({
 			baseUrl: c.binanceRestUrl,
-			limiter: new RateLimiter(c.binanceRequestsPerSec, 1),
+			limiter: limiter(new URL(c.binanceRestUrl).host, c.binanceRequestsPerSec, 1),
+			signal: clients.signal,
 			onRetry: ({ attempt, delayMs, error }) => logger?.warn(`binance: retry ${attempt} in ${delayMs} ms after ${error.message}`),
 		}),
-		kraken: new KrakenRest({ baseUrl: c.krakenRestUrl, onRetry: ({ attempt, delayMs, error }) => logger?.warn(`kraken: retry ${attempt} in ${delayMs} ms after ${error}`) }),
+		kraken: krakenRestFromConfig(c, limiter, clients.signal, ({ attempt, delayMs, error }) => logger?.warn(`kraken: retry ${attempt} in ${delayMs} ms after ${error}`)),
+		krakenLiveMarginMs: c.krakenHistoryLiveMarginMs,
 		logger,
 	});
 }

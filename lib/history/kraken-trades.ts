@@ -171,6 +171,19 @@ export interface KrakenTradesResult {
 	rejectedCount: number;
 }
 
+/** Default of KRAKEN_HISTORY_LIVE_MARGIN_MS: history stays this far behind the present. */
+export const LIVE_MARGIN_MS = 5 * 60_000;
+
+/**
+ * Where a history run stops: at `to`, but never closer to the present than `marginMs`. The last minutes are the
+ * live stream's: its trades may still be on their way to the trades table, where the id check before publishing
+ * (withoutStoredTrades) cannot see them, and REST gives each under another time than the socket (a second row).
+ * Never paging into the future also ends a run on a busy pair instead of following the market forever.
+ */
+export function historyEnd(to: number, now: number, marginMs = LIVE_MARGIN_MS): number {
+	return Math.min(to, now - marginMs);
+}
+
 export interface KrakenTradesJob {
 	symbol: HistorySymbol; // venueSymbol is the v2 name, "BTC/USD"
 	from: number;
@@ -178,6 +191,8 @@ export interface KrakenTradesJob {
 	/** Page the whole range by time, ignoring the stored span and holes (stored trade ids are still not published again). */
 	full?: boolean;
 	now?: number;
+	/** How far behind `now` the run stops (historyEnd); default LIVE_MARGIN_MS. */
+	liveMarginMs?: number;
 	onProgress?: (p: KrakenTradesProgress) => void;
 }
 
@@ -191,9 +206,7 @@ export async function backfillKrakenTrades(pool: Pool, rest: KrakenRest, log: Ma
 		throw new HistoryError("BAD_PARAMETER", `from (${new Date(job.from).toISOString()}) must be before to (${new Date(job.to).toISOString()})`, "from");
 	}
 	const { symbol, venueSymbol } = job.symbol;
-	// Never page into the future: on a busy pair every page has a few newer trades, and the run would follow
-	// the live market forever instead of ending.
-	const to = Math.min(job.to, job.now ?? Date.now());
+	const to = historyEnd(job.to, job.now ?? Date.now(), job.liveMarginMs);
 	const ask = !job.full && job.from < to;
 	const stored = ask ? await storedTradeSpan(pool, "kraken", symbol, job.from, to) : null;
 	// Asked before anything is published, so the run's own trades (stored while it pages) do not change the plan.

@@ -1,4 +1,4 @@
-import { sinceNs, tradeSegments } from "../../lib/history/kraken-trades";
+import { historyEnd, LIVE_MARGIN_MS, sinceNs, tradeSegments } from "../../lib/history/kraken-trades";
 
 const H = 3_600_000;
 const T = Date.parse("2024-01-01T00:00:00Z");
@@ -17,5 +17,14 @@ describe("Kraken trades history: where to page", () => {
 	it("the since cursor (ns) includes trades at exactly the start millisecond", () => {
 		expect(sinceNs(T)).toBe("1704067199999999999");
 		expect(BigInt(sinceNs(T)) < BigInt(T) * 1_000_000n).toBe(true);
+	});
+	it("stops short of the live stream's last minutes: `to`, but no later than now minus the margin", () => {
+		const now = T + 10 * H;
+		expect(LIVE_MARGIN_MS).toBe(5 * 60_000);
+		expect(historyEnd(T + 20 * H, now)).toBe(now - 5 * 60_000);
+		expect(historyEnd(now - 60_000, now)).toBe(now - 5 * 60_000); // one minute ago is still the stream's
+		expect(historyEnd(T + H, now)).toBe(T + H);
+		expect(historyEnd(T + 20 * H, now, 30_000)).toBe(now - 30_000);
+		expect(historyEnd(T + 20 * H, now, 0)).toBe(now);
 	});
 });

@@ -1,11 +1,12 @@
 import { crc32 } from "node:zlib";
-import type { Level } from "./checksum";
 import type { WsBook, WsLevel } from "./messages";
 import type { Precision } from "./parse";
 import { checksumToken, compareDecimal, isZeroDecimal, renderDecimal } from "./precision";
 
-/** A level with its checksum text (price and qty tokens) computed once, when the level changes. */
-interface BookLevel extends Level {
+/** A level at the pair's precision, with its checksum text (price and qty tokens) computed once, when the level changes. */
+interface BookLevel {
+	price: string;
+	qty: string;
 	tok: string;
 }
 
@@ -44,7 +45,11 @@ export class L2Book {
 		this.apply(b.bids, b.asks);
 	}
 
-	/** Kraken's CRC32 over the top 10 asks then the top 10 bids (see checksum.ts). */
+	/**
+	 * Kraken's book checksum (v1 and v2): CRC32 (zlib polynomial) over the top 10 asks (price ascending) then the
+	 * top 10 bids (price descending), each level as price then qty rendered at the pair's precision with the '.'
+	 * removed and leading zeros stripped; compared as an unsigned 32-bit integer.
+	 */
 	checksum(): number {
 		let s = "";
 		const na = Math.min(10, this.asks.length);

@@ -173,10 +173,16 @@ export class GapRepairer {
 		while (this.running) await this.running;
 	}
 
-	stop(): void {
+	/**
+	 * Drop what is queued and wait for the gap being repaired to let go: a REST page or ledger query in flight
+	 * finishes (or fails: the owner aborts the REST signal first), and nothing is published after this resolves,
+	 * so the log and the pool may close then.
+	 */
+	async stop(): Promise<void> {
 		this.stopped = true;
 		this.queue = [];
 		this.wake?.();
+		await this.idle();
 	}
 
 	get pending(): number {
@@ -193,6 +199,7 @@ export class GapRepairer {
 					this.stats.pages += r.pages;
 					this.stats.tradesFetched += r.trades.length;
 					const { fresh, stored } = this.opts.store ? await withoutStoredTrades(this.opts.store, "kraken", job.symbol, r.trades) : { fresh: r.trades, stored: 0 };
+					if (this.stopped) break; // stopping: the log may be closing, and the gap stays open in the ledger
 					this.stats.alreadyStored += stored;
 					r.trades = fresh;
 					if (r.trades.length) await this.opts.publish(job, r.trades);
@@ -204,6 +211,7 @@ export class GapRepairer {
 					this.opts.onRepaired?.(job, r);
 					break;
 				} catch (err) {
+					if (this.stopped) break; // a call aborted by the stop: not a failure worth a retry or a warning
 					if (attempt === max - 1) {
 						this.stats.failed++;
 						this.opts.logger?.warn(`gap ${job.ledgerId ?? "?"} (${job.symbol}) not repaired after ${max} attempts: ${(err as Error).message}`);

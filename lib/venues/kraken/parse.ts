@@ -1,4 +1,5 @@
-import { fastIsoMs } from "../../domain/codec";
+import { ID_RE } from "../../domain/codec";
+import { isIsoTimestamp } from "../../domain/time";
 import type { QuoteItem, TradeItem } from "../../domain/types";
 import type { WsBook, WsLevel, WsMethodReply, WsPair, WsStatus, WsTicker, WsTrade } from "./messages";
 import { parseExact, renderDecimal } from "./precision";
@@ -94,7 +95,6 @@ function collect(channel: string, type: string, data: unknown, problemOf: (x: Re
 	return make(items, problems);
 }
 
-const ID_RE = /^(0|[1-9]\d{0,17})$/;
 const POS_RE = /^(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
 
 /** A non-negative JSON number's text. Plain decimals (nearly every number Kraken sends) are checked by a scan, not a regex: this runs for every price and size. */
@@ -113,27 +113,20 @@ function pos(v: unknown): boolean {
 	return !(v.charCodeAt(0) === 48 && n > 1 && dot !== 1); // no leading zeros
 }
 
-/** An RFC 3339 UTC time between 1990 and 2100 (a time in the wrong unit is refused). */
-function utcTime(v: unknown): boolean {
-	if (typeof v !== "string") return false;
-	const ms = fastIsoMs(v);
-	return ms > 631152000000 && ms < 4102444800000;
-}
-
 function tradeProblem(t: Record<string, any>): string | null {
 	if (typeof t.symbol !== "string") return "symbol missing";
 	if (t.side !== "buy" && t.side !== "sell") return `side ${JSON.stringify(t.side)} is not buy or sell`;
 	if (!pos(t.price)) return `price ${JSON.stringify(t.price)} is not a non-negative number`;
 	if (!pos(t.qty)) return `qty ${JSON.stringify(t.qty)} is not a non-negative number`;
 	if (typeof t.trade_id !== "string" || !ID_RE.test(t.trade_id)) return `trade_id ${JSON.stringify(t.trade_id)} is not a non-negative integer`;
-	if (!utcTime(t.timestamp)) return `timestamp ${JSON.stringify(t.timestamp)} is not an RFC 3339 UTC time`;
+	if (!isIsoTimestamp(t.timestamp)) return `timestamp ${JSON.stringify(t.timestamp)} is not an RFC 3339 UTC time`;
 	return null;
 }
 
 function tickerProblem(t: Record<string, any>): string | null {
 	if (typeof t.symbol !== "string") return "symbol missing";
 	for (const f of ["bid", "ask", "bid_qty", "ask_qty"]) if (!pos(t[f])) return `${f} ${JSON.stringify(t[f])} is not a non-negative number`;
-	if (t.timestamp !== undefined && !utcTime(t.timestamp)) return `timestamp ${JSON.stringify(t.timestamp)} is not an RFC 3339 UTC time`;
+	if (t.timestamp !== undefined && !isIsoTimestamp(t.timestamp)) return `timestamp ${JSON.stringify(t.timestamp)} is not an RFC 3339 UTC time`;
 	return null;
 }
 
@@ -153,7 +146,7 @@ function bookProblem(b: Record<string, any>): string | null {
 	if (b.bids === undefined) b.bids = [];
 	if (b.asks === undefined) b.asks = [];
 	if (typeof b.checksum !== "string" || !ID_RE.test(b.checksum) || Number(b.checksum) > 0xffffffff) return `checksum ${JSON.stringify(b.checksum)} is not an unsigned 32-bit integer`;
-	if (b.timestamp !== undefined && !utcTime(b.timestamp)) return `timestamp ${JSON.stringify(b.timestamp)} is not an RFC 3339 UTC time`;
+	if (b.timestamp !== undefined && !isIsoTimestamp(b.timestamp)) return `timestamp ${JSON.stringify(b.timestamp)} is not an RFC 3339 UTC time`;
 	return null;
 }
 
@@ -189,29 +182,37 @@ export function tradeItem(t: WsTrade, recvTime: string, prec?: Precision): Trade
 /**
  * Sequence numbers for quotes that make (venue, symbol, time, seq) unique and stable: the n-th quote
  * with the same event time gets seq n-1. The same frames in the same order (a replay, a redelivery)
- * give the same seqs, so the writer's dedup recognises them.
+ * give the same seqs, so the writer's dedup recognises them. A quote equal to the last one of its
+ * symbol (same time, bid, ask and sizes: the ticker snapshot Kraken re-sends on a reconnect) gets no
+ * seq: it would be stored as a second identical quote.
  */
 export class QuoteSeq {
-	private last = new Map<string, { time: string; n: number }>();
+	private last = new Map<string, { time: string; n: number; values: string }>();
 
-	next(symbol: string, time: string): string {
+	/** The seq of the next quote of `symbol` at `time`, or null when `values` repeat the last quote. */
+	next(symbol: string, time: string, values = ""): string | null {
 		const e = this.last.get(symbol);
-		if (e && e.time === time) return String(++e.n);
-		this.last.set(symbol, { time, n: 0 });
+		if (e && e.time === time) {
+			if (values && e.values === values) return null;
+			e.values = values;
+			return String(++e.n);
+		}
+		this.last.set(symbol, { time, n: 0, values });
 		return "0";
 	}
 }
 
-/** A bbo ticker as a domain QuoteItem. Without a venue timestamp the receive time is the event time. */
-export function quoteItem(t: WsTicker, recvTime: string, seq: QuoteSeq, prec?: Precision): QuoteItem {
+/**
+ * A bbo ticker as a domain QuoteItem; null when it repeats the symbol's last quote. Without a venue
+ * timestamp the receive time is the event time.
+ */
+export function quoteItem(t: WsTicker, recvTime: string, seq: QuoteSeq, prec?: Precision): QuoteItem | null {
 	const time = t.timestamp ?? recvTime;
-	return {
-		time,
-		seq: seq.next(t.symbol, time),
-		bid: renderDecimal(t.bid, prec?.price),
-		ask: renderDecimal(t.ask, prec?.price),
-		bidQty: renderDecimal(t.bid_qty, prec?.qty),
-		askQty: renderDecimal(t.ask_qty, prec?.qty),
-		recvTime,
-	};
+	const bid = renderDecimal(t.bid, prec?.price);
+	const ask = renderDecimal(t.ask, prec?.price);
+	const bidQty = renderDecimal(t.bid_qty, prec?.qty);
+	const askQty = renderDecimal(t.ask_qty, prec?.qty);
+	const s = seq.next(t.symbol, time, `${bid} ${ask} ${bidQty} ${askQty}`);
+	if (s === null) return null;
+	return { time, seq: s, bid, ask, bidQty, askQty, recvTime };
 }

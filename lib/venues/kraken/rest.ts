@@ -1,4 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import type { Config } from "../../config";
+import { ID_RE } from "../../domain/codec";
 import type { TradeItem } from "../../domain/types";
 import { backoffMs, httpGet, RateLimiter, type HttpOptions } from "../../net/http";
 import type { Precision } from "./parse";
@@ -75,7 +77,7 @@ export class KrakenRest {
 	private pairs = new Map<string, PairInfo>();
 
 	constructor(private readonly opts: KrakenRestOptions) {
-		this.limiter = opts.limiter ?? new RateLimiter(1, 3);
+		this.limiter = opts.limiter ?? new RateLimiter(1, KRAKEN_REST_BURST);
 	}
 
 	/** ns cursor for "trades after this time (ms)". */
@@ -166,8 +168,23 @@ export class KrakenRest {
 	}
 }
 
+/** Kraken allows bursts of a few public calls, then about one per second. */
+export const KRAKEN_REST_BURST = 3;
+
+/**
+ * The Kraken REST client of one service from the configuration (KRAKEN_REST_URL, KRAKEN_REST_RATE_PER_SEC):
+ * its limiter comes from `limiter` (Runtime.limiter), so every service of the process shares one per host.
+ */
+export function krakenRestFromConfig(
+	c: Pick<Config, "krakenRestUrl" | "krakenRestRatePerSec">,
+	limiter: (host: string, ratePerSec: number, burst: number) => RateLimiter,
+	signal?: AbortSignal,
+	onRetry?: KrakenRestOptions["onRetry"],
+): KrakenRest {
+	return new KrakenRest({ baseUrl: c.krakenRestUrl, limiter: limiter(new URL(c.krakenRestUrl).host, c.krakenRestRatePerSec, KRAKEN_REST_BURST), http: { signal }, onRetry });
+}
+
 const SECONDS_RE = /^(\d{9,11})(?:\.(\d{1,9}))?$/;
-const ID_RE = /^(0|[1-9]\d{0,17})$/;
 const DEC_RE = /^(0|[1-9]\d*)(\.\d+)?$/;
 
 /** Kraken's "1690730998.343415" seconds as ISO-8601 UTC, digits kept exactly (no float). */

@@ -41,6 +41,12 @@ export interface KrakenStreamOptions {
 	store?: Queryable | null;
 	flushMs: number;
 	maxBatchItems: number;
+	/**
+	 * Items held at most while the log refuses them (default unbounded). Past it, new trades, quotes and book
+	 * messages are dropped and recorded in feed_gaps (cause "publish-overflow"): dropped trades are then fetched
+	 * back from REST like any id gap, a book gets a fresh snapshot.
+	 */
+	maxPending?: number;
 	/** Consecutive checksum mismatches after which that symbol's book is resubscribed. */
 	checksumMismatchLimit: number;
 	logger: StreamLogger;
@@ -63,6 +69,21 @@ interface PendingGap {
 	afterMs: number | null;
 }
 
+/** The first trade id the socket delivered after a disconnect gap that has no end id; `settled` once its repair published or ended. */
+interface LiveBound {
+	firstId: bigint | null;
+	settled: boolean;
+}
+
+interface TradeOverflow {
+	/** Last trade id handed to the publisher before the run. */
+	afterId: bigint | null;
+	fromTime: string;
+	lastId: bigint;
+	lastTime: string;
+	n: number;
+}
+
 interface SymState {
 	ws: string;
 	symbol: string;
@@ -75,7 +96,14 @@ interface SymState {
 	lastTradeTime: string | null;
 	/** Set from a disconnect until the first trade frame after the reconnect (its ids are not fetched again). */
 	pending: PendingGap | null;
-	stats: { trades: number; quotes: number; bookMessages: number; checksumOk: number; checksumMismatch: number; bookResubscribes: number; gaps: number };
+	/**
+	 * Disconnect gaps closed without an end id (an empty reconnect snapshot) that wait for the first id the socket
+	 * delivers afterwards, which bounds what REST repair may publish for them.
+	 */
+	liveAfterGap: LiveBound[];
+	/** Runs of items the publisher refused (log away, buffers full), per channel; ended by the next one accepted. */
+	overflow: { trade: TradeOverflow | null; ticker: Promise<string | null> | null; book: boolean };
+	stats: { trades: number; quotes: number; quotesRepeated: number; bookMessages: number; checksumOk: number; checksumMismatch: number; bookResubscribes: number; gaps: number };
 }
 
 export interface StreamStats {
@@ -110,6 +138,8 @@ export class KrakenStream {
 	private logged = new Map<string, number>();
 	/** feed_gaps row of each symbol's book channel, open since the last disconnect. */
 	private bookGaps = new Map<string, Promise<string | null>>();
+	/** Repair jobs of gaps without an end id, with the first id the socket delivered after them. */
+	private liveAfter = new WeakMap<RepairJob, LiveBound>();
 	readonly stats: StreamStats = {
 		frames: 0,
 		byChannel: {},
@@ -129,7 +159,12 @@ export class KrakenStream {
 		this.publisher = new BatchPublisher(opts.log, {
 			flushMs: opts.flushMs,
 			maxItems: opts.maxBatchItems,
+			maxPending: opts.maxPending,
 			onError: (err, topic) => this.warnOnce(`publish:${topic}`, `publishing to ${topic} failed (kept for the next flush): ${err.message}`),
+			onLost: (items, payloads) => {
+				this.count("items_lost", items);
+				this.opts.logger.error(`stopping: ${items} item(s) in ${payloads} message(s) could not be published (the log refused them) and are lost`);
+			},
 		});
 		this.feed = new KrakenFeed(opts.feed, { onOpen: () => this.onOpen(), onFrame: (t, ms) => this.onFrame(t, ms), onClose: (i) => this.onClose(i) }, opts.logger);
 		this.repairer = opts.rest
@@ -141,11 +176,15 @@ export class KrakenStream {
 					repairedBy: "kraken-rest-trades",
 					logger: opts.logger,
 					onRepaired: (job, r) => {
+						this.settle(job);
 						this.count("gaps_repaired");
 						this.opts.logger.info(`gap ${job.ledgerId ?? "-"} for ${job.symbol} repaired: ${r.trades.length} trades from ${r.pages} REST page(s)`);
 						this.opts.onGapRepaired?.({ symbol: job.symbol, gapId: job.ledgerId, trades: r.trades.length });
 					},
-					onFailed: () => this.count("gap_repair_failures"),
+					onFailed: (job) => {
+						this.settle(job);
+						this.count("gap_repair_failures");
+					},
 				})
 			: null;
 	}
@@ -174,8 +213,11 @@ export class KrakenStream {
 	async stop(): Promise<void> {
 		this.opts.onStop?.();
 		await this.feed.stop();
-		this.repairer?.stop();
+		// The repair in flight lets go before the log and the pool may close (its REST call was aborted by onStop).
+		await this.repairer?.stop();
 		await this.publisher.stop();
+		// Trades dropped while the log was away, whose run no accepted trade ended: at least on record for repair.
+		await Promise.all([...this.syms.values()].map((st) => this.endOverflowOnStop(st)));
 		await this.opts.recorder?.close();
 	}
 
@@ -319,7 +361,9 @@ export class KrakenStream {
 			lastTradeId: null,
 			lastTradeTime: null,
 			pending: null,
-			stats: { trades: 0, quotes: 0, bookMessages: 0, checksumOk: 0, checksumMismatch: 0, bookResubscribes: 0, gaps: 0 },
+			liveAfterGap: [],
+			overflow: { trade: null, ticker: null, book: false },
+			stats: { trades: 0, quotes: 0, quotesRepeated: 0, bookMessages: 0, checksumOk: 0, checksumMismatch: 0, bookResubscribes: 0, gaps: 0 },
 		});
 	}
 
@@ -443,14 +487,24 @@ export class KrakenStream {
 				let seen = snapshotIds.get(st);
 				if (!seen) snapshotIds.set(st, (seen = new Set()));
 				seen.add(t.trade_id);
-			} else if (st.lastTradeId !== null && id > st.lastTradeId + 1n && !st.pending) {
+			} else if (st.lastTradeId !== null && id > st.lastTradeId + 1n && !st.pending && !st.liveAfterGap.some((h) => !h.settled)) {
+				// (a jump right after a disconnect gap without an end id is that gap: its repair is bounded by this id)
 				this.openIdGap(st, st.lastTradeId, id, st.lastTradeTime ?? t.timestamp, t.timestamp);
 			}
-			if (st.lastTradeId !== null && id <= st.lastTradeId) continue; // already published (a reconnect snapshot)
+			if (st.lastTradeId !== null && id <= st.lastTradeId) continue; // already published (a reconnect snapshot or a repair)
+			const prevId = st.lastTradeId;
 			st.lastTradeId = id;
 			st.lastTradeTime = t.timestamp;
+			if (st.liveAfterGap.length) {
+				for (const h of st.liveAfterGap) h.firstId = id;
+				st.liveAfterGap = [];
+			}
+			if (!this.publisher.trade(st.topics.trades, VENUE, st.symbol, item)) {
+				this.tradeDropped(st, prevId, id, t.timestamp);
+				continue;
+			}
 			st.stats.trades++;
-			this.publisher.trade(st.topics.trades, VENUE, st.symbol, item);
+			if (st.overflow.trade) this.endTradeOverflow(st, id, t.timestamp);
 		}
 		// The first trade frame after a reconnect (Kraken sends the snapshot first) ends the disconnect gap.
 		for (const st of this.syms.values()) {
@@ -472,35 +526,126 @@ export class KrakenStream {
 			const id = BigInt(s);
 			if ((p.afterId === null || id > p.afterId) && (beforeId === null || id < beforeId)) beforeId = id;
 		}
-		void p.ledgerIds.then((ids) =>
-			this.repairer!.enqueue({
+		// Without an end id (an empty snapshot) the gap ends at our reconnect time; the first id the socket
+		// delivers from now on bounds it by Kraken's ids when the repaired trades are published (publishRepaired).
+		const live: LiveBound | null = beforeId === null ? { firstId: null, settled: false } : null;
+		if (live) st.liveAfterGap.push(live);
+		void p.ledgerIds.then((ids) => {
+			const job: RepairJob = {
 				ledgerId: ids.trade ?? null,
 				symbol: st.symbol,
 				gap: { wsSymbol: st.ws, fromMs: Math.min(p.fromMs, p.afterMs ?? Infinity), toMs: p.toMs!, afterId: p.afterId, beforeId, seen },
-			}),
-		);
+			};
+			if (live) this.liveAfter.set(job, live);
+			this.repairer!.enqueue(job);
+		});
 	}
 
-	private openIdGap(st: SymState, afterId: bigint, beforeId: bigint, from: string, to: string): void {
+	private openIdGap(st: SymState, afterId: bigint, beforeId: bigint, from: string, to: string, cause = "trade-id-jump", detail: Record<string, unknown> = {}): void {
 		this.stats.gapsOpened++;
 		st.stats.gaps++;
-		this.count("trade_id_gaps");
-		this.opts.logger.warn(`${st.ws}: trade id jumped from ${afterId} to ${beforeId}; repairing ${beforeId - afterId - 1n} trade(s) from REST`);
-		this.marker(st, "gap", to, { afterId: afterId.toString(), beforeId: beforeId.toString() }, "trades");
-		const ledgerId = this.opts.ledger
-			? this.opts.ledger.open({ venue: VENUE, symbol: st.symbol, channel: "trade", fromTime: from, toTime: to, cause: "trade-id-jump", detail: { afterId: afterId.toString(), beforeId: beforeId.toString() } }).catch((err) => {
-					this.opts.logger.warn(`feed_gaps insert failed: ${(err as Error).message}`);
-					return null;
-				})
-			: Promise.resolve(null);
+		if (cause === "trade-id-jump") {
+			this.count("trade_id_gaps");
+			this.opts.logger.warn(`${st.ws}: trade id jumped from ${afterId} to ${beforeId}; repairing ${beforeId - afterId - 1n} trade(s) from REST`);
+		}
+		this.marker(st, "gap", to, { afterId: afterId.toString(), beforeId: beforeId.toString(), ...detail }, "trades");
+		const ledgerId = this.openLedger({ symbol: st.symbol, channel: "trade", fromTime: from, toTime: to, cause, detail: { afterId: afterId.toString(), beforeId: beforeId.toString(), ...detail } });
 		if (!this.repairer) return;
 		void ledgerId.then((id) =>
 			this.repairer!.enqueue({ ledgerId: id, symbol: st.symbol, gap: { wsSymbol: st.ws, fromMs: Date.parse(from), toMs: Date.parse(to), afterId, beforeId } }),
 		);
 	}
 
+	private settle(job: RepairJob): void {
+		const bound = this.liveAfter.get(job);
+		if (bound) bound.settled = true;
+	}
+
+	private openLedger(g: { symbol: string; channel: string; fromTime: string; toTime: string | null; cause: string; detail: Record<string, unknown> }): Promise<string | null> {
+		if (!this.opts.ledger) return Promise.resolve(null);
+		return this.opts.ledger.open({ venue: VENUE, ...g }).catch((err) => {
+			this.opts.logger.warn(`feed_gaps insert failed: ${(err as Error).message}`);
+			return null;
+		});
+	}
+
+	// ---- items the publisher refused (the log away for longer than its buffers last) ----
+
+	private tradeDropped(st: SymState, prevId: bigint | null, id: bigint, time: string): void {
+		this.count("items_dropped", 1, { channel: "trade" });
+		const o = st.overflow.trade;
+		if (o) {
+			o.lastId = id;
+			o.lastTime = time;
+			o.n++;
+			return;
+		}
+		st.overflow.trade = { afterId: prevId, fromTime: time, lastId: id, lastTime: time, n: 1 };
+		this.opts.logger.error(`${st.ws}: the log is refusing trades and ${this.publisher.pending} items are held: dropping new trades from id ${id}; they are fetched back from REST once the log takes trades again`);
+	}
+
+	/** The first trade accepted after a run of dropped ones: the run is an id gap, repaired from REST. */
+	private endTradeOverflow(st: SymState, id: bigint, time: string): void {
+		const o = st.overflow.trade!;
+		st.overflow.trade = null;
+		this.opts.logger.warn(`${st.ws}: the log takes trades again; ${o.n} dropped trade(s) (ids ${o.afterId === null ? "?" : o.afterId + 1n}..${o.lastId}) are repaired from REST`);
+		const afterId = o.afterId ?? o.lastId - BigInt(o.n);
+		this.openIdGap(st, afterId, id, o.fromTime, time, "publish-overflow", { dropped: o.n });
+	}
+
+	private async endOverflowOnStop(st: SymState): Promise<void> {
+		const o = st.overflow.trade;
+		st.overflow.trade = null;
+		if (!o) return;
+		this.opts.logger.error(`${st.ws}: ${o.n} trade(s) dropped while the log was away (ids up to ${o.lastId}) are recorded in feed_gaps for repair`);
+		await this.openLedger({ symbol: st.symbol, channel: "trade", fromTime: o.fromTime, toTime: o.lastTime, cause: "publish-overflow", detail: { afterId: o.afterId?.toString() ?? null, lastDroppedId: o.lastId.toString(), dropped: o.n } });
+	}
+
+	/** Quotes cannot be fetched again: a run of dropped ones is a feed_gaps row of the ticker channel. */
+	private quoteAccepted(st: SymState, accepted: boolean, time: string): void {
+		if (!accepted) {
+			this.count("items_dropped", 1, { channel: "ticker" });
+			if (!st.overflow.ticker) st.overflow.ticker = this.openLedger({ symbol: st.symbol, channel: "ticker", fromTime: time, toTime: null, cause: "publish-overflow", detail: {} });
+			return;
+		}
+		const row = st.overflow.ticker;
+		if (!row) return;
+		st.overflow.ticker = null;
+		void row.then((id) => (id ? this.opts.ledger!.close(id, time) : undefined)).catch((err) => this.opts.logger.warn(`feed_gaps close failed: ${(err as Error).message}`));
+	}
+
+	/** A book that lost messages is wrong until a fresh snapshot: resubscribed once the log takes messages again. */
+	private bookAccepted(st: SymState, accepted: boolean, time: string): void {
+		if (!accepted) {
+			this.count("items_dropped", 1, { channel: "book" });
+			if (st.overflow.book) return;
+			st.overflow.book = true;
+			// The verified snapshot after the resubscription marks it repaired (markBookGapRepaired).
+			this.bookGaps.set(st.ws, this.openLedger({ symbol: st.symbol, channel: "book", fromTime: time, toTime: null, cause: "publish-overflow", detail: {} }));
+			return;
+		}
+		if (!st.overflow.book) return;
+		st.overflow.book = false;
+		this.resubscribeBook(st.ws, "book messages were dropped while the log was away");
+	}
+
 	private async publishRepaired(job: RepairJob, trades: TradeItem[]): Promise<void> {
 		const st = this.syms.get(job.gap.wsSymbol);
+		if (st && job.gap.beforeId === null) {
+			// A gap ended by our clock (no end id known): REST may hold trades the socket delivered since the
+			// reconnect, under another time (a second row each), and the store may not have them yet. The socket's
+			// ids are the authority, checked here in the same turn as onTrades: what it delivered from the first
+			// id after the gap on is not published again, and what is published here it will not publish again.
+			const bound = this.liveAfter.get(job);
+			const first = bound?.firstId ?? null;
+			if (bound) bound.settled = true;
+			if (first !== null) trades = trades.filter((t) => BigInt(t.tradeId) < first);
+			for (const t of trades) {
+				const id = BigInt(t.tradeId);
+				if (st.lastTradeId === null || id > st.lastTradeId) st.lastTradeId = id;
+			}
+			if (!trades.length) return;
+		}
 		const prec = this.precision.get(job.gap.wsSymbol);
 		const topic = marketTopic("crypto", VENUE, job.gap.wsSymbol, "trades");
 		const items = trades.map((t) => (prec ? { ...t, price: renderDecimal(t.price, prec.price), qty: renderDecimal(t.qty, prec.qty) } : t));
@@ -518,8 +663,14 @@ export class KrakenStream {
 				this.stats.unsolicited++;
 				continue;
 			}
-			st.stats.quotes++;
-			this.publisher.quote(st.topics.ticker, VENUE, st.symbol, quoteItem(t, recvTime, this.quoteSeq, this.precision.get(st.ws)));
+			const q = quoteItem(t, recvTime, this.quoteSeq, this.precision.get(st.ws));
+			if (!q) {
+				st.stats.quotesRepeated++;
+				continue;
+			}
+			const accepted = this.publisher.quote(st.topics.ticker, VENUE, st.symbol, q);
+			if (accepted) st.stats.quotes++;
+			this.quoteAccepted(st, accepted, q.time);
 		}
 	}
 
@@ -545,7 +696,7 @@ export class KrakenStream {
 			}
 			const ok = st.book.checksum() === Number(b.checksum);
 			st.stats.bookMessages++;
-			this.publisher.payload(
+			const accepted = this.publisher.payload(
 				st.topics.book,
 				VENUE,
 				st.symbol,
@@ -565,7 +716,10 @@ export class KrakenStream {
 						asks: b.asks.map((l) => [renderDecimal(l.price, prec.price), renderDecimal(l.qty, prec.qty)]),
 					}),
 				),
+				{ droppable: true },
 			);
+			this.bookAccepted(st, accepted, b.timestamp ?? recvTime);
+			if (!accepted || st.resubscribing) continue;
 			if (ok) {
 				st.stats.checksumOk++;
 				st.mismatchRun = 0;

@@ -1,6 +1,6 @@
+import { crc32 } from "node:zlib";
 import { L2Book } from "../../../lib/venues/kraken/book";
 import { decodeFrame, type Frame } from "../../../lib/venues/kraken/parse";
-import { checksumString } from "../../../lib/venues/kraken/checksum";
 import { recordedBookFrames } from "./recording";
 
 function book(f: Frame) {
@@ -41,7 +41,10 @@ describe("Kraken v2 L2 book on the real recording", () => {
 		b.applySnapshot(book(decodeFrame(frames[0])).books[0]);
 		expect(b.bids.find((l) => l.price === "29426.7")).toMatchObject({ price: "29426.7", qty: "4.00000000" });
 		expect(b.asks.find((l) => l.price === "29431.0")).toMatchObject({ price: "29431.0", qty: "0.00011662" });
-		expect(checksumString(b.asks, b.bids, 1, 8).startsWith("294303825215653")).toBe(true);
+		// each level's checksum text: '.' removed, leading zeros stripped, at the pair's precision ("29431.0" / "0.00011662")
+		expect(b.asks.find((l) => l.price === "29431.0")!.tok).toBe("294310" + "11662");
+		expect(b.asks[0].tok.startsWith("294303825215653")).toBe(true);
+		expect(b.checksum()).toBe(crc32([...b.asks, ...b.bids].map((l) => l.tok).join("")) >>> 0);
 	});
 
 	it("fails the checksum when one level of one update is corrupted", () => {

@@ -118,7 +118,7 @@ describe("normalization", () => {
 			return ["27119.9", "27119.8", "27119.7"].map((bid, i) => {
 				const f = decodeFrame(frame(bid, i < 2 ? "2023-08-30T17:08:48.088361Z" : "2023-08-30T17:08:48.1Z"));
 				if (f.kind !== "ticker") throw new Error("not a ticker");
-				return quoteItem(f.tickers[0], "2023-08-30T17:08:49Z", seq, prec);
+				return quoteItem(f.tickers[0], "2023-08-30T17:08:49Z", seq, prec)!;
 			});
 		};
 		const q = run();
@@ -130,7 +130,24 @@ describe("normalization", () => {
 		expect(run()).toEqual(q); // a replay of the same frames gives the same keys
 		const noTs = decodeFrame(frame("1.5"));
 		if (noTs.kind !== "ticker") throw new Error("not a ticker");
-		expect(quoteItem(noTs.tickers[0], "2023-08-30T17:08:49Z", new QuoteSeq()).time).toBe("2023-08-30T17:08:49Z");
+		expect(quoteItem(noTs.tickers[0], "2023-08-30T17:08:49Z", new QuoteSeq())?.time).toBe("2023-08-30T17:08:49Z");
+	});
+
+	it("a ticker snapshot re-sent on a reconnect with an unchanged bbo is not a second quote", () => {
+		const frame = (type: string, bid: string, bidQty = "13.54067548") =>
+			`{"channel":"ticker","type":"${type}","data":[{"symbol":"BTC/USD","bid":${bid},"bid_qty":${bidQty},"ask":27120.0,"ask_qty":4.28732553,"last":27120.0,"timestamp":"2023-08-30T17:08:48.088361Z"}]}`;
+		const seq = new QuoteSeq();
+		const quote = (text: string) => {
+			const f = decodeFrame(text);
+			if (f.kind !== "ticker") throw new Error("not a ticker");
+			return quoteItem(f.tickers[0], "2023-08-30T17:08:49Z", seq, prec);
+		};
+		expect(quote(frame("snapshot", "27119.9"))?.seq).toBe("0");
+		// the same bbo again after a reconnect: same time, same prices and sizes (27119.90 renders as 27119.9)
+		expect(quote(frame("snapshot", "27119.90"))).toBeNull();
+		// a real change at the same venue time is still a quote of its own, and so is one back to the old values
+		expect(quote(frame("update", "27119.9", "1.0"))?.seq).toBe("1");
+		expect(quote(frame("update", "27119.9"))?.seq).toBe("2");
 	});
 
 	it("refuses numbers that are not non-negative decimals and times in the wrong unit, item by item", () => {

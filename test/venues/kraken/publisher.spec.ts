@@ -45,3 +45,38 @@ describe("BatchPublisher", () => {
 		expect((await c.pull(10, 100)).flatMap((d) => decodeEnvelope(d.payload).trades.map((t) => t.tradeId))).toEqual(["1", "2", "3"]);
 	});
 });
+
+describe("BatchPublisher while the log stays away", () => {
+	const downLog = () => {
+		const inner = new MemoryLog({});
+		const state = { down: true };
+		const log = { publish: (t: string, k: string, p: readonly Uint8Array[]) => (state.down ? Promise.reject(new Error("log unavailable")) : inner.publish(t, k, p)) } as unknown as MarketLog;
+		return { inner, state, log };
+	};
+
+	it("holds at most maxPending items: newer trades, quotes and droppable payloads are refused and counted, markers kept", async () => {
+		const { log } = downLog();
+		const pub = new BatchPublisher(log, { flushMs: 1000, maxItems: 1000, maxPending: 3 });
+		expect([1, 2, 3, 4].map((i) => pub.trade(T, "kraken", "BTC-USD-SPOT", trade(i)))).toEqual([true, true, true, false]);
+		await pub.flush(); // refused by the log: still held, still full
+		expect(pub.pending).toBe(3);
+		expect(pub.trade(T, "kraken", "BTC-USD-SPOT", trade(5))).toBe(false);
+		expect(pub.payload(T, "kraken", "BTC-USD-SPOT", Buffer.from("{}"), { droppable: true })).toBe(false);
+		expect(pub.payload(T, "kraken", "BTC-USD-SPOT", Buffer.from("{}"))).toBe(true); // a marker
+		expect(pub.stats).toMatchObject({ dropped: 3, publishErrors: 1 });
+		expect(pub.pending).toBe(4);
+	});
+
+	it("stop() reports what the log still refused as lost instead of dropping it silently", async () => {
+		const { log } = downLog();
+		const lost: [number, number][] = [];
+		const pub = new BatchPublisher(log, { flushMs: 1000, maxItems: 1000, onLost: (items, payloads) => lost.push([items, payloads]) });
+		pub.trade(T, "kraken", "BTC-USD-SPOT", trade(1));
+		pub.trade(T, "kraken", "BTC-USD-SPOT", trade(2));
+		pub.payload(T, "kraken", "BTC-USD-SPOT", Buffer.from("{}"));
+		await pub.stop();
+		expect(lost).toEqual([[3, 2]]); // two trades in one envelope, and the marker
+		expect(pub.stats.lost).toBe(3);
+		expect(pub.pending).toBe(0);
+	});
+});
