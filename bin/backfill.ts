@@ -8,7 +8,8 @@ const USAGE = `usage: npm run backfill -- dukascopy <INSTRUMENT> <FROM> <TO> [--
   INSTRUMENT  a Dukascopy instrument, e.g. EURUSD, USDJPY, XAUUSD, BTCUSD
   FROM, TO    ISO-8601 dates or date-times (UTC), e.g. 2024-01-01 2024-02-01; TO is exclusive
   --fill-gaps fetch only the hours of the range that should have ticks and have none (FX weekends skipped)
-  --api       the pipeline's API (default http://localhost:$PORT); the job runs on its dukascopy-backfill workers`;
+  --api       the pipeline's API (default http://localhost:$PORT); the job runs on its dukascopy-backfill workers
+This is a client of a running pipeline: start \`npm start\` (or the cluster's api) first.`;
 
 class UsageError extends Error {}
 

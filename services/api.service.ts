@@ -1,7 +1,7 @@
 import type { Context, Service, ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
 import ApiGateway from "moleculer-web";
-import { parseCandleQuery, parseTickQuery, ParamError } from "../lib/api/params";
+import { intParam, parseCandleQuery, parseTickQuery, ParamError } from "../lib/api/params";
 import { queryQuotes, queryTrades } from "../lib/api/ticks";
 import { freshness } from "../lib/api/freshness";
 import { getCandles } from "../lib/candles/query";
@@ -137,8 +137,7 @@ const ApiService: ServiceSchema<any> = {
 				const rt = runtimeOf(this.broker);
 				const q = await validated(() => {
 					const p = ctx.params;
-					const limit = p.limit === undefined ? 100 : Number(p.limit);
-					if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ParamError("limit", "limit must be an integer from 1 to 1000");
+					const limit = intParam(p, "limit", 100, 1, 1000);
 					for (const k of ["venue", "symbol"] as const) if (p[k] !== undefined && (typeof p[k] !== "string" || !/^[A-Za-z0-9._\-/]{1,64}$/.test(p[k] as string))) throw new ParamError(k, `${k} must be a venue or symbol name`);
 					if (p.open !== undefined && p.open !== "true" && p.open !== "false" && typeof p.open !== "boolean") throw new ParamError("open", "open must be true or false");
 					return { limit, venue: (p.venue as string) ?? null, symbol: (p.symbol as string) ?? null, open: p.open === undefined ? null : String(p.open) === "true" };
@@ -159,9 +158,7 @@ const ApiService: ServiceSchema<any> = {
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const limit = await validated(() => {
-					const v = ctx.params.limit === undefined ? 100 : Number(ctx.params.limit);
-					if (!Number.isInteger(v) || v < 1 || v > 1000) throw new ParamError("limit", "limit must be an integer from 1 to 1000");
-					return v;
+					return intParam(ctx.params, "limit", 100, 1, 1000);
 				});
 				const { rows } = await rt.pool.query(
 					`SELECT id::text, received_at, consumer, topic, message_id, msg_key, reason, convert_from(payload, 'UTF8') AS payload

@@ -1,6 +1,6 @@
 import type { Context, Service, ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
-import { ParamError } from "../lib/api/params";
+import { intParam, ParamError } from "../lib/api/params";
 import { AutoIngester } from "../lib/backfill/auto-ingest";
 import { getInstrument } from "../lib/backfill/dukascopy/instruments";
 import { createSource } from "../lib/backfill/dukascopy/source";
@@ -80,8 +80,7 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 		list: {
 			async handler(this: Self, ctx: Context<Params>) {
 				const { limit, state } = await checked(() => {
-					const l = ctx.params.limit === undefined ? 50 : Number(ctx.params.limit);
-					if (!Number.isInteger(l) || l < 1 || l > 1000) throw new ParamError("limit", "limit must be an integer from 1 to 1000");
+					const l = intParam(ctx.params, "limit", 50, 1, 1000);
 					const s = ctx.params.state;
 					if (s !== undefined && !["queued", "running", "done", "failed", "cancelled"].includes(String(s))) throw new ParamError("state", `state ${JSON.stringify(s)} is not one of queued, running, done, failed, cancelled`);
 					return { limit: l, state: s === undefined ? undefined : String(s) };
@@ -144,7 +143,7 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 		this.lease = null;
 		const m = this.broker.metrics;
 		if (m.isEnabled()) {
-			m.register({ name: "mdp_backfill_hours_total", type: "counter", labelNames: ["result"], description: "Dukascopy hours by result: done, retried (transient failure), failed" });
+			m.register({ name: "mdp_backfill_hours_total", type: "counter", labelNames: ["result"], description: "Dukascopy hours by result: done, retried (transient failure), waiting (not published yet), failed" });
 			m.register({ name: "mdp_backfill_ticks_total", type: "counter", description: "Dukascopy ticks accepted by the market-data log" });
 		}
 	},
@@ -167,6 +166,8 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 			owner: this.broker.nodeID,
 			concurrency: c.backfillConcurrency,
 			leaseMs: c.backfillLeaseMs,
+			publishWindowMs: c.dukascopyPublishWindowMs,
+			unpublishedRetryMs: c.dukascopyUnpublishedRetryMs,
 			logger: this.logger,
 			onHourDone: ({ ticks }) => {
 				if (m.isEnabled()) {
@@ -176,6 +177,9 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 			},
 			onHourFailed: ({ retrying }) => {
 				if (m.isEnabled()) m.increment("mdp_backfill_hours_total", { result: retrying ? "retried" : "failed" });
+			},
+			onHourWaiting: () => {
+				if (m.isEnabled()) m.increment("mdp_backfill_hours_total", { result: "waiting" });
 			},
 			onJobFinished: ({ jobId, state }) => {
 				this.logger.info(`backfill job ${jobId} ${state}`);
@@ -196,6 +200,7 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 				lease: this.lease,
 				instruments: c.autoIngestInstruments.map((n) => getInstrument(n)),
 				intervalMs: c.autoIngestIntervalMs,
+				publishWindowMs: c.dukascopyPublishWindowMs,
 				logger: this.logger,
 				onHour: ({ instrument, hour, ticks }) => this.logger.info(`auto-ingest ${instrument} ${new Date(hour).toISOString()}: ${ticks} ticks`),
 			});

@@ -64,7 +64,8 @@ function enumParam<T extends string>(p: Params, name: string, allowed: readonly 
 	return v as T;
 }
 
-function intParam(p: Params, name: string, def: number, min: number, max: number): number {
+/** An optional integer parameter from min to max (a query-string text or a JSON number); `def` when absent. */
+export function intParam(p: Params, name: string, def: number, min: number, max: number): number {
 	const v = str(p, name);
 	if (v === undefined) return def;
 	const n = Number(v);

@@ -4,7 +4,8 @@ import type { Logger } from "../store/pool";
 import type { DukascopyInstrument } from "./dukascopy/instruments";
 import { CorruptHourError } from "./dukascopy/ticks";
 import { HOUR_MS, floorHour, hourIso } from "./hours";
-import { createJob, fetchAndPublishHour, SOURCE, type PublishDeps } from "./jobs";
+import { recordEmptyHour } from "./gaps";
+import { createJob, DEFAULT_PUBLISH_WINDOW_MS, fetchAndPublishHour, mayBeUnpublished, notPublishedMessage, recordFailedHour, SOURCE, type PublishDeps } from "./jobs";
 import { marketOpen } from "./market-hours";
 
 export interface AutoIngestOptions extends PublishDeps {
@@ -17,6 +18,8 @@ export interface AutoIngestOptions extends PublishDeps {
 	lookbackHours?: number;
 	/** Hours fetched per instrument per round, so that one instrument's backlog does not starve the others (default 168). */
 	maxHoursPerRound?: number;
+	/** A 404 for an hour that ended less than this ago means "not published yet" (default 24 h); after it, the hour is a failure. */
+	publishWindowMs?: number;
 	now?: () => number;
 	logger?: Logger;
 	onHour?: (e: { instrument: string; hour: number; ticks: number }) => void;
@@ -28,6 +31,8 @@ export interface IngestRound {
 	skippedClosed: number;
 	/** The hour the source has not published yet, if that is what stopped the round. */
 	waitingFor: number | null;
+	/** Hours passed over as failures (never published within the window, or corrupt), each recorded as a one-hour job. */
+	failed: number[];
 	error: string | null;
 }
 
@@ -36,7 +41,9 @@ export interface IngestRound {
  * cursor (backfill_cursors), fetch every ended hour in order, skip closed-market hours without asking,
  * and stop at the first hour the source answers 404 for (not published yet) until the next round.
  * Hours go through the log in order, so candles follow them in order. A corrupt hour is not skipped
- * silently: it becomes a one-hour job whose failure names the hour (GET /api/backfill).
+ * silently: it becomes a one-hour job whose failure names the hour (GET /api/backfill). Nor is an hour
+ * still missing once the publication window is over: it becomes a failed one-hour job, is logged, and
+ * the cursor moves on. Hours found empty are recorded (backfill_empty_hours), so gap fill skips them.
  */
 export class AutoIngester {
 	private timer: NodeJS.Timeout | null = null;
@@ -100,7 +107,7 @@ export class AutoIngester {
 
 	async ingest(inst: DukascopyInstrument): Promise<IngestRound> {
 		const now = (this.o.now ?? Date.now)();
-		const r: IngestRound = { instrument: inst.id, fetched: [], skippedClosed: 0, waitingFor: null, error: null };
+		const r: IngestRound = { instrument: inst.id, fetched: [], skippedClosed: 0, waitingFor: null, failed: [], error: null };
 		let h = await this.cursor(inst, now);
 		const max = this.o.maxHoursPerRound ?? 168;
 		while (h + HOUR_MS <= now && r.fetched.length < max && !this.stopping && this.o.lease.isLeader()) {
@@ -113,9 +120,20 @@ export class AutoIngester {
 			try {
 				const res = await fetchAndPublishHour(this.o, inst, h);
 				if (!res.published) {
-					r.waitingFor = h;
-					break;
+					if (mayBeUnpublished(h, now, this.o.publishWindowMs ?? DEFAULT_PUBLISH_WINDOW_MS)) {
+						r.waitingFor = h;
+						break;
+					}
+					const message = `${notPublishedMessage(inst.id, h, now)}; auto-ingest moved on`;
+					r.error = message;
+					r.failed.push(h);
+					this.o.logger?.error(`auto-ingest: ${message}; recorded as a failed job`);
+					await recordFailedHour(this.o.pool, { instrument: inst.id, hour: h, error: message, kind: "auto" });
+					h += HOUR_MS;
+					await this.advance(inst, h);
+					continue;
 				}
+				if (res.ticks === 0) await recordEmptyHour(this.o.pool, inst, h);
 				r.fetched.push(h);
 				this.stats.hours++;
 				this.stats.ticks += res.ticks;
@@ -128,6 +146,7 @@ export class AutoIngester {
 					break;
 				}
 				r.error = err.message;
+				r.failed.push(h);
 				this.o.logger?.error(`auto-ingest: ${err.message}; recorded as a job`);
 				await createJob(this.o.pool, { instrument: inst.id, hours: [h], from: h, to: h + HOUR_MS, kind: "auto" });
 			}

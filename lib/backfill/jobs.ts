@@ -15,12 +15,31 @@ import { HOUR_MS, floorHour, hourIso } from "./hours";
  * market-data log has durably accepted its ticks. A restarted worker therefore resumes from the hours
  * not done, and an hour redone after a crash is harmless (quotes have a natural key, seq = index in
  * the hour). Progress counts hours whose ticks the log has accepted.
+ *
+ * Dukascopy publishes an hour some time after it has ended: a 404 for an hour that ended less than the
+ * publication window ago (default 24 h) puts the hour in 'waiting' and asks again later (the job stays
+ * running); a 404 for an older hour is a failure of that hour.
  */
 
 export const SOURCE = "dukascopy";
 export const VENUE = "dukascopy";
 /** Longest job, in hours (about eleven years). */
 export const MAX_JOB_HOURS = 100_000;
+/** How long after an hour has ended a 404 still means "not published yet" (DUKASCOPY_PUBLISH_WINDOW_MS). */
+export const DEFAULT_PUBLISH_WINDOW_MS = 24 * HOUR_MS;
+/** How often a waiting hour is asked for again (DUKASCOPY_UNPUBLISHED_RETRY_MS). */
+export const DEFAULT_UNPUBLISHED_RETRY_MS = 10 * 60_000;
+
+/** True when a 404 for this hour means "not published yet": it ended less than `windowMs` ago. */
+export function mayBeUnpublished(hourStartMs: number, nowMs: number, windowMs: number): boolean {
+	return nowMs - (hourStartMs + HOUR_MS) < windowMs;
+}
+
+/** The error of an hour the source still does not have once its publication window is over. */
+export function notPublishedMessage(instrument: string, hourStartMs: number, nowMs: number): string {
+	const hours = Math.floor((nowMs - hourStartMs - HOUR_MS) / HOUR_MS);
+	return `${instrument} ${hourIso(hourStartMs)}: not published by the source (HTTP 404) ${hours} h after the hour ended`;
+}
 
 export interface JobError {
 	hour: string;
@@ -41,6 +60,8 @@ export interface JobStatus {
 	progress: {
 		hoursDone: number;
 		hoursFailed: number;
+		/** hours the source has not published yet (recent hours), asked for again later */
+		hoursWaiting: number;
 		hoursTotal: number;
 		ticks: number;
 		/** ticks per second since the job started */
@@ -62,6 +83,25 @@ export interface NewJob {
 	from: number;
 	to: number;
 	kind?: "range" | "gaps" | "auto";
+}
+
+/**
+ * A finished, failed one-hour job recording an hour that could not be had (e.g. never published), so
+ * that the failure is visible in GET /api/backfill and can be retried like any failed hour.
+ */
+export async function recordFailedHour(pool: Pool, o: { instrument: string; hour: number; error: string; kind: NonNullable<NewJob["kind"]> }): Promise<string> {
+	const inst = getInstrument(o.instrument);
+	const error = o.error.slice(0, 1000);
+	return withTransaction(pool, async (c) => {
+		const { rows } = await c.query(
+			`INSERT INTO backfill_jobs (source, instrument, from_time, to_time, state, params, total_units, errors, started_at, finished_at)
+			 VALUES ($1, $2, $3, $4, 'failed', $5, 1, jsonb_build_array(jsonb_build_object('hour', $6::text, 'error', $7::text)), now(), now()) RETURNING id::text`,
+			[SOURCE, inst.id, new Date(o.hour), new Date(o.hour + HOUR_MS), { kind: o.kind, symbol: inst.symbol }, hourIso(o.hour), error],
+		);
+		const id: string = rows[0].id;
+		await c.query(`INSERT INTO backfill_units (job_id, unit_start, state, attempts, error) VALUES ($1, $2, 'failed', 1, $3)`, [id, new Date(o.hour), error]);
+		return id;
+	});
 }
 
 /** Create a job and its units in one transaction. A job with no hours is done at once. */
@@ -95,7 +135,8 @@ export async function getJob(pool: Pool, id: string, now = Date.now()): Promise<
 	if (!/^\d{1,18}$/.test(id)) return null;
 	const { rows } = await pool.query(
 		`SELECT j.*, j.id::text AS id_text,
-		        (SELECT count(*) FROM backfill_units u WHERE u.job_id = j.id AND u.state = 'failed') AS failed_units
+		        (SELECT count(*) FROM backfill_units u WHERE u.job_id = j.id AND u.state = 'failed') AS failed_units,
+		        (SELECT count(*) FROM backfill_units u WHERE u.job_id = j.id AND u.state = 'waiting') AS waiting_units
 		   FROM backfill_jobs j WHERE j.id = $1 AND j.source = $2`,
 		[id, SOURCE],
 	);
@@ -110,6 +151,7 @@ export async function getJob(pool: Pool, id: string, now = Date.now()): Promise<
 function toStatus(r: any, errs: any[], now: number): JobStatus {
 	const done = num(r.done_units);
 	const failed = num(r.failed_units);
+	const waiting = num(r.waiting_units);
 	const total = num(r.total_units);
 	const ticks = num(r.ticks);
 	const started = r.started_at ? (r.started_at as Date).getTime() : null;
@@ -129,6 +171,7 @@ function toStatus(r: any, errs: any[], now: number): JobStatus {
 		progress: {
 			hoursDone: done,
 			hoursFailed: failed,
+			hoursWaiting: waiting,
 			hoursTotal: total,
 			ticks,
 			ticksPerSec: secs > 0 ? Math.round(ticks / secs) : 0,
@@ -145,7 +188,8 @@ function toStatus(r: any, errs: any[], now: number): JobStatus {
 export async function listJobs(pool: Pool, opts: { limit?: number; state?: string } = {}): Promise<JobStatus[]> {
 	const { rows } = await pool.query(
 		`SELECT j.*, j.id::text AS id_text,
-		        (SELECT count(*) FROM backfill_units u WHERE u.job_id = j.id AND u.state = 'failed') AS failed_units
+		        (SELECT count(*) FROM backfill_units u WHERE u.job_id = j.id AND u.state = 'failed') AS failed_units,
+		        (SELECT count(*) FROM backfill_units u WHERE u.job_id = j.id AND u.state = 'waiting') AS waiting_units
 		   FROM backfill_jobs j WHERE j.source = $1 AND ($2::text IS NULL OR j.state = $2) ORDER BY j.id DESC LIMIT $3`,
 		[SOURCE, opts.state ?? null, opts.limit ?? 50],
 	);
@@ -221,9 +265,16 @@ export interface WorkerOptions extends PublishDeps {
 	retryBaseMs?: number;
 	/** How often an idle worker looks for work (a wake() call cuts the wait short). */
 	pollMs?: number;
+	/** A 404 for an hour that ended less than this ago means "not published yet" (default 24 h). */
+	publishWindowMs?: number;
+	/** How often an hour not published yet is asked for again (default 10 min). */
+	unpublishedRetryMs?: number;
+	now?: () => number;
 	logger?: Logger;
 	onHourDone?: (e: { jobId: string; hour: number; ticks: number }) => void;
 	onHourFailed?: (e: { jobId: string; hour: number; error: string; retrying: boolean }) => void;
+	/** The source does not have a recent hour yet: it is asked for again at `nextTryMs`. */
+	onHourWaiting?: (e: { jobId: string; hour: number; nextTryMs: number }) => void;
 	onJobFinished?: (e: { jobId: string; state: string }) => void;
 }
 
@@ -240,7 +291,7 @@ export class BackfillWorker {
 	private loops: Promise<void>[] = [];
 	private wakers = new Set<() => void>();
 	private abort = new AbortController();
-	readonly stats = { hoursDone: 0, hoursFailed: 0, hoursRetried: 0, ticks: 0, lastError: null as string | null };
+	readonly stats = { hoursDone: 0, hoursFailed: 0, hoursRetried: 0, hoursWaiting: 0, ticks: 0, lastError: null as string | null };
 
 	constructor(private readonly o: WorkerOptions) {}
 
@@ -307,7 +358,7 @@ export class BackfillWorker {
 			     SELECT u.job_id, u.unit_start
 			       FROM backfill_units u JOIN backfill_jobs j ON j.id = u.job_id
 			      WHERE j.source = $3 AND j.state IN ('queued', 'running')
-			        AND u.state IN ('pending', 'running')
+			        AND u.state IN ('pending', 'running', 'waiting')
 			        AND (u.lease_until IS NULL OR u.lease_until < now())
 			      ORDER BY u.job_id, u.unit_start
 			      LIMIT 1
@@ -338,7 +389,14 @@ export class BackfillWorker {
 		try {
 			const inst = getInstrument(u.instrument);
 			const r = await fetchAndPublishHour(this.o, inst, u.hour, this.abort.signal);
-			if (!r.published) throw new NotPublishedError(`${inst.id} ${hourIso(u.hour)}: not published by the source (HTTP 404)`);
+			if (!r.published) {
+				const now = (this.o.now ?? Date.now)();
+				const window = this.o.publishWindowMs ?? DEFAULT_PUBLISH_WINDOW_MS;
+				if (!mayBeUnpublished(u.hour, now, window)) throw new NotPublishedError(notPublishedMessage(inst.id, u.hour, now));
+				// Not yet: ask again later, and once more right when the window closes (then a 404 fails the hour).
+				await this.wait(u, Math.min(now + (this.o.unpublishedRetryMs ?? DEFAULT_UNPUBLISHED_RETRY_MS), u.hour + HOUR_MS + window), now);
+				return;
+			}
 			await this.complete(u, r.ticks);
 		} catch (err) {
 			if (!this.running) return; // aborted by stop(): stop() hands the hour back
@@ -363,6 +421,21 @@ export class BackfillWorker {
 		this.stats.ticks += ticks;
 		this.o.onHourDone?.({ jobId: u.jobId, hour: u.hour, ticks });
 		if (finished) this.o.onJobFinished?.({ jobId: u.jobId, state: finished });
+	}
+
+	private async wait(u: Claimed, nextTryMs: number, now: number): Promise<void> {
+		const message = `not published by the source yet (HTTP 404); next try at ${hourIso(nextTryMs)}`;
+		// Waiting is not a failed attempt: the claim's attempt is given back.
+		const { rowCount } = await this.o.pool.query(
+			`UPDATE backfill_units SET state = 'waiting', attempts = greatest(attempts - 1, 0), error = $3, owner = NULL, lease_until = $5, updated_at = now()
+			  WHERE job_id = $1 AND unit_start = $2 AND owner = $4 AND state = 'running'`,
+			[u.jobId, new Date(u.hour), message, this.o.owner, new Date(nextTryMs)],
+		);
+		if (!rowCount) return;
+		this.stats.hoursWaiting++;
+		this.o.logger?.info(`backfill: ${u.instrument} ${hourIso(u.hour)} ${message}`);
+		setTimeout(() => this.wake(), Math.max(0, nextTryMs - now) + 10).unref();
+		this.o.onHourWaiting?.({ jobId: u.jobId, hour: u.hour, nextTryMs });
 	}
 
 	private async fail(u: Claimed, err: Error): Promise<void> {
@@ -406,14 +479,14 @@ export class NotPublishedError extends Error {
 	override name = "NotPublishedError";
 }
 
-/** A job none of whose hours is pending or running any more is done, or failed when an hour failed. */
+/** A job none of whose hours is pending, running or waiting any more is done, or failed when an hour failed. */
 async function finishIfComplete(c: { query: Pool["query"] }, jobId: string): Promise<string | null> {
 	const { rows } = await c.query(
 		`UPDATE backfill_jobs j
 		    SET state = CASE WHEN EXISTS (SELECT 1 FROM backfill_units f WHERE f.job_id = j.id AND f.state = 'failed') THEN 'failed' ELSE 'done' END,
 		        finished_at = now(), updated_at = now()
 		  WHERE j.id = $1 AND j.state IN ('queued', 'running')
-		    AND NOT EXISTS (SELECT 1 FROM backfill_units u WHERE u.job_id = j.id AND u.state IN ('pending', 'running'))
+		    AND NOT EXISTS (SELECT 1 FROM backfill_units u WHERE u.job_id = j.id AND u.state IN ('pending', 'running', 'waiting'))
 		RETURNING j.state`,
 		[jobId],
 	);

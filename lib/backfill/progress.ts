@@ -10,12 +10,13 @@ export function formatDuration(seconds: number): string {
 
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
 
-/** One line of progress: hours done of total, ticks, rate and ETA. */
+/** One line of progress: hours done of total (failed, waiting for publication), ticks, rate and ETA. */
 export function progressText(job: JobStatus): string {
 	const p = job.progress;
 	const failed = p.hoursFailed > 0 ? `, ${p.hoursFailed} failed` : "";
+	const waiting = p.hoursWaiting > 0 ? `, ${p.hoursWaiting} waiting for Dukascopy to publish them` : "";
 	const eta = p.etaSeconds === null ? "" : `, ETA ${formatDuration(p.etaSeconds)}`;
-	return `${p.hoursDone}/${p.hoursTotal} hours${failed}, ${int(p.ticks)} ticks, ${int(p.ticksPerSec)} ticks/s${eta}`;
+	return `${p.hoursDone}/${p.hoursTotal} hours${failed}${waiting}, ${int(p.ticks)} ticks, ${int(p.ticksPerSec)} ticks/s${eta}`;
 }
 
 /** A bar for a terminal: "[########------------]  40% 12/30 hours, ..." fitted into `columns`. */

@@ -1,4 +1,4 @@
-import { decodeCursor, encodeCursor, parseCandleQuery, parseTickQuery, ParamError } from "../../lib/api/params";
+import { decodeCursor, encodeCursor, intParam, parseCandleQuery, parseTickQuery, ParamError } from "../../lib/api/params";
 
 const now = new Date("2024-01-15T13:07:00Z");
 const base = { venue: "kraken", symbol: "BTC-USD-SPOT" };
@@ -51,5 +51,17 @@ describe("tick query parameters", () => {
 		expect(problem(() => parseTickQuery({ ...base, limit: "1000" }, { now, maxRows: 100 })).param).toBe("limit");
 		expect(problem(() => parseTickQuery({ ...base, limit: "-1" }, { now, maxRows: 100 })).param).toBe("limit");
 		expect(problem(() => decodeCursor("garbage")).param).toBe("cursor");
+	});
+});
+
+describe("integer parameters (intParam, shared by every limit)", () => {
+	it("takes a query-string text or a JSON number in range, the default when absent, and names the parameter otherwise", () => {
+		expect(intParam({ limit: "10" }, "limit", 50, 1, 1000)).toBe(10);
+		expect(intParam({ limit: 1000 }, "limit", 50, 1, 1000)).toBe(1000);
+		expect(intParam({}, "limit", 50, 1, 1000)).toBe(50);
+		for (const bad of ["0", "1001", "1.5", "-1", "abc", 2.5, "5e1"]) {
+			const p = problem(() => intParam({ limit: bad }, "limit", 50, 1, 1000));
+			expect(p).toEqual({ param: "limit", message: `limit=${JSON.stringify(String(bad))} must be an integer from 1 to 1000` });
+		}
 	});
 });

@@ -3,12 +3,13 @@ import path from "node:path";
 import { AutoIngester } from "../../lib/backfill/auto-ingest";
 import { getInstrument } from "../../lib/backfill/dukascopy/instruments";
 import { Bi5Source } from "../../lib/backfill/dukascopy/source";
+import { findGaps } from "../../lib/backfill/gaps";
 import { getJob, listJobs } from "../../lib/backfill/jobs";
 import { LocalLease } from "../../lib/coordination/local-lease";
 import { decodeEnvelope } from "../../lib/domain/codec";
 import { migrate } from "../../lib/store/migrate";
 import { freshDatabase, type TestDb } from "../helpers/db";
-import { DUKASCOPY_FIXTURES, EURUSD_HOUR_FILES, FakeDukascopy } from "../helpers/fake-dukascopy";
+import { DUKASCOPY_FIXTURES, EMPTY_BI5, EURUSD_HOUR_FILES, FakeDukascopy } from "../helpers/fake-dukascopy";
 
 /** The auto-ingester on a clock of our choosing: follows EURUSD hour by hour across an FX weekend. */
 describe("auto-ingest", () => {
@@ -85,5 +86,57 @@ describe("auto-ingest", () => {
 		await lease.stop();
 		now += 3_600_000;
 		expect(await ingester.runOnce()).toEqual([]);
+	});
+
+	it("records hours it found empty, so gap fill does not fetch them again", async () => {
+		const lease = new LocalLease({ nextToken: () => 1 });
+		await lease.start();
+		fake.publishedUntil = Infinity;
+		// USDCHF: two empty hours (a holiday) on a Wednesday
+		const empty = [H("2019-01-09T10:00:00Z"), H("2019-01-09T11:00:00Z")];
+		for (const h of empty) fake.serve("USDCHF", h, { bi5: EMPTY_BI5 });
+		const inst = getInstrument("USDCHF");
+		const ingester = new AutoIngester({ pool: db.pool, source: new Bi5Source({ baseUrl: fake.datafeedUrl, retries: 0 }), log, lease, instruments: [inst], intervalMs: 1000, lookbackHours: 2, now: () => H("2019-01-09T12:10:00Z") });
+		const [r] = await ingester.runOnce();
+		expect(r.fetched).toEqual(empty);
+		expect(await findGaps(db.pool, inst, empty[0], empty[1] + 3_600_000, H("2019-01-09T12:10:00Z"))).toEqual([]);
+		// an hour nobody fetched is still a gap
+		expect(await findGaps(db.pool, inst, H("2019-01-09T09:00:00Z"), empty[1] + 3_600_000, H("2019-01-09T12:10:00Z"))).toEqual([H("2019-01-09T09:00:00Z")]);
+		await lease.stop();
+	});
+
+	it("waits for a recent unpublished hour, and once it is older than the publication window fails it visibly and moves on", async () => {
+		const lease = new LocalLease({ nextToken: () => 1 });
+		await lease.start();
+		fake.publishedUntil = Infinity;
+		const missing = H("2019-01-08T12:00:00Z"); // GBPUSD answers 404 for this hour, forever
+		fake.fallback = (inst, hour) => (inst === "EURUSD" ? EURUSD_HOUR_FILES[(hour / 3_600_000) % 3] : inst === "GBPUSD" && hour !== missing ? EURUSD_HOUR_FILES[0] : null);
+		const errors: string[] = [];
+		const logger = { info: () => undefined, warn: () => undefined, error: (...a: unknown[]) => errors.push(a.join(" ")) };
+		let now = H("2019-01-09T12:30:00Z"); // the missing hour ended 23.5 h ago: maybe not published yet
+		const ingester = new AutoIngester({ pool: db.pool, source: new Bi5Source({ baseUrl: fake.datafeedUrl, retries: 0 }), log, lease, instruments: [getInstrument("GBPUSD")], intervalMs: 1000, lookbackHours: 26, publishWindowMs: 24 * 3_600_000, now: () => now, logger });
+		const before = (await listJobs(db.pool)).length;
+
+		const [r1] = await ingester.runOnce();
+		expect(r1.fetched).toEqual([H("2019-01-08T10:00:00Z"), H("2019-01-08T11:00:00Z")]);
+		expect([r1.waitingFor, r1.failed, r1.error]).toEqual([missing, [], null]);
+		expect(await listJobs(db.pool)).toHaveLength(before);
+
+		now += 3_600_000; // 24.5 h after the hour ended: it is not coming
+		const [r2] = await ingester.runOnce();
+		expect(r2.failed).toEqual([missing]);
+		expect(r2.waitingFor).toBeNull();
+		expect(r2.error).toBe("GBPUSD 2019-01-08T12:00:00.000Z: not published by the source (HTTP 404) 24 h after the hour ended; auto-ingest moved on");
+		expect(r2.fetched[0]).toBe(missing + 3_600_000); // the cursor went past it
+		expect(r2.fetched).toHaveLength(24); // 13:00 yesterday .. 12:00 today
+		expect(errors).toEqual([`auto-ingest: ${r2.error}; recorded as a failed job`]);
+		const jobs = await listJobs(db.pool);
+		expect(jobs).toHaveLength(before + 1);
+		const job = await getJob(db.pool, jobs[0].id);
+		expect(job).toMatchObject({ instrument: "GBPUSD", kind: "auto", state: "failed", from: "2019-01-08T12:00:00.000Z", progress: { hoursDone: 0, hoursFailed: 1, hoursTotal: 1 } });
+		expect(job!.errors).toEqual([{ hour: "2019-01-08T12:00:00.000Z", state: "failed", attempts: 1, error: r2.error }]);
+		const cursor = await db.pool.query("SELECT next_hour FROM backfill_cursors WHERE instrument = 'GBPUSD'");
+		expect(cursor.rows[0].next_hour.toISOString()).toBe("2019-01-09T13:00:00.000Z");
+		await lease.stop();
 	});
 });

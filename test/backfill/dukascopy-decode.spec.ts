@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { decodeBi5Candles, decodeBi5Ticks, decodeBi5TicksAsync } from "../../lib/backfill/dukascopy/bi5";
 import { DUKASCOPY_INSTRUMENTS, findInstrument, getInstrument, UnknownInstrumentError } from "../../lib/backfill/dukascopy/instruments";
-import { decodeJsonTicks } from "../../lib/backfill/dukascopy/jsonapi";
+import { decodeJsonTicks, parseJsonTicks } from "../../lib/backfill/dukascopy/jsonapi";
 import { CorruptHourError, float32Decimal, quoteItems, scaledPrice, timesMillion } from "../../lib/backfill/dukascopy/ticks";
 import type { QuoteItem } from "../../lib/domain/types";
 import { bi5HourUrl, jsonHourUrl } from "../../lib/backfill/dukascopy/urls";
@@ -120,6 +120,48 @@ describe("Dukascopy JSON API ticks", () => {
 		};
 		expect(b.map((q) => [q.bidQty, q.askQty])).toEqual(j.map((q) => [halfEven(q.bidQty!), halfEven(q.askQty!)]));
 		expect([j[0].askQty, b[0].askQty, j[5].bidQty, b[5].bidQty]).toEqual(["1.48", "1", "1.46", "1"]);
+	});
+
+	it("keeps volumes exactly as the API sent them, beyond float32's seven digits", () => {
+		const b = body();
+		b.askVolumes[0] = 123456789.12; // float32 would make this 123456792
+		b.bidVolumes[0] = 0.1234567891;
+		const q = quoteItems(decodeJsonTicks(b, BTC, BTC_HOUR), BTC, "x");
+		expect([q[0].askQty, q[0].bidQty]).toEqual(["123456789.12", "0.1234567891"]);
+		// from the response text, even digits a float64 cannot hold survive (parseJsonTicks keeps the number texts)
+		const text = read("jsonapi/ticks-BTC-USD-2023-2-20-12.json").toString().replace('"askVolumes":[1.48,', '"askVolumes":[98765432109876.54321012,').replace('"bidVolumes":[13.0,', '"bidVolumes":[1.5e-3,');
+		const q2 = quoteItems(decodeJsonTicks(parseJsonTicks(text), BTC, BTC_HOUR), BTC, "x");
+		expect([q2[0].askQty, q2[0].bidQty, q2[1].askQty, q2[1].bidQty]).toEqual(["98765432109876.54321012", "0.0015", "1.48", "13"]);
+		// a negative or non-numeric volume is refused, naming the hour
+		const neg = body();
+		neg.bidVolumes[7] = -1;
+		expect(() => decodeJsonTicks(neg, BTC, BTC_HOUR)).toThrow(/^BTCUSD 2023-02-20T12:00Z: JSON API: tick 7: volumes must be non-negative numbers/);
+	});
+
+	it("reads the number texts whatever the spacing, the last of a repeated key (as JSON.parse does), and leaves other shapes to the decoder", () => {
+		const text = `{ "timestamp": ${BTC_HOUR}, "multiplier": 0.1, "ask" : 24921.50, "bid":24849.4,
+			"times": [ 84 , 30 ], "asks": [0, 1], "bids": [0, -1],
+			"askVolumes": [ 0.1 , 2 ], "bidVolumes": [1.0,3], "askVolumes": [ 7.00000000000000000001 ,\n 1e-2 ] }`;
+		const q = quoteItems(decodeJsonTicks(parseJsonTicks(text), BTC, BTC_HOUR), BTC, "x");
+		expect(q.map((x) => [x.time, x.ask, x.bid, x.askQty, x.bidQty])).toEqual([
+			["2023-02-20T12:00:00.084Z", "24921.5", "24849.4", "7.00000000000000000001", "1"],
+			["2023-02-20T12:00:00.114Z", "24921.6", "24849.3", "0.01", "3"],
+		]);
+		expect(parseJsonTicks('{"error": "no data"}')).toEqual({ error: "no data" });
+		expect(() => decodeJsonTicks(parseJsonTicks('{"error": "no data"}'), BTC, BTC_HOUR)).toThrow(/JSON API: timestamp is missing or not a number/);
+	});
+
+	it("rejects a base price with more decimals than the instrument has, instead of rounding it", () => {
+		const b = body();
+		b.ask = 24921.55; // BTCUSD has one decimal: this is not a price of the feed
+		expect(() => decodeJsonTicks(b, BTC, BTC_HOUR)).toThrow(/^BTCUSD 2023-02-20T12:00Z: JSON API: ask 24921.55 is not a non-negative price with at most 1 decimals \(BTCUSD's precision\)$/);
+		// decided on the decimal text, not a float tolerance: one stray digit far out is still refused
+		const text = read("jsonapi/ticks-BTC-USD-2023-2-20-12.json").toString().replace('"bid":24849.4', '"bid":24849.40000000000001');
+		expect(text).toContain('"bid":24849.40000000000001');
+		expect(() => decodeJsonTicks(parseJsonTicks(text), BTC, BTC_HOUR)).toThrow(/^BTCUSD 2023-02-20T12:00Z: JSON API: bid 24849.40000000000001 is not a non-negative price/);
+		// trailing zeros are fine: the price is still whole tenths
+		const zeros = read("jsonapi/ticks-BTC-USD-2023-2-20-12.json").toString().replace('"bid":24849.4', '"bid":24849.4000');
+		expect(quoteItems(decodeJsonTicks(parseJsonTicks(zeros), BTC, BTC_HOUR), BTC, "x")[0].bid).toBe("24849.4");
 	});
 
 	it("rejects a response whose columns disagree or whose price unit is not the instrument's", () => {

@@ -4,7 +4,7 @@ import { getInstrument } from "../../lib/backfill/dukascopy/instruments";
 import { Bi5Source, JsonApiSource, isTransient } from "../../lib/backfill/dukascopy/source";
 import { CorruptHourError, quoteItems } from "../../lib/backfill/dukascopy/ticks";
 import { HttpError } from "../../lib/net/http";
-import { BTCUSD_BI5, DUKASCOPY_FIXTURES, FakeDukascopy } from "../helpers/fake-dukascopy";
+import { BTCUSD_BI5, BTCUSD_JSON, DUKASCOPY_FIXTURES, FakeDukascopy } from "../helpers/fake-dukascopy";
 
 /** Both sources over HTTP against the fake server: real URL layouts, retries, 404 and corrupt files. */
 describe("Dukascopy sources over HTTP", () => {
@@ -66,5 +66,21 @@ describe("Dukascopy sources over HTTP", () => {
 		expect(e2).toBeInstanceOf(CorruptHourError);
 		expect(e2.message).toMatch(/^BTCUSD 2023-02-20T14:00Z: JSON API: response is not JSON/);
 		expect(isTransient(e1) || isTransient(e2)).toBe(false);
+	});
+
+	it("keeps the JSON API's volume digits and refuses a base price finer than the instrument's", async () => {
+		const text = fs.readFileSync(path.join(DUKASCOPY_FIXTURES, BTCUSD_JSON), "utf8");
+		const hour = HOUR; // the recorded hour, served with one volume changed
+		fake.serve("BTCUSD", hour, { json: Buffer.from(text.replace('"askVolumes":[1.48,', '"askVolumes":[12345678.123456789,')) });
+		const src = new JsonApiSource({ baseUrl: fake.jsonUrl, ...fast });
+		const r = await src.fetchHour(BTC, hour);
+		if (!r.published) throw new Error("expected the hour to be published");
+		expect(quoteItems(r.hour, BTC, "x")[0].askQty).toBe("12345678.123456789");
+		const bad = HOUR;
+		fake.serve("BTCUSD", bad, { json: Buffer.from(text.replace('"ask":24921.5', '"ask":24921.55')) });
+		const err = await src.fetchHour(BTC, bad).catch((e) => e);
+		expect(err).toBeInstanceOf(CorruptHourError);
+		expect(err.message).toBe("BTCUSD 2023-02-20T12:00Z: JSON API: ask 24921.55 is not a non-negative price with at most 1 decimals (BTCUSD's precision)");
+		fake.serve("BTCUSD", HOUR, {}); // back to the recorded file for the other tests
 	});
 });

@@ -1,6 +1,6 @@
 // @napi-rs/lzma: prebuilt native LZMA ("lzma alone") that accepts both header shapes Dukascopy writes.
 import { lzma } from "@napi-rs/lzma";
-import { CorruptHourError, checkHour, emptyHour, type DecodedHour } from "./ticks";
+import { CorruptHourError, checkHour, emptyHour, type Bi5Hour } from "./ticks";
 
 export const TICK_RECORD_BYTES = 20;
 export const CANDLE_RECORD_BYTES = 24;
@@ -30,7 +30,7 @@ function inflate(file: Uint8Array, recordBytes: number, what: string, onError: (
 }
 
 /** Decompressed 20-byte big-endian tick records into columns. */
-function tickRecords(raw: Buffer, instrument: string, hourStartMs: number): DecodedHour {
+function tickRecords(raw: Buffer, instrument: string, hourStartMs: number): Bi5Hour {
 	const n = raw.length / TICK_RECORD_BYTES;
 	const h = emptyHour(instrument, hourStartMs, "millions", n);
 	const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
@@ -49,13 +49,13 @@ function tickRecords(raw: Buffer, instrument: string, hourStartMs: number): Deco
  * One hourly tick file: LZMA of 20-byte big-endian records
  * (uint32 ms since the hour start, uint32 ask, uint32 bid, float32 ask volume, float32 bid volume).
  */
-export function decodeBi5Ticks(file: Uint8Array, instrument: string, hourStartMs: number): DecodedHour {
+export function decodeBi5Ticks(file: Uint8Array, instrument: string, hourStartMs: number): Bi5Hour {
 	const raw = inflate(file, TICK_RECORD_BYTES, "tick", (detail, cause) => new CorruptHourError(instrument, hourStartMs, detail, { cause }));
 	return tickRecords(raw, instrument, hourStartMs);
 }
 
 /** The same, with the LZMA decompression on libuv's thread pool: concurrent hours decompress in parallel, off the event loop. */
-export async function decodeBi5TicksAsync(file: Uint8Array, instrument: string, hourStartMs: number): Promise<DecodedHour> {
+export async function decodeBi5TicksAsync(file: Uint8Array, instrument: string, hourStartMs: number): Promise<Bi5Hour> {
 	let raw: Buffer;
 	try {
 		raw = file.byteLength === 0 ? Buffer.alloc(0) : await lzma.decompress(file);

@@ -1,7 +1,7 @@
 import { HttpError, httpGet, type HttpOptions, type RateLimiter } from "../../net/http";
 import { decodeBi5TicksAsync } from "./bi5";
 import type { DukascopyInstrument } from "./instruments";
-import { decodeJsonTicks } from "./jsonapi";
+import { decodeJsonTicks, parseJsonTicks } from "./jsonapi";
 import { CorruptHourError, type DecodedHour } from "./ticks";
 import { bi5HourUrl, jsonHourUrl } from "./urls";
 
@@ -53,7 +53,7 @@ export class JsonApiSource implements DukascopySource {
 		if (res.status === 404) return { published: false, url };
 		let body: unknown;
 		try {
-			body = JSON.parse(res.body.toString("utf8"));
+			body = parseJsonTicks(res.body.toString("utf8"));
 		} catch (err) {
 			throw new CorruptHourError(inst.id, hourStartMs, `JSON API: response is not JSON (${res.body.length} bytes: ${(err as Error).message})`, { cause: err });
 		}

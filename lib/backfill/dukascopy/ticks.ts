@@ -1,14 +1,11 @@
 import type { QuoteItem } from "../../domain/types";
 import { HOUR_MS } from "../hours";
 import type { DukascopyInstrument } from "./instruments";
+import { pad2 } from "./urls";
 
 export { HOUR_MS };
 
-/**
- * One hour of Dukascopy ticks, as columns. Prices stay the feed's integers (price * decimalFactor) and
- * volumes the feed's float32 values until they are rendered as decimal strings (quoteItems).
- */
-export interface DecodedHour {
+interface HourColumns {
 	instrument: string; // datafeed id, "EURUSD"
 	hourStartMs: number;
 	count: number;
@@ -16,14 +13,17 @@ export interface DecodedHour {
 	offsets: Uint32Array;
 	ask: Uint32Array;
 	bid: Uint32Array;
-	askVolume: Float32Array;
-	bidVolume: Float32Array;
-	/**
-	 * Unit of the volumes as the source sends them: the .bi5 files count millions of the base currency
-	 * (rounded to whole units, half to even), the JSON API base units. Rendered as base units either way.
-	 */
-	volumeUnit: "millions" | "units";
 }
+
+/**
+ * One hour of Dukascopy ticks, as columns. Prices stay the feed's integers (price * decimalFactor) until
+ * they are rendered as decimal strings (quoteItems). Volumes stay as the source sends them: the .bi5
+ * files' float32 millions of the base currency (rounded to whole units, half to even), or the JSON API's
+ * base units as exact decimal strings (its JSON number text, never narrowed to a float32). Both are
+ * rendered as base units.
+ */
+export type DecodedHour = HourColumns &
+	({ volumeUnit: "millions"; askVolume: Float32Array; bidVolume: Float32Array } | { volumeUnit: "units"; askVolume: string[]; bidVolume: string[] });
 
 /** A file or response that cannot be decoded, with the hour it belongs to. Not worth retrying. */
 export class CorruptHourError extends Error {
@@ -38,18 +38,17 @@ export class CorruptHourError extends Error {
 	}
 }
 
+/** An hour from the .bi5 datafeed (float32 volumes in millions) and one from the JSON API (decimal volumes in units). */
+export type Bi5Hour = Extract<DecodedHour, { volumeUnit: "millions" }>;
+export type JsonHour = Extract<DecodedHour, { volumeUnit: "units" }>;
+
+export function emptyHour(instrument: string, hourStartMs: number, volumeUnit: "millions", count?: number): Bi5Hour;
+export function emptyHour(instrument: string, hourStartMs: number, volumeUnit: "units", count?: number): JsonHour;
 export function emptyHour(instrument: string, hourStartMs: number, volumeUnit: DecodedHour["volumeUnit"], count = 0): DecodedHour {
-	return {
-		volumeUnit,
-		instrument,
-		hourStartMs,
-		count,
-		offsets: new Uint32Array(count),
-		ask: new Uint32Array(count),
-		bid: new Uint32Array(count),
-		askVolume: new Float32Array(count),
-		bidVolume: new Float32Array(count),
-	};
+	const cols = { instrument, hourStartMs, count, offsets: new Uint32Array(count), ask: new Uint32Array(count), bid: new Uint32Array(count) };
+	return volumeUnit === "millions"
+		? { ...cols, volumeUnit, askVolume: new Float32Array(count), bidVolume: new Float32Array(count) }
+		: { ...cols, volumeUnit, askVolume: new Array<string>(count).fill("0"), bidVolume: new Array<string>(count).fill("0") };
 }
 
 /** Reject what cannot be a tick of this hour: an offset outside the hour, offsets going back, a volume that is not a finite non-negative number. */
@@ -60,6 +59,7 @@ export function checkHour(h: DecodedHour): void {
 		if (o >= HOUR_MS) throw new CorruptHourError(h.instrument, h.hourStartMs, `tick ${i} is ${o} ms after the hour start (outside the hour)`);
 		if (o < prev) throw new CorruptHourError(h.instrument, h.hourStartMs, `tick ${i} goes back in time (${o} ms after ${prev} ms)`);
 		prev = o;
+		if (h.volumeUnit !== "millions") continue; // decimal strings are checked as they are decoded
 		const av = h.askVolume[i];
 		const bv = h.bidVolume[i];
 		if (!(av >= 0 && av < Infinity) || !(bv >= 0 && bv < Infinity)) throw new CorruptHourError(h.instrument, h.hourStartMs, `tick ${i} has an invalid volume (${av}, ${bv})`);
@@ -99,7 +99,7 @@ export function timesMillion(s: string): string {
 }
 
 /** "1.2e-7" -> "0.00000012", "1.5e+21" -> "1500000000000000000000", trailing fraction zeros dropped. */
-function plainDecimal(s: string): string {
+export function plainDecimal(s: string): string {
 	const e = s.search(/e/i);
 	let mant = e < 0 ? s : s.slice(0, e);
 	const exp = e < 0 ? 0 : Number(s.slice(e + 1));
@@ -131,18 +131,28 @@ function memo(fn: (v: number) => string): (v: number) => string {
 	};
 }
 
-const pad2 = (n: number) => (n < 10 ? "0" + n : String(n));
-
 /**
  * The hour's ticks as quote items. seq is the tick's index within its hour: unique per (time, seq),
  * and the same whenever the same hour is fetched again, from either source, so a re-run is a no-op.
- * Volumes are base units (see DecodedHour.volumeUnit), as the shortest decimal of their float32 value.
+ * Volumes are base units (see DecodedHour): .bi5 as the shortest decimal of their float32 value times
+ * 10^6, JSON API as the decimal the API sent.
  */
 export function quoteItems(h: DecodedHour, inst: DukascopyInstrument, recvTime: string): QuoteItem[] {
 	const out: QuoteItem[] = new Array(h.count);
 	const d = inst.decimals;
 	const price = memo((n) => scaledPrice(n, d));
-	const vol = memo(h.volumeUnit === "millions" ? (v) => timesMillion(float32Decimal(v)) : float32Decimal);
+	let askQty: (i: number) => string;
+	let bidQty: (i: number) => string;
+	if (h.volumeUnit === "millions") {
+		const million = memo((v) => timesMillion(float32Decimal(v)));
+		const [a, b] = [h.askVolume, h.bidVolume];
+		askQty = (i) => million(a[i]);
+		bidQty = (i) => million(b[i]);
+	} else {
+		const [a, b] = [h.askVolume, h.bidVolume];
+		askQty = (i) => a[i];
+		bidQty = (i) => b[i];
+	}
 	// The hour's "YYYY-MM-DDTHH:" once; minutes, seconds and ms from the offset (no Date per tick).
 	const prefix = new Date(h.hourStartMs).toISOString().slice(0, 14);
 	for (let i = 0; i < h.count; i++) {
@@ -154,8 +164,8 @@ export function quoteItems(h: DecodedHour, inst: DukascopyInstrument, recvTime: 
 			seq: String(i),
 			bid: price(h.bid[i]),
 			ask: price(h.ask[i]),
-			bidQty: vol(h.bidVolume[i]),
-			askQty: vol(h.askVolume[i]),
+			bidQty: bidQty(i),
+			askQty: askQty(i),
 			recvTime,
 		};
 	}

@@ -3,7 +3,7 @@
  * - .bi5 datafeed: {base}/EURUSD/2024/00/15/13h_ticks.bi5, month 0-based and zero-padded.
  * - JSON API: {base}/ticks/EUR-USD/2024/1/15/13, month 1-based, nothing padded.
  */
-const pad2 = (n: number) => String(n).padStart(2, "0");
+export const pad2 = (n: number): string => (n < 10 ? "0" + n : String(n));
 
 function trimBase(base: string): string {
 	return base.replace(/\/+$/, "");
