@@ -47,6 +47,8 @@ export interface Config {
 	backfillConcurrency: number; // hours fetched at once per worker
 	backfillRatePerSec: number; // requests per second to Dukascopy, per process
 	backfillLeaseMs: number; // a worker silent this long loses its leased hours to another
+	dukascopyPublishWindowMs: number; // a 404 for an hour that ended less than this ago means "not published yet"
+	dukascopyUnpublishedRetryMs: number; // how often such an hour is asked for again
 	autoIngestInstruments: string[]; // Dukascopy instruments followed hour by hour (empty: off)
 	autoIngestIntervalMs: number;
 	binanceRestUrl: string;
@@ -61,7 +63,9 @@ export interface Config {
 	krakenBackoffMaxMs: number;
 	krakenChecksumMismatchLimit: number; // consecutive mismatches before one symbol's book is resubscribed
 	krakenFlushMs: number; // trades/quotes are published in batches this often
-	krakenRestRatePerSec: number; // REST calls per second for gap repair
+	krakenRestRatePerSec: number; // REST calls per second for gap repair and history (one limiter per process)
+	krakenHistoryLiveMarginMs: number; // Kraken trades history stops this far behind now (the live stream's stretch)
+	krakenMaxPending: number; // trades/quotes/book messages held while the log refuses them; beyond: dropped, recorded in feed_gaps
 	krakenRecordFile: string | null; // append raw frames here (one JSON line each)
 }
 
@@ -194,6 +198,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		backfillConcurrency: int(env, "BACKFILL_CONCURRENCY", 4, 1),
 		backfillRatePerSec: positive(env, "BACKFILL_RATE_PER_SEC", 5),
 		backfillLeaseMs: int(env, "BACKFILL_LEASE_MS", 30_000, 500),
+		dukascopyPublishWindowMs: int(env, "DUKASCOPY_PUBLISH_WINDOW_MS", 86_400_000, 0),
+		dukascopyUnpublishedRetryMs: int(env, "DUKASCOPY_UNPUBLISHED_RETRY_MS", 600_000, 100),
 		autoIngestInstruments: autoIngestInstruments(env),
 		autoIngestIntervalMs: int(env, "AUTO_INGEST_INTERVAL_MS", 300_000, 100),
 		binanceRestUrl: (env.BINANCE_REST_URL || "https://api.binance.com").replace(/\/+$/, ""),
@@ -209,6 +215,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		krakenChecksumMismatchLimit: int(env, "KRAKEN_CHECKSUM_MISMATCH_LIMIT", 3, 1),
 		krakenFlushMs: int(env, "KRAKEN_FLUSH_MS", 100, 1),
 		krakenRestRatePerSec: positive(env, "KRAKEN_REST_RATE_PER_SEC", 1),
+		krakenHistoryLiveMarginMs: int(env, "KRAKEN_HISTORY_LIVE_MARGIN_MS", 300_000, 0),
+		krakenMaxPending: int(env, "KRAKEN_MAX_PENDING", 200_000, 1),
 		krakenRecordFile: env.KRAKEN_RECORD_FILE || null,
 	};
 }

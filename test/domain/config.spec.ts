@@ -26,7 +26,11 @@ describe("configuration", () => {
 			backfillRatePerSec: 5,
 			autoIngestInstruments: [],
 			autoIngestIntervalMs: 300_000,
+			dukascopyPublishWindowMs: 86_400_000,
+			dukascopyUnpublishedRetryMs: 600_000,
 		});
+		expect(loadConfig({ DUKASCOPY_PUBLISH_WINDOW_MS: "7200000", DUKASCOPY_UNPUBLISHED_RETRY_MS: "60000" })).toMatchObject({ dukascopyPublishWindowMs: 7_200_000, dukascopyUnpublishedRetryMs: 60_000 });
+		expect(() => loadConfig({ DUKASCOPY_UNPUBLISHED_RETRY_MS: "10" })).toThrow(/DUKASCOPY_UNPUBLISHED_RETRY_MS="10": expected an integer >= 100/);
 		const c = loadConfig({ DUKASCOPY_URL: "http://127.0.0.1:9/datafeed/", DUKASCOPY_SOURCE: "JSON", BACKFILL_RATE_PER_SEC: "0.5", AUTO_INGEST_INSTRUMENTS: "eurusd, BTC-USD" });
 		expect(c).toMatchObject({ dukascopyUrl: "http://127.0.0.1:9/datafeed", dukascopySource: "json", backfillRatePerSec: 0.5, autoIngestInstruments: ["EURUSD", "BTCUSD"] });
 		expect(() => loadConfig({ DUKASCOPY_SOURCE: "csv" })).toThrow(/DUKASCOPY_SOURCE="csv": expected bi5 or json/);
