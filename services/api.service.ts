@@ -1,4 +1,5 @@
 import type { Context, Service, ServiceSchema } from "moleculer";
+import { asClientErrors } from "../mixins/client-errors";
 import { Errors } from "moleculer";
 import ApiGateway from "moleculer-web";
 import { intParam, parseCandleQuery, parseTickQuery, ParamError } from "../lib/api/params";
@@ -13,15 +14,6 @@ import { runtimeOf } from "../mixins/runtime";
 type Params = Record<string, unknown>;
 
 /** Turn a parameter problem into a 400 that says what is wrong; let everything else through. */
-async function validated<T>(fn: () => Promise<T> | T): Promise<T> {
-	try {
-		return await fn();
-	} catch (err) {
-		if (err instanceof ParamError) throw new Errors.MoleculerClientError(err.message, 400, "INVALID_PARAMETER", { param: err.param });
-		throw err;
-	}
-}
-
 /**
  * The REST gateway (moleculer-web). Routes are listed in README.md and docs/openapi.yaml.
  * Market data is read straight from PostgreSQL; the still-open candle is computed live.
@@ -68,7 +60,7 @@ const ApiService: ServiceSchema<any> = {
 			visibility: "published",
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
-				const q = await validated(() => parseCandleQuery(ctx.params, { maxBuckets: rt.config.apiMaxRangeBuckets }));
+				const q = await asClientErrors(() => parseCandleQuery(ctx.params, { maxBuckets: rt.config.apiMaxRangeBuckets }));
 				return getCandles(rt.pool, q);
 			},
 		},
@@ -76,7 +68,7 @@ const ApiService: ServiceSchema<any> = {
 			visibility: "published",
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
-				const q = await validated(() => parseTickQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
+				const q = await asClientErrors(() => parseTickQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
 				return queryTrades(rt.pool, q);
 			},
 		},
@@ -84,7 +76,7 @@ const ApiService: ServiceSchema<any> = {
 			visibility: "published",
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
-				const q = await validated(() => parseTickQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
+				const q = await asClientErrors(() => parseTickQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
 				return queryQuotes(rt.pool, q);
 			},
 		},
@@ -93,7 +85,7 @@ const ApiService: ServiceSchema<any> = {
 			visibility: "published",
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
-				const q = await validated(() => parseKlinesQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
+				const q = await asClientErrors(() => parseKlinesQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
 				return queryKlines(rt.pool, q, q.from, q.to, q.limit);
 			},
 		},
@@ -135,7 +127,7 @@ const ApiService: ServiceSchema<any> = {
 			visibility: "published",
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
-				const q = await validated(() => {
+				const q = await asClientErrors(() => {
 					const p = ctx.params;
 					const limit = intParam(p, "limit", 100, 1, 1000);
 					for (const k of ["venue", "symbol"] as const) if (p[k] !== undefined && (typeof p[k] !== "string" || !/^[A-Za-z0-9._\-/]{1,64}$/.test(p[k] as string))) throw new ParamError(k, `${k} must be a venue or symbol name`);
@@ -157,7 +149,7 @@ const ApiService: ServiceSchema<any> = {
 			visibility: "published",
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
-				const limit = await validated(() => {
+				const limit = await asClientErrors(() => {
 					return intParam(ctx.params, "limit", 100, 1, 1000);
 				});
 				const { rows } = await rt.pool.query(

@@ -1,4 +1,5 @@
 import type { Context, Service, ServiceSchema } from "moleculer";
+import { asClientErrors } from "../mixins/client-errors";
 import { Errors } from "moleculer";
 import { intParam, ParamError } from "../lib/api/params";
 import { AutoIngester } from "../lib/backfill/auto-ingest";
@@ -6,7 +7,7 @@ import { getInstrument } from "../lib/backfill/dukascopy/instruments";
 import { createSource } from "../lib/backfill/dukascopy/source";
 import { findGaps } from "../lib/backfill/gaps";
 import { BackfillWorker, cancelJob, createJob, getJob, listJobs, retryFailed } from "../lib/backfill/jobs";
-import { parseBackfillRequest, UnknownInstrumentParam } from "../lib/backfill/params";
+import { parseBackfillRequest } from "../lib/backfill/params";
 import type { LeaderElector } from "../lib/coordination/lease";
 import { LocalLease } from "../lib/coordination/local-lease";
 import { RedisLease } from "../lib/coordination/redis-lease";
@@ -24,16 +25,6 @@ interface Locals {
 type Self = Service & Locals;
 
 /** Parameter problems become 400s naming the parameter (an unknown instrument says which ones exist). */
-async function checked<T>(fn: () => Promise<T> | T): Promise<T> {
-	try {
-		return await fn();
-	} catch (err) {
-		if (err instanceof UnknownInstrumentParam) throw new Errors.MoleculerClientError(err.message, 400, "UNKNOWN_INSTRUMENT", { param: err.param });
-		if (err instanceof ParamError) throw new Errors.MoleculerClientError(err.message, 400, "INVALID_PARAMETER", { param: err.param });
-		throw err;
-	}
-}
-
 function jobId(p: Params): string {
 	const id = p.id;
 	if ((typeof id !== "string" && typeof id !== "number") || !/^\d{1,18}$/.test(String(id))) throw new ParamError("id", `id ${JSON.stringify(id)} is not a job id (a positive integer)`);
@@ -61,7 +52,7 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 		start: {
 			async handler(this: Self, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
-				const req = await checked(() => parseBackfillRequest(ctx.params));
+				const req = await asClientErrors(() => parseBackfillRequest(ctx.params));
 				const id = await createJob(rt.pool, { instrument: req.inst.id, hours: req.hours, from: req.from, to: req.to, kind: "range" });
 				this.worker?.wake();
 				ctx.broadcast("backfill.queued", { id, instrument: req.inst.id });
@@ -71,7 +62,7 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 		/** State and progress of one job: hours done/total, ticks, rate, ETA, errors per hour. */
 		status: {
 			async handler(this: Self, ctx: Context<Params>) {
-				const id = await checked(() => jobId(ctx.params));
+				const id = await asClientErrors(() => jobId(ctx.params));
 				const job = await getJob(runtimeOf(this.broker).pool, id);
 				if (!job) throw new Errors.MoleculerClientError(`no backfill job ${id}`, 404, "JOB_NOT_FOUND", { id });
 				return job;
@@ -79,7 +70,7 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 		},
 		list: {
 			async handler(this: Self, ctx: Context<Params>) {
-				const { limit, state } = await checked(() => {
+				const { limit, state } = await asClientErrors(() => {
 					const l = intParam(ctx.params, "limit", 50, 1, 1000);
 					const s = ctx.params.state;
 					if (s !== undefined && !["queued", "running", "done", "failed", "cancelled"].includes(String(s))) throw new ParamError("state", `state ${JSON.stringify(s)} is not one of queued, running, done, failed, cancelled`);
@@ -90,7 +81,7 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 		},
 		cancel: {
 			async handler(this: Self, ctx: Context<Params>) {
-				const id = await checked(() => jobId(ctx.params));
+				const id = await asClientErrors(() => jobId(ctx.params));
 				const pool = runtimeOf(this.broker).pool;
 				const cancelled = await cancelJob(pool, id);
 				const job = await getJob(pool, id);
@@ -101,7 +92,7 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 		/** Queue a job's failed hours again. */
 		retry: {
 			async handler(this: Self, ctx: Context<Params>) {
-				const id = await checked(() => jobId(ctx.params));
+				const id = await asClientErrors(() => jobId(ctx.params));
 				const pool = runtimeOf(this.broker).pool;
 				const requeued = await retryFailed(pool, id);
 				this.worker?.wake();
@@ -116,7 +107,7 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 		fillGaps: {
 			async handler(this: Self, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
-				const req = await checked(() => parseBackfillRequest(ctx.params));
+				const req = await asClientErrors(() => parseBackfillRequest(ctx.params));
 				const gaps = await findGaps(rt.pool, req.inst, req.from, req.to);
 				const dryRun = ctx.params.dryRun === true || ctx.params.dryRun === "true";
 				if (dryRun || gaps.length === 0) return { instrument: req.inst.id, gaps: gaps.map((h) => new Date(h).toISOString()), job: null };

@@ -1,4 +1,5 @@
 import type { Context, Service, ServiceSchema } from "moleculer";
+import { asClientErrors } from "../mixins/client-errors";
 import { Errors } from "moleculer";
 import { ParamError } from "../lib/api/params";
 import { HistoryError } from "../lib/history/errors";
@@ -22,18 +23,11 @@ interface Locals {
 const STATUS: Record<HistoryError["code"], number> = { BAD_PARAMETER: 400, UNKNOWN_SYMBOL: 404, BUSY: 409, BANNED: 503, VENUE_ERROR: 502 };
 
 /** Parameter and venue problems as client errors that name what is wrong (HTTP status through the gateway). */
-async function answer<T>(fn: () => Promise<T>): Promise<T> {
-	try {
-		return await fn();
-	} catch (err) {
-		if (err instanceof ParamError) throw new Errors.MoleculerClientError(err.message, 400, "INVALID_PARAMETER", { param: err.param });
-		if (err instanceof HistoryError) {
-			const status = STATUS[err.code];
-			if (status < 500) throw new Errors.MoleculerClientError(err.message, status, err.code, { param: err.param });
-			throw new Errors.MoleculerError(err.message, status, err.code);
-		}
-		throw err;
-	}
+/** HistoryError codes as Moleculer errors: the caller's mistakes are client errors, the venue's are not. */
+function historyError(err: unknown): Error | undefined {
+	if (!(err instanceof HistoryError)) return undefined;
+	const status = STATUS[err.code];
+	return status < 500 ? new Errors.MoleculerClientError(err.message, status, err.code, { param: err.param }) : new Errors.MoleculerError(err.message, status, err.code);
 }
 
 function str(p: Params, name: string): string {
@@ -55,30 +49,30 @@ const ExchangeHistoryService: ServiceSchema<{}, {}, Locals> = {
 		klines: {
 			...NO_TIMEOUT,
 			async handler(this: Service & Locals, ctx: Context<Params>) {
-				return answer(async () => {
+				return asClientErrors(async () => {
 					klinesVenue(ctx.params);
 					const symbol = str(ctx.params, "symbol");
 					const interval = klineInterval(ctx.params);
 					return this.history.klines({ symbol, interval, ...historyRange(ctx.params) });
-				});
+				}, historyError);
 			},
 		},
 		/** REPL: `call exchange-history.krakenTrades --pair XBTUSD --from 2024-01-01 --to 2024-01-02` */
 		krakenTrades: {
 			...NO_TIMEOUT,
 			async handler(this: Service & Locals, ctx: Context<Params>) {
-				return answer(async () => {
+				return asClientErrors(async () => {
 					const pair = str(ctx.params, "pair");
 					const full = ctx.params.full === true || ctx.params.full === "true";
 					return this.history.krakenTrades({ pair, full, ...historyRange(ctx.params) });
-				});
+				}, historyError);
 			},
 		},
 		/** Every active crypto symbol of the catalog. REPL: `call exchange-history.catalog --from 2024-01-01 --to 2024-01-02` */
 		catalog: {
 			...NO_TIMEOUT,
 			async handler(this: Service & Locals, ctx: Context<Params>) {
-				return answer(async () => this.history.catalog({ interval: klineInterval(ctx.params, "1m"), ...historyRange(ctx.params) }));
+				return asClientErrors(async () => this.history.catalog({ interval: klineInterval(ctx.params, "1m"), ...historyRange(ctx.params) }), historyError);
 			},
 		},
 		/** What is running now, with its progress. */

@@ -7,6 +7,8 @@ export class ParamError extends Error {
 	constructor(
 		readonly param: string,
 		message: string,
+		/** Machine-readable type of the 400 answer. */
+		readonly code = "INVALID_PARAMETER",
 	) {
 		super(message);
 	}

@@ -33,6 +33,6 @@ export function parseBackfillRequest(p: Params, now = Date.now()): BackfillReque
 
 export class UnknownInstrumentParam extends ParamError {
 	constructor(name: string) {
-		super("instrument", `unknown Dukascopy instrument ${JSON.stringify(name)} (known: ${[...DUKASCOPY_INSTRUMENTS.keys()].join(", ")})`);
+		super("instrument", `unknown Dukascopy instrument ${JSON.stringify(name)} (known: ${[...DUKASCOPY_INSTRUMENTS.keys()].join(", ")})`, "UNKNOWN_INSTRUMENT");
 	}
 }
