@@ -294,7 +294,7 @@ class ProducerConn {
 			return;
 		}
 		const context = req.context ?? null;
-		if (typeof req.payload !== "string" || req.payload.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(req.payload)) {
+		if (typeof req.payload !== "string" || !isBase64(req.payload)) {
 			this.reply({ result: `send-error:${ERR.payload}`, errorMsg: "Invalid Base64 message-payload", context });
 			return;
 		}
@@ -358,6 +358,22 @@ class ProducerConn {
 		this.topic.producers.delete(this);
 	}
 }
+
+/**
+ * Standard base64 with padding, as the broker's Base64.getDecoder() takes it. Node's decoder skips what
+ * is not base64 (so a bad character shows as a short result) but also takes the URL alphabet, hence the
+ * '-'/'_' check; the same answer as /^[A-Za-z0-9+/]*={0,2}$/ with length % 4 === 0, several times faster
+ * on large payloads.
+ */
+function isBase64(s: string): boolean {
+	if (s.length % 4 !== 0) return false;
+	const pad = s.endsWith("==") ? 2 : s.endsWith("=") ? 1 : 0;
+	const n = (s.length / 4) * 3 - pad;
+	// decoded into a reused buffer: the stored message keeps the base64 text, the bytes are not needed
+	if (base64Scratch.length < n + 3) base64Scratch = Buffer.allocUnsafe(Math.max(n + 3, base64Scratch.length * 2));
+	return base64Scratch.write(s, 0, "base64") === n && !s.includes("-") && !s.includes("_");
+}
+let base64Scratch = Buffer.allocUnsafe(64 * 1024);
 
 function keyHash(key: string): number {
 	let h = 0x811c9dc5;
