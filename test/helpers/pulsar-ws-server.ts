@@ -31,7 +31,12 @@ import { encodeMessageId, formatPublishTime } from "../../lib/log/pulsar/message
  *   drops a message whose sequence id is not above the last one stored for its producer name and
  *   answers it with the id -1:-1, as the broker does.
  * - token auth: with `token` set, the upgrade and every admin call need `Authorization: Bearer <token>`
- *   (or ?token= on the upgrade); anything else gets HTTP 401.
+ *   (or ?token= on the upgrade); anything else gets HTTP 401. A topic in `forbidden` gets HTTP 403 on the
+ *   upgrade (the role may not produce/consume there), as the WebSocket service answers a failed
+ *   authorization.
+ * - half-open connections: a broker notices a producer's dead connection only when its keepalive gives
+ *   up, and until then a new producer with that name gets 409 ProducerBusy. `producerBusyAfterDropMs`
+ *   keeps a producer whose connection ended without a close handshake registered that long.
  *
  * Stored messages stay (no retention limits); batches are acknowledged per message (as with
  * acknowledgmentAtBatchIndexLevelEnabled). Compression happens between the WebSocket service and the
@@ -351,11 +356,16 @@ class ProducerConn {
 		if (sock) process.nextTick(() => sock.uncork());
 	}
 
-	onClose(): void {
+	onClose(code: number): void {
 		// a batch not yet written is lost with the connection, as its sends were never acknowledged
 		if (this.batch) clearTimeout(this.batch.timer);
 		this.batch = null;
-		this.topic.producers.delete(this);
+		const busyMs = this.server.producerBusyAfterDropMs;
+		// a close handshake the broker sees at once; 1006 (no close frame) is a connection that just died
+		if (busyMs > 0 && code === 1006) {
+			const t = setTimeout(() => this.topic.producers.delete(this), busyMs);
+			t.unref();
+		} else this.topic.producers.delete(this);
 	}
 }
 
@@ -391,6 +401,10 @@ export class FakePulsar {
 	readonly requests: { url: string; authorization: string | undefined }[] = [];
 	/** Test hook: store the next message or batch, then cut the producer's connection instead of answering. */
 	loseNextAcks = false;
+	/** Test hook: how long a producer whose connection dropped (no close handshake) still holds its name. */
+	producerBusyAfterDropMs = 0;
+	/** Test hook: full topic names whose upgrades get HTTP 403. */
+	readonly forbidden = new Set<string>();
 	readonly topics = new Map<string, Topic>();
 	readonly namespaces = new Set<string>();
 	private readonly dedupNamespaces = new Set<string>();
@@ -499,6 +513,7 @@ export class FakePulsar {
 		if (parts.length !== (kind === "producer" ? 8 : 9) || parts[4] !== "persistent") return deny(400, "Invalid topic name format");
 		const namespace = `${parts[5]}/${parts[6]}`;
 		const local = decodeURIComponent(parts[7]);
+		if (this.forbidden.has(`persistent://${namespace}/${local}`)) return deny(403, "Not authorized to access topic");
 		const params = Object.fromEntries(query.entries());
 		if (kind === "producer") {
 			const bad = enumError(params, { compressionType: COMPRESSION, messageRoutingMode: ROUTING, hashingScheme: HASHING });
@@ -511,7 +526,7 @@ export class FakePulsar {
 			this.wss.handleUpgrade(req, socket, head, (ws) => {
 				const p = new ProducerConn(ws, t, name, params, this);
 				t.producers.add(p);
-				this.track(ws, (d) => p.onText(d), () => p.onClose());
+				this.track(ws, (d) => p.onText(d), (code) => p.onClose(code));
 			});
 			return;
 		}
@@ -550,16 +565,16 @@ export class FakePulsar {
 		});
 	}
 
-	private track(ws: WebSocket, onText: (d: string) => void, onClose: () => void): void {
+	private track(ws: WebSocket, onText: (d: string) => void, onClose: (code: number) => void): void {
 		this.stats.upgrades++;
 		this.sockets.add(ws);
 		ws.on("message", (d, isBinary) => {
 			if (isBinary) ws.close(1003, "Failed to deserialize from JSON");
 			else onText(d.toString());
 		});
-		ws.on("close", () => {
+		ws.on("close", (code) => {
 			this.sockets.delete(ws);
-			onClose();
+			onClose(code);
 		});
 		ws.on("error", () => undefined);
 	}

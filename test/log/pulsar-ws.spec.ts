@@ -61,6 +61,8 @@ async function raw(url: string, token = TOKEN) {
 	};
 }
 
+const pulsarTopicPath = (full: string) => full.replace("://", "/");
+
 async function drain(c: Consumer, n: number, timeoutMs = 10_000): Promise<Delivery[]> {
 	const out: Delivery[] = [];
 	const deadline = Date.now() + timeoutMs;
@@ -109,6 +111,21 @@ describe("fake Pulsar broker, spoken to over raw WebSockets", () => {
 		await expect(raw(producerUrl("?compressionType=LZMA"))).rejects.toThrow(/HTTP 400/);
 		const res = await fetch(`${broker.adminUrl}/admin/v2/persistent/public/default`);
 		expect(res.status).toBe(401);
+		broker.forbidden.add(FULL);
+		await expect(raw(consumerUrl("s", "subscriptionType=Shared"))).rejects.toThrow(/HTTP 403/);
+	});
+
+	it("keeps a producer whose connection dropped busy for producerBusyAfterDropMs, but not one closed cleanly", async () => {
+		broker.producerBusyAfterDropMs = 60_000;
+		const clean = await raw(producerUrl("?producerName=clean"));
+		await clean.close();
+		open.push(await raw(producerUrl("?producerName=clean")));
+		const a = await raw(producerUrl("?producerName=half-open"));
+		broker.dropConnections();
+		await a.close();
+		await expect(raw(producerUrl("?producerName=half-open"))).rejects.toThrow(/HTTP 409/);
+		broker.producerBusyAfterDropMs = 0;
+		await expect(raw(producerUrl("?producerName=half-open"))).rejects.toThrow(/HTTP 409/);
 	});
 
 	it("delivers with redeliveryCount, redelivers on nack, ack timeout and disconnect, and splits Shared subscriptions", async () => {
@@ -232,6 +249,31 @@ describe("PulsarWsLog on the fake broker", () => {
 		expect(new Set(broker.producerParams.map((p) => p.producerName)).size).toBe(1);
 	});
 
+	it("retries a reconnect the broker answers with 409 ProducerBusy, and the resend is stored once", async () => {
+		await new PulsarAdmin({ url: broker.adminUrl, token: TOKEN }).setDeduplication("public/default", true);
+		const { lines, logger } = capture();
+		const l = await log({ batchingMaxPublishDelayMs: 50, logger });
+		await l.publish(TOPIC, "k", [enc.encode("warm")]);
+		// the connection dies after the broker stored the batch, and the broker keeps the old producer for a while
+		broker.producerBusyAfterDropMs = 700;
+		broker.loseNextAcks = true;
+		const rejectedBefore = broker.stats.rejectedUpgrades;
+		await l.publish(TOPIC, "k", Array.from({ length: 20 }, (_, i) => enc.encode(`m${i}`)));
+		expect(broker.stats.rejectedUpgrades).toBeGreaterThan(rejectedBefore);
+		expect(lines.join("\n")).toMatch(/HTTP 409 .*Producer with name .* is already connected.*; retrying/);
+		expect(broker.stats.duplicates).toBe(20);
+		expect(broker.messages(FULL).map((m) => m.payload.toString())).toEqual(["warm", ...Array.from({ length: 20 }, (_, i) => `m${i}`)]);
+		expect(new Set(broker.producerParams.map((p) => p.producerName)).size).toBe(1);
+	});
+
+	it("gives up on 409 ProducerBusy after the send timeout, with the broker's reason", async () => {
+		const l = await log({ batchingMaxPublishDelayMs: 50, publishTimeoutMs: 1_500 });
+		await l.publish(TOPIC, "k", [enc.encode("warm")]);
+		broker.producerBusyAfterDropMs = 60_000;
+		broker.loseNextAcks = true;
+		await expect(l.publish(TOPIC, "k", [enc.encode("x")])).rejects.toThrow(/no acknowledgement for 1500 ms; last error: .*HTTP 409 /);
+	});
+
 	it("without deduplication on the broker, such a resend is stored twice (at least once)", async () => {
 		const l = await log({ batchingMaxPublishDelayMs: 50 });
 		broker.loseNextAcks = true;
@@ -302,6 +344,50 @@ describe("PulsarWsLog on the fake broker", () => {
 		expect(broker.messages("persistent://public/historical/market-data.crypto.historical.binance.btcusdt.trades")).toHaveLength(1);
 		expect(await c.pull(10, 800)).toEqual([]);
 		await c.close();
+	});
+
+	it("skips a discovered topic the broker refuses (409, 403) without an unhandled rejection, keeps consuming the others, and retries it later", async () => {
+		const unhandled: unknown[] = [];
+		const onUnhandled = (e: unknown) => void unhandled.push(e);
+		process.on("unhandledRejection", onUnhandled);
+		try {
+			const { lines, logger } = capture();
+			const ETH = "market-data/crypto/raw/kraken/ethusd/trades";
+			const SOL = "market-data/crypto/raw/kraken/solusd/trades";
+			const ETH_FULL = "persistent://public/default/market-data.crypto.raw.kraken.ethusd.trades";
+			const SOL_FULL = "persistent://public/default/market-data.crypto.raw.kraken.solusd.trades";
+			const reader = await log({ logger });
+			const c = await reader.consumer({ subscription: "tick-writer", topics: ["market-data/crypto/raw/>"] });
+			const writer = await log();
+			await writer.publish(TOPIC, "BTC-USD-SPOT", [enc.encode("b1")]);
+			expect((await drain(c, 1)).map(text)).toEqual(["b1"]);
+			// another deployment takes the same subscription as Key_Shared on a new topic: 409 for the reader
+			const other = await log({ subscriptionType: "Key_Shared" });
+			const ks = await other.consumer({ subscription: "tick-writer", topics: [ETH] });
+			await writer.publish(ETH, "ETH-USD-SPOT", [enc.encode("e1")]);
+			// and a topic the reader's role may not consume: 403
+			broker.forbidden.add(SOL_FULL);
+			await new PulsarAdmin({ url: broker.adminUrl, token: TOKEN }).createTopic(pulsarTopicPath(SOL_FULL));
+			const rejected = broker.stats.rejectedUpgrades;
+			// several discovery rounds refused on both topics
+			await waitFor(() => broker.stats.rejectedUpgrades >= rejected + 6, { timeoutMs: 10_000, what: "three refused discovery rounds" });
+			await writer.publish(TOPIC, "BTC-USD-SPOT", [enc.encode("b2")]);
+			expect((await drain(c, 1)).map(text)).toEqual(["b2"]);
+			const refusals = lines.filter((l) => /cannot consume/.test(l));
+			expect(refusals.filter((l) => l.includes(ETH_FULL) && /HTTP 409 .*different type.*later discovery round/.test(l))).toHaveLength(1);
+			expect(refusals.filter((l) => l.includes(SOL_FULL) && /HTTP 403 /.test(l))).toHaveLength(1);
+			for (const line of lines) expect(line).not.toContain(TOKEN);
+			// the obstacles go: a later round subscribes, and what waited there arrives
+			await ks.close();
+			broker.forbidden.delete(SOL_FULL);
+			await writer.publish(SOL, "SOL-USD-SPOT", [enc.encode("s1")]);
+			expect((await drain(c, 2)).map(text).sort()).toEqual(["e1", "s1"]);
+			expect(lines.filter((l) => /now consumes/.test(l))).toHaveLength(2);
+			await c.close();
+			expect(unhandled).toEqual([]);
+		} finally {
+			process.off("unhandledRejection", onUnhandled);
+		}
 	});
 
 	it("refuses a batch holding a message too large for one WebSocket frame, whole", async () => {

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import WebSocket from "ws";
 import { topicMatches } from "../../domain/topics";
+import { backoffMs } from "../../net/http";
 import { assertKey, consumerPatterns } from "../names";
 import type { Consumer, ConsumerOptions, Delivery, MarketLog } from "../types";
 import { PulsarAdmin } from "./admin";
@@ -27,7 +28,9 @@ import { deriveUrls, isLiteral, localNameRegex, logTopic, namespacesOf, pulsarTo
  * Matching topics are found (1) at once for literal patterns, (2) by listing the namespaces through the
  * admin API when the consumer opens and every discoveryIntervalMs, and (3) at once when this log
  * itself publishes to a new topic. A topic created by another process is picked up within one
- * discovery interval; starting at Earliest, it loses nothing in between.
+ * discovery interval; starting at Earliest, it loses nothing in between. A found topic the broker
+ * refuses (403, 404, or 409 for a subscription held with another type) is logged once and skipped, and
+ * tried again on each later discovery round: it must never stop the others or escape as a rejection.
  *
  * Ack timeout and negative-ack delay are properties of the WebSocket service's consumer (query
  * parameters): ackTimeoutMillis per connection; negative acks are sent after (delay - 100 ms) with the
@@ -57,8 +60,15 @@ const sendFrame = (payload: Uint8Array, jsonKey: string, seq: number) =>
 /** Frames written in one tick go out together, but not more than this many bytes: the broker starts on the first ones while later ones are encoded. */
 const CORK_BYTES = 64 * 1024;
 
-/** Errors on the upgrade that retrying will not fix. */
-const PERMANENT = new Set([400, 401, 403, 404, 405, 409]);
+/**
+ * Errors on the upgrade that retrying will not fix. A producer's 409 is not one of them: it is
+ * ProducerBusy, the broker still holding our previous connection under the same name (half-open, until
+ * its keepalive notices), so it is retried like a network error, within the send timeout. A consumer's
+ * 409 (the subscription is held with another type, or by an exclusive consumer) is permanent for that
+ * connection: the consumer skips the topic and a later discovery round tries it again.
+ */
+const PERMANENT = new Set([400, 401, 403, 404, 405]);
+const CONSUMER_PERMANENT = new Set([...PERMANENT, 409]);
 
 class UpgradeError extends Error {
 	constructor(
@@ -105,9 +115,7 @@ function openSocket(url: string, token: string | undefined, what: string): Promi
 	});
 }
 
-function backoff(attempt: number): number {
-	return Math.min(5_000, 100 * 2 ** Math.min(attempt, 6)) * (0.75 + Math.random() * 0.5);
-}
+const backoff = (attempt: number) => backoffMs(attempt, 100, 5_000);
 
 class TopicProducer {
 	private ws: WebSocket | null = null;
@@ -340,15 +348,16 @@ class TopicLink {
 				this.attempt = 0;
 				this.ws = ws;
 				this.outstanding = 0;
+				this.owner.linkOpened(this);
 				ws.on("message", (d) => this.owner.onMessage(this, ws, d.toString()));
 				ws.on("close", () => this.onClose(ws));
 				ws.on("error", (e) => this.owner.log.o.logger.warn(`market log: pulsar consumer on ${this.t.full}: ${e.message}`));
 				this.owner.topUp();
 			} catch (e) {
 				const err = e as UpgradeError;
-				if (PERMANENT.has(err.status)) {
+				if (CONSUMER_PERMANENT.has(err.status)) {
 					this.failed = err;
-					this.owner.log.o.logger.error(`market log: ${err.message}`);
+					this.owner.skip(this.t.full, err);
 				} else {
 					this.owner.log.o.logger.warn(`market log: ${err.message}; retrying`);
 					this.scheduleRetry();
@@ -431,6 +440,8 @@ class WsConsumer implements Consumer {
 	private demand = 0;
 	private closed = false;
 	private warnedDiscovery = false;
+	/** Topics skipped because the broker refused them: logged once each until a connection works. */
+	private readonly skipped = new Set<string>();
 	readonly stats = { malformed: 0 };
 
 	constructor(
@@ -466,9 +477,10 @@ class WsConsumer implements Consumer {
 		const literal = this.patterns.filter(isLiteral);
 		await Promise.all(literal.map((p) => this.ensureLink(p)));
 		if (this.regexes.length) {
-			for (const topic of this.log.knownTopics) if (this.matches(topic)) await this.ensureLink(topic);
+			for (const topic of this.log.knownTopics) if (this.matches(topic)) await this.follow(topic);
 			await this.discover();
-			this.discoveryTimer = setInterval(() => void this.discover(), this.log.o.discoveryIntervalMs);
+			// discover() handles its own errors; an unhandled rejection from a timer would end the process
+			this.discoveryTimer = setInterval(() => this.discover().catch((e: Error) => this.log.o.logger.error(`market log: pulsar topic discovery for ${this.subscription} failed: ${e.message}`)), this.log.o.discoveryIntervalMs);
 			this.discoveryTimer.unref();
 		}
 	}
@@ -487,24 +499,56 @@ class WsConsumer implements Consumer {
 					continue;
 				}
 				for (const full of names) {
-					const topic = logTopic(full);
-					if (topic && this.matches(topic) && pulsarTopic(topic, this.log.o.layout).full === full) await this.ensureLink(topic);
+					// one topic the broker refuses (403, a subscription held with another type: 409, deleted
+					// since the listing: 404) or a name we cannot map must not stop the others
+					try {
+						const topic = logTopic(full);
+						if (topic && this.matches(topic) && pulsarTopic(topic, this.log.o.layout).full === full) await this.ensureLink(topic, true);
+					} catch (e) {
+						this.skip(full, e as Error);
+					}
 				}
 			}
 		})().finally(() => (this.discovering = null));
 		return this.discovering;
 	}
 
-	async ensureLink(topic: string): Promise<void> {
+	/** Connect to a topic; throws the broker's refusal. `retry`: try again a topic refused before. */
+	async ensureLink(topic: string, retry = false): Promise<void> {
 		if (this.closed) return;
 		const t = pulsarTopic(topic, this.log.o.layout);
 		let link = this.links.get(t.full);
 		if (!link) {
 			link = new TopicLink(this, t);
 			this.links.set(t.full, link);
-		}
+		} else if (retry && link.failed) link.failed = null;
 		await link.open();
 		if (link.failed) throw link.failed;
+	}
+
+	/** ensureLink for a topic found rather than asked for: a refusal is logged and the topic skipped, never thrown. */
+	async follow(topic: string): Promise<void> {
+		let full = topic;
+		try {
+			full = pulsarTopic(topic, this.log.o.layout).full;
+			await this.ensureLink(topic, true);
+		} catch (e) {
+			this.skip(full, e as Error);
+		}
+	}
+
+	/** @internal Log a refused topic once (the reason, never the token: it travels only in a header). */
+	skip(full: string, e: Error): void {
+		if (this.closed || this.skipped.has(full)) return;
+		this.skipped.add(full);
+		const local = full.slice(full.lastIndexOf("/") + 1);
+		const later = this.regexes.some((r) => r.test(local)) ? "; skipping it, a later discovery round tries again" : "";
+		this.log.o.logger.error(`market log: pulsar consumer ${this.subscription} cannot consume ${full}: ${e.message}${later}`);
+	}
+
+	/** @internal */
+	linkOpened(link: TopicLink): void {
+		if (this.skipped.delete(link.t.full)) this.log.o.logger.info(`market log: pulsar consumer ${this.subscription} now consumes ${link.t.full}`);
 	}
 
 	/**
@@ -704,7 +748,7 @@ export class PulsarWsLog implements MarketLog {
 				this.producers.set(t.full, p);
 				if (!this.knownTopics.has(t.topic)) {
 					this.knownTopics.add(t.topic);
-					for (const c of this.consumers) if (c.matches(t.topic)) void c.ensureLink(t.topic).catch(() => undefined);
+					for (const c of this.consumers) if (c.matches(t.topic)) void c.follow(t.topic);
 				}
 			}
 		}
