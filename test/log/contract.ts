@@ -180,11 +180,17 @@ export function logContract(name: string, make: () => Promise<LogUnderTest>): vo
 			const t0 = Date.now();
 			const first = await collect(c, 2, { ack: false });
 			expect(first).toHaveLength(2);
-			const again = await collect(c, 2, { timeoutMs: 10_000 });
+			// Collect until both came back. On a loaded machine an ack can reach the log after a second ack
+			// timeout, and then the same message is (rightly, at least once) delivered a third time.
+			const again: Delivery[] = [];
+			const wanted = new Set(first.map((d) => d.id));
+			const deadline = Date.now() + 10_000;
+			while ([...wanted].some((id) => !again.some((d) => d.id === id)) && Date.now() < deadline) again.push(...(await collect(c, 1, { timeoutMs: 1_000 })));
 			expect(Date.now() - t0).toBeGreaterThanOrEqual(950);
-			expect(again.map((d) => d.id).sort()).toEqual(first.map((d) => d.id).sort());
-			expect(again.map((d) => d.deliveryCount)).toEqual([2, 2]);
-			expect(await c.pull(10, 1_500)).toEqual([]);
+			expect([...new Set(again.map((d) => d.id))].sort()).toEqual([...wanted].sort());
+			for (const id of wanted) expect(again.find((d) => d.id === id)!.deliveryCount).toBe(2);
+			const late = await c.pull(10, 1_500);
+			expect(late.filter((d) => !wanted.has(d.id) || d.deliveryCount < 3)).toEqual([]);
 		});
 
 		it("hands a closed consumer's un-acked messages to another consumer at once", async () => {

@@ -185,7 +185,10 @@ describe("kraken-stream against a fake Kraken v2 (pipeline, JetStream, PostgreSQ
 		fake.silence();
 		await waitFor(() => fake.connections > conn && fake.subscribed("trade", "BTC/USD"), { what: "a new connection after the watchdog fired", timeoutMs: WATCHDOG_MS + 400 + 1500 });
 		expect((await stats()).feed.watchdogCloses).toBe(watchdogBefore + 1);
-		await waitFor(async () => (await db.pool.query("SELECT 1 FROM feed_gaps WHERE cause = 'watchdog' AND channel = 'trade' AND repaired_at IS NOT NULL")).rowCount === 2, { what: "watchdog gaps repaired" });
+		await waitFor(async () => (await db.pool.query("SELECT 1 FROM feed_gaps WHERE cause = 'watchdog' AND channel = 'trade' AND repaired_at IS NOT NULL")).rowCount === 2, { what: "watchdog gaps repaired" }).catch(async (err) => {
+			const rows = (await db.pool.query("SELECT symbol, channel, cause, from_time, to_time, repaired_at, repaired_by, detail FROM feed_gaps ORDER BY id")).rows;
+			throw new Error(`${err.message}\nfeed_gaps: ${JSON.stringify(rows)}\nstats: ${JSON.stringify(await stats())}`);
+		});
 		fake.step();
 		await expectStoredExactlyEmitted();
 	});
