@@ -179,13 +179,15 @@ describe("kraken-stream against a fake Kraken v2 (pipeline, JetStream, PostgreSQ
 		expect(((await p.broker.call("tick-writer.stats")) as any).markers).toBeGreaterThanOrEqual(2);
 	});
 
+	// One full-suite run saw these repairs miss a 20 s wait (not reproduced since): the wait is longer now, and a
+	// failure prints the gap ledger and the stream's stats.
 	it("replaces a silent socket (no data, no heartbeats) within the watchdog time", async () => {
 		const conn = fake.connections;
 		const watchdogBefore = (await stats()).feed.watchdogCloses;
 		fake.silence();
 		await waitFor(() => fake.connections > conn && fake.subscribed("trade", "BTC/USD"), { what: "a new connection after the watchdog fired", timeoutMs: WATCHDOG_MS + 400 + 1500 });
 		expect((await stats()).feed.watchdogCloses).toBe(watchdogBefore + 1);
-		await waitFor(async () => (await db.pool.query("SELECT 1 FROM feed_gaps WHERE cause = 'watchdog' AND channel = 'trade' AND repaired_at IS NOT NULL")).rowCount === 2, { what: "watchdog gaps repaired" }).catch(async (err) => {
+		await waitFor(async () => (await db.pool.query("SELECT 1 FROM feed_gaps WHERE cause = 'watchdog' AND channel = 'trade' AND repaired_at IS NOT NULL")).rowCount === 2, { what: "watchdog gaps repaired", timeoutMs: 45_000 }).catch(async (err) => {
 			const rows = (await db.pool.query("SELECT symbol, channel, cause, from_time, to_time, repaired_at, repaired_by, detail FROM feed_gaps ORDER BY id")).rows;
 			throw new Error(`${err.message}\nfeed_gaps: ${JSON.stringify(rows)}\nstats: ${JSON.stringify(await stats())}`);
 		});
