@@ -180,15 +180,16 @@ export function logContract(name: string, make: () => Promise<LogUnderTest>): vo
 			const t0 = Date.now();
 			const first = await collect(c, 2, { ack: false });
 			expect(first).toHaveLength(2);
-			// Collect until both came back. On a loaded machine an ack can reach the log after a second ack
-			// timeout, and then the same message is (rightly, at least once) delivered a third time.
-			const again: Delivery[] = [];
+			// Both come back, counted as redeliveries. On a loaded machine a pull or an ack can come later than a
+			// second ack timeout, and then a message is (rightly, at least once) delivered a third time.
 			const wanted = new Set(first.map((d) => d.id));
+			const missing = () => [...wanted].filter((id) => !again.some((d) => d.id === id));
+			const again = await collect(c, 2, { timeoutMs: 10_000 });
 			const deadline = Date.now() + 10_000;
-			while ([...wanted].some((id) => !again.some((d) => d.id === id)) && Date.now() < deadline) again.push(...(await collect(c, 1, { timeoutMs: 1_000 })));
+			while (missing().length && Date.now() < deadline) again.push(...(await collect(c, missing().length, { timeoutMs: 1_000 })));
 			expect(Date.now() - t0).toBeGreaterThanOrEqual(950);
 			expect([...new Set(again.map((d) => d.id))].sort()).toEqual([...wanted].sort());
-			for (const id of wanted) expect(again.find((d) => d.id === id)!.deliveryCount).toBe(2);
+			expect(again.every((d) => d.deliveryCount >= 2)).toBe(true);
 			const late = await c.pull(10, 1_500);
 			expect(late.filter((d) => !wanted.has(d.id) || d.deliveryCount < 3)).toEqual([]);
 		});
