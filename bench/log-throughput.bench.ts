@@ -5,11 +5,10 @@
  *   npm exec -- tsx bench/log-throughput.bench.ts [-- --small 200000 --trades 1000000]
  */
 import { connect } from "nats";
-import { encodeEnvelope, tradeEnvelope } from "../lib/domain/codec";
 import { JetStreamLog } from "../lib/log/jetstream";
 import { MemoryLog } from "../lib/log/memory";
 import type { MarketLog } from "../lib/log/types";
-import { makeTrades } from "../test/helpers/trades";
+import { logBenchPayloads } from "./common";
 
 const arg = (name: string, dflt: number) => {
 	const i = process.argv.indexOf(`--${name}`);
@@ -51,12 +50,7 @@ async function consumeAll(log: MarketLog, sub: string, topic: string, n: number,
 }
 
 async function main() {
-	const small = Array.from({ length: SMALL }, (_, i) => new TextEncoder().encode(`{"i":${i},"p":"43210.5","q":"0.0012"}`.padEnd(64, " ")));
-	const items = makeTrades(TRADES, Date.parse("2024-01-01T00:00:00Z"), 30 * 86_400_000, 11);
-	const big: Uint8Array[] = [];
-	for (let i = 0; i < items.length; i += PER_MESSAGE) big.push(encodeEnvelope(tradeEnvelope("kraken", "BTC-USD-SPOT", items.slice(i, i + PER_MESSAGE))));
-	const bigBytes = big.reduce((s, b) => s + b.byteLength, 0);
-	console.log(`payloads: ${SMALL} x 64 B; ${big.length} x ${Math.round(bigBytes / big.length)} B (${PER_MESSAGE} trades each)`);
+	const { small, big, bigBytes } = logBenchPayloads(SMALL, TRADES, PER_MESSAGE);
 
 	const stream = `MDP_BENCH_LOG_${process.pid}`;
 	const prefix = `bench${process.pid}.`;

@@ -8,13 +8,12 @@
  * driver and the WebSocket protocol (JSON + base64 per message), not a real broker.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { encodeEnvelope, tradeEnvelope } from "../lib/domain/codec";
 import { JetStreamLog } from "../lib/log/jetstream";
 import { PulsarWsLog } from "../lib/log/pulsar/websocket";
 import type { MarketLog } from "../lib/log/types";
 import { deleteStream } from "../test/helpers/nats";
 import { FakePulsar } from "../test/helpers/pulsar-ws-server";
-import { makeTrades } from "../test/helpers/trades";
+import { logBenchPayloads } from "./common";
 
 const arg = (name: string, dflt: number) => {
 	const i = process.argv.indexOf(`--${name}`);
@@ -61,12 +60,7 @@ const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
 const fmt = (n: number) => `${n.toLocaleString("en")}/s`;
 
 async function main() {
-	const small = Array.from({ length: SMALL }, (_, i) => new TextEncoder().encode(`{"i":${i},"p":"43210.5","q":"0.0012"}`.padEnd(64, " ")));
-	const items = makeTrades(TRADES, Date.parse("2024-01-01T00:00:00Z"), 30 * 86_400_000, 11);
-	const big: Uint8Array[] = [];
-	for (let i = 0; i < items.length; i += PER_MESSAGE) big.push(encodeEnvelope(tradeEnvelope("kraken", "BTC-USD-SPOT", items.slice(i, i + PER_MESSAGE))));
-	const bigBytes = big.reduce((s, b) => s + b.byteLength, 0);
-	console.log(`payloads: ${SMALL} x 64 B; ${big.length} x ${Math.round(bigBytes / big.length)} B (${PER_MESSAGE} trades each)`);
+	const { small, big } = logBenchPayloads(SMALL, TRADES, PER_MESSAGE);
 
 	const stream = `MDP_BENCH_PULSAR_${process.pid}`;
 	const js = await JetStreamLog.connect({ servers: SERVERS, stream, subjectPrefix: `benchp${process.pid}.` });
