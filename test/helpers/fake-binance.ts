@@ -1,7 +1,7 @@
 import type http from "node:http";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { listenLocal, type LocalServer } from "./http-server";
+import { RecordingHttpFake, type RecordedRequest } from "./http-server";
 import { intervalGrid, isKlineInterval, type BinanceKlineRow } from "../../lib/history/binance-klines";
 
 const FIXTURES = path.resolve(__dirname, "../../../shared/fixtures/binance/spot");
@@ -9,12 +9,7 @@ const FIXTURES = path.resolve(__dirname, "../../../shared/fixtures/binance/spot"
 export const REAL_KLINES: BinanceKlineRow[] = JSON.parse(readFileSync(path.join(FIXTURES, "nautilus_http_spot_market_klines.json"), "utf8"));
 const EXCHANGE_INFO = JSON.parse(readFileSync(path.join(FIXTURES, "nautilus_http_spot_market_exchange_info.json"), "utf8"));
 
-export interface FakeRequest {
-	path: string;
-	query: Record<string, string>;
-	at: number; // Date.now() when the request arrived
-	status: number;
-}
+export type FakeRequest = RecordedRequest;
 
 /**
  * A local Binance spot REST server: /api/v3/klines with Binance's startTime/endTime/limit semantics (open time
@@ -24,8 +19,7 @@ export interface FakeRequest {
  * Kline values come from the real fixture rows: the row for open time t is REAL_KLINES[(t / interval) mod 10]
  * with its times replaced, so tests can compute what must be stored.
  */
-export class FakeBinance {
-	readonly requests: FakeRequest[] = [];
+export class FakeBinance extends RecordingHttpFake {
 	/** Open times (ms) the venue has no kline for (downtime). */
 	readonly holes = new Set<number>();
 	/** The venue's clock; klines open after it do not exist yet. */
@@ -33,8 +27,6 @@ export class FakeBinance {
 	/** No klines before this (listing time). */
 	listedFrom = 0;
 	private forced: Array<{ status: number; retryAfter?: string }> = [];
-	private server: LocalServer | null = null;
-	url = "";
 
 	/**
 	 * After `after` more klines requests answered normally, the next `count` are answered with `status` (429 or
@@ -60,22 +52,9 @@ export class FakeBinance {
 		return r;
 	}
 
-	async start(): Promise<this> {
-		this.server = await listenLocal((req, res) => this.handle(req, res));
-		this.url = this.server.url;
-		return this;
-	}
-
-	async stop(): Promise<void> {
-		await this.server?.close();
-		this.server = null;
-	}
-
-	private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-		const u = new URL(req.url ?? "/", "http://x");
-		const query = Object.fromEntries(u.searchParams);
-		const entry: FakeRequest = { path: u.pathname, query, at: Date.now(), status: 200 };
-		this.requests.push(entry);
+	protected handle(entry: RecordedRequest, res: http.ServerResponse): void {
+		const { query } = entry;
+		const u = { pathname: entry.path };
 		const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
 			entry.status = status;
 			res.writeHead(status, { "content-type": "application/json", ...headers });

@@ -1,7 +1,7 @@
 import type http from "node:http";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { listenLocal, type LocalServer } from "./http-server";
+import { RecordingHttpFake, type RecordedRequest } from "./http-server";
 
 const FIXTURES = path.resolve(__dirname, "../../../shared/fixtures/kraken/rest");
 
@@ -21,11 +21,7 @@ export interface KrakenTradeRow {
 	tradeId: number;
 }
 
-export interface FakeKrakenRequest {
-	path: string;
-	query: Record<string, string>;
-	at: number;
-}
+export type FakeKrakenRequest = RecordedRequest;
 
 /**
  * Deterministic trades: `n` of them from `startMs`, `stepMs` apart plus a µs offset, prices at Kraken's XBT/USD
@@ -79,14 +75,13 @@ function rowJson(t: KrakenTradeRow, decimals: number): string {
  * HTTP 200 with {"error": ["EQuery:Unknown asset pair"]}. Times go out with µs unless `timeDecimals` says fewer:
  * the real endpoint sends about 4 (1688669597.8277) where the WebSocket v2 gives µs (…17.827712Z).
  */
-export class FakeKrakenRest {
-	readonly requests: FakeKrakenRequest[] = [];
+export class FakeKrakenRest extends RecordingHttpFake {
 	private readonly pairs = realAssetPairs();
 	private readonly trades = new Map<string, KrakenTradeRow[]>(); // by result key (XXBTZUSD)
-	private server: LocalServer | null = null;
-	url = "";
 
-	constructor(private readonly opts: { timeDecimals?: number } = {}) {}
+	constructor(private readonly opts: { timeDecimals?: number } = {}) {
+		super();
+	}
 
 	/** The pair's key in results (AssetPairs key), for an altname such as XBTUSD. */
 	keyOf(pair: string): string | null {
@@ -104,21 +99,9 @@ export class FakeKrakenRest {
 		return this.requests.filter((r) => r.path === "/0/public/Trades");
 	}
 
-	async start(): Promise<this> {
-		this.server = await listenLocal((req, res) => this.handle(req, res));
-		this.url = this.server.url;
-		return this;
-	}
-
-	async stop(): Promise<void> {
-		await this.server?.close();
-		this.server = null;
-	}
-
-	private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-		const u = new URL(req.url ?? "/", "http://x");
-		const query = Object.fromEntries(u.searchParams);
-		this.requests.push({ path: u.pathname, query, at: Date.now() });
+	protected handle(entry: RecordedRequest, res: http.ServerResponse): void {
+		const { query } = entry;
+		const u = { pathname: entry.path };
 		const send = (text: string) => {
 			res.writeHead(200, { "content-type": "application/json; charset=utf-8" });
 			res.end(text);

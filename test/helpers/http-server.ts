@@ -18,3 +18,35 @@ export async function listenLocal(handler: http.RequestListener): Promise<LocalS
 		},
 	};
 }
+
+export interface RecordedRequest {
+	path: string;
+	query: Record<string, string>;
+	at: number; // Date.now() when the request arrived
+	status: number; // what the fake answered (set by the subclass when it is not 200)
+}
+
+/** A fake venue over HTTP that records every request it gets; subclasses answer in `handle`. */
+export abstract class RecordingHttpFake {
+	readonly requests: RecordedRequest[] = [];
+	url = "";
+	private server: LocalServer | null = null;
+
+	async start(): Promise<this> {
+		this.server = await listenLocal((req, res) => {
+			const u = new URL(req.url ?? "/", "http://x");
+			const entry: RecordedRequest = { path: u.pathname, query: Object.fromEntries(u.searchParams), at: Date.now(), status: 200 };
+			this.requests.push(entry);
+			this.handle(entry, res);
+		});
+		this.url = this.server.url;
+		return this;
+	}
+
+	async stop(): Promise<void> {
+		await this.server?.close();
+		this.server = null;
+	}
+
+	protected abstract handle(req: RecordedRequest, res: http.ServerResponse): void;
+}
