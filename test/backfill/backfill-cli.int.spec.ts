@@ -1,3 +1,4 @@
+import { runCli } from "../helpers/proc";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -10,18 +11,9 @@ import { freePort } from "../helpers/net";
 
 const ROOT = path.resolve(__dirname, "../..");
 
+
 /** `npm run backfill -- ...` as a real process (non-TTY: plain progress lines on stderr). */
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-	return new Promise((resolve, reject) => {
-		const proc = spawn(process.execPath, ["--import", "tsx", "bin/backfill.ts", ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-		let stdout = "";
-		let stderr = "";
-		proc.stdout.on("data", (b) => (stdout += b));
-		proc.stderr.on("data", (b) => (stderr += b));
-		proc.on("error", reject);
-		proc.on("exit", (code) => resolve({ code, stdout, stderr }));
-	});
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCli("bin/backfill.ts", args, env);
 
 describe("backfill CLI", () => {
 	let db: TestDb;

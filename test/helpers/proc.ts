@@ -59,3 +59,23 @@ export function startService(env: Record<string, string>): Child {
 		},
 	};
 }
+
+export interface CliResult {
+	code: number | null;
+	stdout: string;
+	stderr: string;
+	/** stdout and stderr, in arrival order */
+	out: string;
+}
+
+/** Run a command-line entry point (`bin/<name>.ts`) as a real process to its end, no stdin, no TTY. */
+export function runCli(script: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+	return new Promise((resolve, reject) => {
+		const proc = spawn(process.execPath, ["--import", "tsx", script, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+		const r: CliResult = { code: null, stdout: "", stderr: "", out: "" };
+		proc.stdout!.on("data", (b: Buffer) => ((r.stdout += b), (r.out += b)));
+		proc.stderr!.on("data", (b: Buffer) => ((r.stderr += b), (r.out += b)));
+		proc.on("error", reject);
+		proc.on("close", (code) => resolve({ ...r, code }));
+	});
+}

@@ -1,23 +1,12 @@
-import { spawn } from "node:child_process";
-import path from "node:path";
+import { runCli } from "../helpers/proc";
 import { migrate } from "../../lib/store/migrate";
 import { freshDatabase, type TestDb } from "../helpers/db";
 import { FakeBinance } from "../helpers/fake-binance";
 import { FakeKrakenRest, krakenTrades } from "../helpers/fake-kraken-rest";
 
-const ROOT = path.resolve(__dirname, "../..");
 
-function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-	return new Promise((resolve, reject) => {
-		const proc = spawn(process.execPath, ["--import", "tsx", "bin/history.ts", ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-		let stdout = "";
-		let stderr = "";
-		proc.stdout.on("data", (b) => (stdout += b));
-		proc.stderr.on("data", (b) => (stderr += b));
-		proc.on("error", reject);
-		proc.on("exit", (code) => resolve({ code, stdout, stderr }));
-	});
-}
+
+const run = (args: string[], env: Record<string, string>) => runCli("bin/history.ts", args, env);
 
 /** `npm run history -- …` as a real process against real PostgreSQL and the fake venues. */
 describe("history CLI (bin/history.ts)", () => {

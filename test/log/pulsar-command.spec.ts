@@ -1,20 +1,11 @@
-import { spawn } from "node:child_process";
-import path from "node:path";
+import { runCli } from "../helpers/proc";
 import { FakePulsar } from "../helpers/pulsar-ws-server";
 
 /** bin/pulsar-topics.ts run as the real command against the fake broker's admin API. */
-const ROOT = path.resolve(__dirname, "../..");
 const TOKEN = "admin-token-value";
 
-function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
-	return new Promise((resolve) => {
-		const p = spawn(process.execPath, ["--import", "tsx", "bin/pulsar-topics.ts", ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-		let out = "";
-		p.stdout.on("data", (b: Buffer) => (out += b.toString()));
-		p.stderr.on("data", (b: Buffer) => (out += b.toString()));
-		p.on("exit", (code) => resolve({ code, out }));
-	});
-}
+
+const run = (args: string[], env: Record<string, string>) => runCli("bin/pulsar-topics.ts", args, env);
 
 describe("npm run pulsar:topics", () => {
 	let broker: FakePulsar;

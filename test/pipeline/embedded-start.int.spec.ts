@@ -1,5 +1,4 @@
 import { deleteStream } from "../helpers/nats";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -9,21 +8,13 @@ import { migrate } from "../../lib/store/migrate";
 import { TickWriter } from "../../lib/writer/tick-writer";
 import { freshDatabase, waitFor } from "../helpers/db";
 import { freePort, getJson } from "../helpers/net";
-import { startService, type Child } from "../helpers/proc";
+import { runCli, startService, type Child } from "../helpers/proc";
 import { makeTrades, normalizeCandle, referenceCandles } from "../helpers/trades";
 
-const ROOT = path.resolve(__dirname, "../..");
+
 
 /** Run `npm run replay`'s entry point and collect its output and exit code. */
-function replay(file: string, env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; out: string }> {
-	return new Promise((resolve) => {
-		const p = spawn(process.execPath, ["--import", "tsx", "bin/replay.ts", file, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-		let out = "";
-		p.stdout.on("data", (b) => (out += b));
-		p.stderr.on("data", (b) => (out += b));
-		p.on("exit", (code) => resolve({ code, out }));
-	});
-}
+const replay = (file: string, env: Record<string, string>, args: string[] = []) => runCli("bin/replay.ts", [file, ...args], env);
 
 function writeJsonl(dir: string, name: string, lines: object[]): string {
 	const f = path.join(dir, name);
