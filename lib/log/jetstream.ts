@@ -20,6 +20,7 @@ import {
 } from "nats";
 import { topicMatches } from "../domain/topics";
 import { assertKey, assertTopic, consumerPatterns } from "./names";
+import { PublishBatches, type PubBatch } from "./publish-batches";
 import type { Consumer, ConsumerOptions, Delivery, MarketLog } from "./types";
 
 /**
@@ -80,14 +81,6 @@ const dec = new TextDecoder();
 const ACK = enc.encode("+ACK");
 const NAK = enc.encode("-NAK");
 
-interface PubBatch {
-	remaining: number;
-	settled: boolean;
-	lastProgress: number;
-	resolve(): void;
-	reject(e: Error): void;
-}
-
 /** What ack/nack need to reach the server, kept off the Delivery object itself. */
 interface Handle {
 	reply: string;
@@ -107,9 +100,8 @@ export class JetStreamLog implements MarketLog {
 	private readonly pubInbox = createInbox();
 	private pubSeq = 0;
 	private readonly pubPending = new Map<number, PubBatch>();
-	private readonly batches = new Map<PubBatch, Promise<void>>();
+	private readonly batches: PublishBatches;
 	private roomWaiters: (() => void)[] = [];
-	private watchdog: NodeJS.Timeout | null = null;
 	private readonly maxPublishInFlight: number;
 	private readonly publishTimeoutMs: number;
 
@@ -122,6 +114,7 @@ export class JetStreamLog implements MarketLog {
 		this.subjectPrefix = opts.subjectPrefix ?? "";
 		this.maxPublishInFlight = opts.maxPublishInFlight ?? 16_384;
 		this.publishTimeoutMs = opts.publishTimeoutMs ?? 30_000;
+		this.batches = new PublishBatches(this.publishTimeoutMs, (b) => this.failBatch(b, new Error(`JetStream publish: no ack for ${this.publishTimeoutMs} ms (stream ${this.stream})`)));
 	}
 
 	/** Connect, create or update the stream, and return a ready log. */
@@ -241,12 +234,7 @@ export class JetStreamLog implements MarketLog {
 		const subject = this.toSubject(topic);
 		const h = headers();
 		h.set(KEY_HEADER, key);
-		let batch!: PubBatch;
-		const done = new Promise<void>((resolve, reject) => {
-			batch = { remaining: payloads.length, settled: false, lastProgress: Date.now(), resolve, reject };
-		});
-		this.batches.set(batch, done.catch(() => undefined));
-		this.startWatchdog();
+		const { batch, done } = this.batches.start(payloads.length);
 		// Pipelined: many messages in flight, bounded so a slow server pushes back on the publisher.
 		for (const p of payloads) {
 			if (this.pubPending.size >= this.maxPublishInFlight) await this.publishRoom();
@@ -276,10 +264,7 @@ export class JetStreamLog implements MarketLog {
 			this.pubPending.delete(id);
 			const error = pubAckError(m, this.stream);
 			if (error) this.failBatch(batch, error);
-			else if (!batch.settled) {
-				batch.lastProgress = Date.now();
-				if (--batch.remaining === 0) this.settle(batch);
-			}
+			else this.batches.acked(batch);
 		}
 		if (this.roomWaiters.length && this.pubPending.size <= this.maxPublishInFlight >> 1) {
 			const ws = this.roomWaiters;
@@ -288,17 +273,9 @@ export class JetStreamLog implements MarketLog {
 		}
 	}
 
-	private settle(batch: PubBatch, error?: Error): void {
-		if (batch.settled) return;
-		batch.settled = true;
-		this.batches.delete(batch);
-		if (error) batch.reject(error);
-		else batch.resolve();
-	}
-
 	private failBatch(batch: PubBatch, error: Error): void {
 		if (batch.settled) return;
-		this.settle(batch, error);
+		this.batches.settle(batch, error);
 		// Forget its other messages so their late acks are ignored and the window frees up.
 		for (const [id, b] of this.pubPending) if (b === batch) this.pubPending.delete(id);
 		if (this.roomWaiters.length) {
@@ -306,24 +283,6 @@ export class JetStreamLog implements MarketLog {
 			this.roomWaiters = [];
 			for (const w of ws) w();
 		}
-	}
-
-	private startWatchdog(): void {
-		if (this.watchdog) return;
-		this.watchdog = setInterval(
-			() => {
-				const now = Date.now();
-				for (const b of [...this.batches.keys()]) {
-					if (now - b.lastProgress > this.publishTimeoutMs) this.failBatch(b, new Error(`JetStream publish: no ack for ${this.publishTimeoutMs} ms (stream ${this.stream})`));
-				}
-				if (!this.batches.size && this.watchdog) {
-					clearInterval(this.watchdog);
-					this.watchdog = null;
-				}
-			},
-			Math.min(1_000, this.publishTimeoutMs),
-		);
-		this.watchdog.unref();
 	}
 
 	// ---- consume
@@ -377,7 +336,7 @@ export class JetStreamLog implements MarketLog {
 	}
 
 	async flush(): Promise<void> {
-		await Promise.all(this.batches.values());
+		await this.batches.flush();
 		if (!this.nc.isClosed()) await this.nc.flush();
 	}
 
@@ -385,10 +344,9 @@ export class JetStreamLog implements MarketLog {
 		if (this.closed) return;
 		this.closed = true;
 		await Promise.all([...this.consumers].map((c) => c.close()));
-		await Promise.all(this.batches.values());
+		await this.batches.flush();
 		await Promise.all(this.drains);
-		if (this.watchdog) clearInterval(this.watchdog);
-		this.watchdog = null;
+		this.batches.stop();
 		if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
 	}
 

@@ -4,6 +4,7 @@ import WebSocket from "ws";
 import { topicMatches } from "../../domain/topics";
 import { backoffMs } from "../../net/http";
 import { assertKey, consumerPatterns } from "../names";
+import { PublishBatches, type PubBatch } from "../publish-batches";
 import type { Consumer, ConsumerOptions, Delivery, MarketLog } from "../types";
 import { PulsarAdmin } from "./admin";
 import { parsePublishTime } from "./message-id";
@@ -36,14 +37,6 @@ import { deriveUrls, isLiteral, localNameRegex, logTopic, namespacesOf, pulsarTo
  * parameters): ackTimeoutMillis per connection; negative acks are sent after (delay - 100 ms) with the
  * connection's negativeAckRedeliveryDelay at its 100 ms minimum, giving each nack its own delay.
  */
-interface PubBatch {
-	remaining: number;
-	settled: boolean;
-	lastProgress: number;
-	resolve(): void;
-	reject(e: Error): void;
-}
-
 interface PendingSend {
 	readonly frame: string;
 	readonly batch: PubBatch;
@@ -157,7 +150,7 @@ class TopicProducer {
 		const max = this.log.o.maxFrameBytes;
 		const big = payloads.find((p) => Math.ceil(p.byteLength / 3) * 4 + key.length + 100 > max);
 		if (big) {
-			this.log.settle(batch, new Error(`pulsar publish to ${this.t.full}: a ${big.byteLength}-byte message does not fit one WebSocket frame (the broker's webSocketMaxTextFrameSize, ${max} bytes, holds ~${Math.floor(((max - 100) * 3) / 4)} bytes of payload); publish smaller messages`));
+			this.log.batches.settle(batch, new Error(`pulsar publish to ${this.t.full}: a ${big.byteLength}-byte message does not fit one WebSocket frame (the broker's webSocketMaxTextFrameSize, ${max} bytes, holds ~${Math.floor(((max - 100) * 3) / 4)} bytes of payload); publish smaller messages`));
 			return;
 		}
 		const jsonKey = JSON.stringify(key);
@@ -263,11 +256,7 @@ class TopicProducer {
 		if (!s) return;
 		this.pending.delete(seq);
 		if (a.result === "ok") {
-			const b = s.batch;
-			if (!b.settled) {
-				b.lastProgress = Date.now();
-				if (--b.remaining === 0) this.log.settle(b);
-			}
+			this.log.batches.acked(s.batch);
 		} else this.fail(s.batch, new Error(`pulsar publish to ${this.t.full} failed: ${a.result} ${a.errorMsg ?? ""}`.trim()));
 		this.wakeRoom();
 	}
@@ -288,7 +277,7 @@ class TopicProducer {
 	/** Fail a batch and forget its other messages (their late acks are ignored). */
 	fail(b: PubBatch, e: Error): void {
 		for (const [seq, s] of this.pending) if (s.batch === b) this.pending.delete(seq);
-		this.log.settle(b, e);
+		this.log.batches.settle(b, e);
 		this.wakeRoom();
 	}
 
@@ -698,8 +687,8 @@ export class PulsarWsLog implements MarketLog {
 	private readonly producers = new Map<string, TopicProducer>();
 	private readonly ensured = new Map<string, Promise<void>>();
 	private readonly consumers = new Set<WsConsumer>();
-	private readonly batches = new Map<PubBatch, Promise<void>>();
-	private watchdog: NodeJS.Timeout | null = null;
+	/** @internal the producers ack and fail through it */
+	readonly batches: PublishBatches;
 	private closed = false;
 	private producerCount = 0;
 	private warnedCreate = false;
@@ -710,6 +699,7 @@ export class PulsarWsLog implements MarketLog {
 		this.wsUrl = urls.ws;
 		this.admin = new PulsarAdmin({ url: urls.admin, token: this.o.token });
 		this.clientId = `${this.o.producerNamePrefix}-${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
+		this.batches = new PublishBatches(this.o.publishTimeoutMs, (b) => this.stalled(b));
 	}
 
 	/** Build and check that the admin API answers (a wrong token or URL fails here, not on first use). */
@@ -728,12 +718,7 @@ export class PulsarWsLog implements MarketLog {
 		assertKey(key);
 		if (!payloads.length) return;
 		const p = await this.producer(t);
-		let batch!: PubBatch;
-		const done = new Promise<void>((resolve, reject) => {
-			batch = { remaining: payloads.length, settled: false, lastProgress: Date.now(), resolve, reject };
-		});
-		this.batches.set(batch, done.catch(() => undefined));
-		this.startWatchdog();
+		const { batch, done } = this.batches.start(payloads.length);
 		await p.send(key, payloads, batch);
 		return done;
 	}
@@ -772,36 +757,13 @@ export class PulsarWsLog implements MarketLog {
 		return e;
 	}
 
-	/** @internal */
-	settle(b: PubBatch, error?: Error): void {
-		if (b.settled) return;
-		b.settled = true;
-		this.batches.delete(b);
-		if (error) b.reject(error);
-		else b.resolve();
-	}
-
-	private startWatchdog(): void {
-		if (this.watchdog) return;
-		this.watchdog = setInterval(
-			() => {
-				const now = Date.now();
-				for (const b of [...this.batches.keys()]) {
-					if (now - b.lastProgress <= this.o.publishTimeoutMs) continue;
-					const owners = [...this.producers.values()].filter((p) => p.holds(b));
-					const why = owners.map((p) => p.lastError).find(Boolean);
-					const err = new Error(`pulsar publish to ${owners.map((p) => p.t.full).join(", ") || "?"}: no acknowledgement for ${this.o.publishTimeoutMs} ms${why ? `; last error: ${why}` : ""}`);
-					for (const p of owners) p.fail(b, err);
-					this.settle(b, err);
-				}
-				if (!this.batches.size && this.watchdog) {
-					clearInterval(this.watchdog);
-					this.watchdog = null;
-				}
-			},
-			Math.min(1_000, this.o.publishTimeoutMs),
-		);
-		this.watchdog.unref();
+	/** No acknowledgement for the publish timeout: fail the batch everywhere it is pending, with the last reason known. */
+	private stalled(b: PubBatch): void {
+		const owners = [...this.producers.values()].filter((p) => p.holds(b));
+		const why = owners.map((p) => p.lastError).find(Boolean);
+		const err = new Error(`pulsar publish to ${owners.map((p) => p.t.full).join(", ") || "?"}: no acknowledgement for ${this.o.publishTimeoutMs} ms${why ? `; last error: ${why}` : ""}`);
+		for (const p of owners) p.fail(b, err);
+		this.batches.settle(b, err);
 	}
 
 	// ---- consume
@@ -840,17 +802,16 @@ export class PulsarWsLog implements MarketLog {
 	}
 
 	async flush(): Promise<void> {
-		await Promise.all(this.batches.values());
+		await this.batches.flush();
 	}
 
 	async close(): Promise<void> {
 		if (this.closed) return;
 		this.closed = true;
 		await Promise.all([...this.consumers].map((c) => c.close()));
-		await Promise.all(this.batches.values());
+		await this.batches.flush();
 		await Promise.all([...this.producers.values()].map((p) => p.close()));
-		if (this.watchdog) clearInterval(this.watchdog);
-		this.watchdog = null;
+		this.batches.stop();
 	}
 
 	private assertOpen(): void {
