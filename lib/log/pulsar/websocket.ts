@@ -37,6 +37,22 @@ import { deriveUrls, isLiteral, localNameRegex, logTopic, namespacesOf, pulsarTo
  * parameters): ackTimeoutMillis per connection; negative acks are sent after (delay - 100 ms) with the
  * connection's negativeAckRedeliveryDelay at its 100 ms minimum, giving each nack its own delay.
  */
+/** A normal close handshake; a peer that does not answer it within 5 s is cut off, so stopping never hangs. */
+function closeSocket(ws: WebSocket | null): Promise<void> {
+	if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.resolve();
+	return new Promise<void>((r) => {
+		const t = setTimeout(() => {
+			ws.terminate();
+			r();
+		}, 5_000);
+		ws.once("close", () => {
+			clearTimeout(t);
+			r();
+		});
+		ws.close(1000);
+	});
+}
+
 interface PendingSend {
 	readonly frame: string;
 	readonly batch: PubBatch;
@@ -290,13 +306,7 @@ class TopicProducer {
 		this.closed = true;
 		if (this.retry) clearTimeout(this.retry);
 		await this.opening;
-		const ws = this.ws;
-		if (ws && ws.readyState === WebSocket.OPEN) {
-			await new Promise<void>((r) => {
-				ws.once("close", () => r());
-				ws.close(1000);
-			});
-		}
+		await closeSocket(this.ws);
 	}
 }
 
@@ -396,20 +406,7 @@ class TopicLink {
 		this.closed = true;
 		if (this.retry) clearTimeout(this.retry);
 		await this.opening;
-		const ws = this.ws;
-		if (ws && ws.readyState === WebSocket.OPEN) {
-			await new Promise<void>((r) => {
-				const t = setTimeout(() => {
-					ws.terminate();
-					r();
-				}, 5_000);
-				ws.once("close", () => {
-					clearTimeout(t);
-					r();
-				});
-				ws.close(1000);
-			});
-		}
+		await closeSocket(this.ws);
 	}
 }
 
