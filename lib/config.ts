@@ -5,7 +5,7 @@ import type { MarketLogConfig } from "./log";
  * Everything the pipeline reads from the environment, in one place. With nothing set it runs embedded:
  * one process, embedded PostgreSQL, in-memory log, in-process leadership, API on port 3000.
  */
-export const ALL_SERVICES = ["tick-writer", "cascade-refresher", "api", "exchange-history", "dukascopy-backfill", "kraken-stream"] as const;
+export const ALL_SERVICES = ["tick-writer", "cascade-refresher", "api", "exchange-history", "dukascopy-backfill", "kraken-stream", "orderbook-poller"] as const;
 
 export interface Config {
 	databaseUrl: string | null; // null: start embedded PostgreSQL under dataDir
@@ -67,6 +67,19 @@ export interface Config {
 	krakenHistoryLiveMarginMs: number; // Kraken trades history stops this far behind now (the live stream's stretch)
 	krakenMaxPending: number; // trades/quotes/book messages held while the log refuses them; beyond: dropped, recorded in feed_gaps
 	krakenRecordFile: string | null; // append raw frames here (one JSON line each)
+	binanceUsdmRestUrl: string; // Binance USD-M futures REST (/fapi)
+	orderbookPollIntervalMs: number; // one book snapshot per symbol (REST, and the live Kraken book) per interval
+	orderbookDepth: number; // levels per side asked for in REST snapshots
+	orderbookSymbols: BookSymbolSetting[]; // REST-polled books when the symbol catalog is not running (besides KRAKEN_SYMBOLS)
+	orderbookClaimTtlMs: number; // a snapshot slot claimed by a replica that went silent is taken over after this
+	orderbookWeightShare: number; // fraction of a Binance host's request-weight limit per minute the poller may use
+	orderbookWsSnapshots: boolean; // kraken-stream stores its live, checksummed books in book_snapshots
+}
+
+/** One ORDERBOOK_SYMBOLS entry: `venue:SYMBOL` with a standard symbol, e.g. binance:BTC-USDT-PERP. */
+export interface BookSymbolSetting {
+	venue: "kraken" | "binance";
+	symbol: string;
 }
 
 /** The market-data log's settings (lib/log createMarketLog) out of the configuration. */
@@ -104,6 +117,12 @@ function positive(env: NodeJS.ProcessEnv, name: string, def: number): number {
 	return n;
 }
 
+function share(env: NodeJS.ProcessEnv, name: string, def: number): number {
+	const n = positive(env, name, def);
+	if (n > 1) throw new ConfigError(`${name}=${JSON.stringify(env[name])}: expected a fraction in (0, 1]`);
+	return n;
+}
+
 function autoIngestInstruments(env: NodeJS.ProcessEnv): string[] {
 	const names = (env.AUTO_INGEST_INSTRUMENTS || "").split(",").map((s) => s.trim()).filter(Boolean);
 	return names.map((n) => {
@@ -133,6 +152,34 @@ function krakenSymbols(env: NodeJS.ProcessEnv): string[] {
 	const list = (env.KRAKEN_SYMBOLS ?? "BTC/USD").split(",").map((s) => s.trim().toUpperCase()).filter(Boolean);
 	for (const s of list) if (!/^[A-Z0-9.]{1,16}\/[A-Z0-9.]{1,16}$/.test(s)) throw new ConfigError(`KRAKEN_SYMBOLS: ${JSON.stringify(s)} is not a Kraken v2 pair like "BTC/USD"`);
 	return list;
+}
+
+/** ORDERBOOK_SYMBOLS: comma-separated `venue:SYMBOL` (kraken:ETH-USD-SPOT, binance:BTC-USDT-SPOT, binance:BTC-USDT-PERP). */
+function orderbookSymbols(env: NodeJS.ProcessEnv): BookSymbolSetting[] {
+	const list = (env.ORDERBOOK_SYMBOLS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+	return list.map((entry) => {
+		const m = /^(kraken|binance):([A-Za-z0-9.]{1,16}-[A-Za-z0-9.]{1,16}-(?:SPOT|PERP|FUTURE_\d{6}))$/i.exec(entry);
+		if (!m) throw new ConfigError(`ORDERBOOK_SYMBOLS: ${JSON.stringify(entry)} is not venue:SYMBOL like "binance:BTC-USDT-SPOT", "binance:BTC-USDT-PERP" or "kraken:ETH-USD-SPOT"`);
+		const venue = m[1].toLowerCase() as BookSymbolSetting["venue"];
+		const symbol = m[2].toUpperCase();
+		if (venue === "kraken" && !symbol.endsWith("-SPOT")) throw new ConfigError(`ORDERBOOK_SYMBOLS: ${JSON.stringify(entry)}: Kraken books are spot only`);
+		return { venue, symbol };
+	});
+}
+
+/** Kraken's Depth serves at most 500 levels; Binance spot and USD-M serve more. */
+function orderbookDepth(env: NodeJS.ProcessEnv): number {
+	const d = int(env, "ORDERBOOK_DEPTH", 100, 1);
+	if (d > 500) throw new ConfigError(`ORDERBOOK_DEPTH=${d}: at most 500 (Kraken's Depth limit)`);
+	return d;
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
+	const raw = env[name];
+	if (raw === undefined || raw === "") return def;
+	if (/^(true|1|yes)$/i.test(raw)) return true;
+	if (/^(false|0|no)$/i.test(raw)) return false;
+	throw new ConfigError(`${name}=${JSON.stringify(raw)}: expected true or false`);
 }
 
 function krakenBookDepth(env: NodeJS.ProcessEnv): 10 | 25 | 100 | 500 | 1000 {
@@ -218,5 +265,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		krakenHistoryLiveMarginMs: int(env, "KRAKEN_HISTORY_LIVE_MARGIN_MS", 300_000, 0),
 		krakenMaxPending: int(env, "KRAKEN_MAX_PENDING", 200_000, 1),
 		krakenRecordFile: env.KRAKEN_RECORD_FILE || null,
+		binanceUsdmRestUrl: (env.BINANCE_USDM_REST_URL || "https://fapi.binance.com").replace(/\/+$/, ""),
+		orderbookPollIntervalMs: int(env, "ORDERBOOK_POLL_INTERVAL_MS", 60_000, 100),
+		orderbookDepth: orderbookDepth(env),
+		orderbookSymbols: orderbookSymbols(env),
+		orderbookClaimTtlMs: int(env, "ORDERBOOK_CLAIM_TTL_MS", 20_000, 100),
+		orderbookWeightShare: share(env, "ORDERBOOK_WEIGHT_SHARE", 0.5),
+		orderbookWsSnapshots: bool(env, "ORDERBOOK_WS_SNAPSHOTS", true),
 	};
 }

@@ -10,6 +10,10 @@ import { parseKlinesQuery } from "../lib/history/params";
 import { queryKlines } from "../lib/history/klines-store";
 import { parseReplay } from "../lib/replay";
 import { runtimeOf } from "../mixins/runtime";
+import { nodesOfAction } from "../mixins/endpoints";
+import { parseBooksQuery, parseLatestBookQuery } from "../lib/api/books";
+import { queryBooks } from "../lib/orderbook/store";
+import type { LiveBookSnapshot } from "../lib/venues/kraken/stream";
 
 type Params = Record<string, unknown>;
 
@@ -46,6 +50,8 @@ const ApiService: ServiceSchema<any> = {
 					"GET backfill/:id": "dukascopy-backfill.status",
 					"POST backfill/:id/cancel": "dukascopy-backfill.cancel",
 					"GET klines": "api.klines",
+					"GET books/latest": "api.booksLatest",
+					"GET books": "api.books",
 					"POST history/klines": "exchange-history.klines",
 					"POST history/kraken-trades": "exchange-history.krakenTrades",
 				},
@@ -87,6 +93,47 @@ const ApiService: ServiceSchema<any> = {
 				const rt = runtimeOf(this.broker);
 				const q = await asClientErrors(() => parseKlinesQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
 				return queryKlines(rt.pool, q, q.from, q.to, q.limit);
+			},
+		},
+		/** Stored order-book snapshots (REST polls and live Kraken books), newest first. */
+		books: {
+			visibility: "published",
+			params: {
+				venue: "string",
+				symbol: "string",
+				from: { type: "multi", optional: true, rules: [{ type: "string" }, { type: "number" }] },
+				to: { type: "multi", optional: true, rules: [{ type: "string" }, { type: "number" }] },
+				limit: { type: "multi", optional: true, rules: [{ type: "string" }, { type: "number" }] },
+				source: { type: "string", optional: true },
+			},
+			async handler(this: Service, ctx: Context<Params>) {
+				const rt = runtimeOf(this.broker);
+				const q = await asClientErrors(() => parseBooksQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
+				const items = await queryBooks(rt.pool, q);
+				return { items: items.map(({ venue, symbol, ...rest }) => rest) };
+			},
+		},
+		/**
+		 * The newest book: Kraken's live checksummed book when a kraken-stream node holds it verified, else the last
+		 * stored snapshot; 404 when there is neither.
+		 */
+		booksLatest: {
+			visibility: "published",
+			params: { venue: "string", symbol: "string" },
+			async handler(this: Service, ctx: Context<Params>) {
+				const rt = runtimeOf(this.broker);
+				const q = await asClientErrors(() => parseLatestBookQuery(ctx.params));
+				if (q.venue === "kraken") {
+					// Replicas of kraken-stream may split the pairs: ask each node until one holds the book.
+					for (const nodeID of nodesOfAction(this.broker, "kraken-stream.book")) {
+						const live = (await ctx.call("kraken-stream.book", { symbol: q.symbol }, { nodeID }).catch(() => null)) as LiveBookSnapshot | null;
+						if (live) return { time: live.time, recvTime: live.recvTime, source: "ws", live: true, lastUpdateId: null, checksum: live.checksum, bids: live.bids, asks: live.asks };
+					}
+				}
+				const [stored] = await queryBooks(rt.pool, { ...q, from: null, to: null, source: null, limit: 1 });
+				if (!stored) throw new Errors.MoleculerClientError(`no order book stored for ${q.venue} ${q.symbol}`, 404, "NOT_FOUND", { venue: q.venue, symbol: q.symbol });
+				const { venue, symbol, ...item } = stored;
+				return { ...item, live: false };
 			},
 		},
 		freshness: {

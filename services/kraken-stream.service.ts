@@ -4,11 +4,14 @@ import { PgGapLedger } from "../lib/venues/kraken/gap-repair";
 import { FrameRecorder } from "../lib/venues/kraken/recorder";
 import { krakenRestFromConfig } from "../lib/venues/kraken/rest";
 import { KrakenStream } from "../lib/venues/kraken/stream";
-import { SymbolError, wsSymbolOf } from "../lib/venues/kraken/symbols";
+import { canonicalSymbol, SymbolError, wsSymbolOf } from "../lib/venues/kraken/symbols";
 import { runtimeOf } from "../mixins/runtime";
+import { SnapshotScheduler } from "../lib/orderbook/scheduler";
+import { hostname } from "node:os";
 
 interface Locals {
 	stream: KrakenStream | null;
+	bookSnapshots: SnapshotScheduler<{ venue: string; symbol: string; wsSymbol: string }> | null;
 }
 
 type Self = Service & Locals;
@@ -76,6 +79,13 @@ const KrakenStreamService: ServiceSchema<{}, {}, Locals> = {
 		stats(this: Self) {
 			return this.stream?.snapshot() ?? null;
 		},
+		/** The live, checksum-verified book of a pair (`BTC/USD` or `BTC-USD-SPOT`), or null when this node holds none (GET /api/books/latest). */
+		book: {
+			params: { symbol: { type: "string", min: 1, max: 64 } },
+			handler(this: Self, ctx: Context<{ symbol: string }>) {
+				return this.stream?.bookSnapshot(ctx.params.symbol) ?? null;
+			},
+		},
 		subscribe(this: Self, ctx: Context<{ symbols: unknown }>) {
 			const symbols = symbolsParam(ctx.params.symbols);
 			return { subscribed: this.stream!.subscribe(symbols), symbols: this.stream!.symbols };
@@ -88,6 +98,7 @@ const KrakenStreamService: ServiceSchema<{}, {}, Locals> = {
 
 	created(this: Self) {
 		this.stream = null;
+		this.bookSnapshots = null;
 		const m = this.broker.metrics;
 		if (m.isEnabled()) for (const [name, labelNames, description] of METRICS) m.register({ name: `mdp_kraken_${name}_total`, type: "counter", labelNames, description });
 	},
@@ -122,9 +133,29 @@ const KrakenStreamService: ServiceSchema<{}, {}, Locals> = {
 			onGapRepaired: (info) => this.broker.emit("feed.repaired", { venue: "kraken", ...info }),
 		});
 		this.stream.start();
+		if (c.orderbookWsSnapshots) {
+			// The live books into book_snapshots (source 'ws', with their CRC32), once per ORDERBOOK_POLL_INTERVAL_MS.
+			const stream = this.stream;
+			this.bookSnapshots = new SnapshotScheduler({
+				pool: rt.pool,
+				owner: `${this.broker.nodeID}/${hostname()}/${process.pid}`,
+				source: "ws",
+				intervalMs: c.orderbookPollIntervalMs,
+				claimTtlMs: c.orderbookClaimTtlMs,
+				targets: () => stream.symbols.map((ws) => ({ venue: "kraken", symbol: canonicalSymbol(ws), wsSymbol: ws })),
+				take: async (t) => {
+					const b = stream.bookSnapshot(t.wsSymbol);
+					return b && { time: b.time, recvTime: b.recvTime, lastUpdateId: null, checksum: b.checksum, bids: b.bids, asks: b.asks };
+				},
+				logger: this.logger,
+				onFailed: (t, err) => this.logger.warn(`live book snapshot of ${t.symbol} not stored: ${(err as Error).message}`),
+			});
+			this.bookSnapshots.start();
+		}
 	},
 
 	async stopped(this: Self) {
+		await this.bookSnapshots?.stop();
 		await this.stream?.stop();
 	},
 };

@@ -91,6 +91,8 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
 
 export interface HttpOptions {
 	limiter?: RateLimiter;
+	/** Tokens one request takes from the limiter (a venue's request weight); default 1. */
+	cost?: number;
 	/** Retries after the first attempt for transient failures. Default 4. */
 	retries?: number;
 	baseDelayMs?: number; // default 500
@@ -145,7 +147,7 @@ export async function httpGet(url: string, opts: HttpOptions = {}): Promise<Http
 	const base = opts.baseDelayMs ?? 500;
 	const max = opts.maxDelayMs ?? 30_000;
 	for (let i = 0; ; i++) {
-		await opts.limiter?.take();
+		await opts.limiter?.take(opts.cost ?? 1);
 		try {
 			return await attempt(url, opts);
 		} catch (err) {

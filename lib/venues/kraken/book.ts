@@ -22,6 +22,9 @@ export class L2Book {
 	asks: BookLevel[] = [];
 	/** Whether a snapshot has been applied since the last reset. */
 	ready = false;
+	/** Kraken's time of the last message applied (its receive time when Kraken sent none), and its receive time. */
+	time: string | null = null;
+	recvTime: string | null = null;
 
 	constructor(
 		readonly depth: number,
@@ -57,6 +60,11 @@ export class L2Book {
 		const nb = Math.min(10, this.bids.length);
 		for (let i = 0; i < nb; i++) s += this.bids[i].tok;
 		return crc32(s) >>> 0;
+	}
+
+	/** Both sides as [price, qty] decimal strings at the pair's precision, best first. */
+	levels(): { bids: [string, string][]; asks: [string, string][] } {
+		return { bids: this.bids.map((l) => [l.price, l.qty]), asks: this.asks.map((l) => [l.price, l.qty]) };
 	}
 
 	private apply(bids: readonly WsLevel[], asks: readonly WsLevel[]): void {

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Config } from "../../config";
 import { ID_RE } from "../../domain/codec";
 import type { TradeItem } from "../../domain/types";
+import { parseLevels, type BookLevel } from "../../orderbook/types";
 import { backoffMs, httpGet, RateLimiter, type HttpOptions } from "../../net/http";
 import type { Precision } from "./parse";
 import { parseExact } from "./precision";
@@ -140,6 +141,17 @@ export class KrakenRest {
 		return page;
 	}
 
+	/**
+	 * GET /0/public/Depth?pair=&count=: the pair's book, best level first, prices and sizes as Kraken wrote them.
+	 * Kraken gives each level's last-change time but no time for the book as a whole, so none is returned.
+	 */
+	async depth(symbol: string, count: number): Promise<KrakenDepth> {
+		const pair = this.restPair(symbol);
+		const result = (await this.call("/0/public/Depth", { pair, count: String(count) })) as Record<string, unknown>;
+		const recvTime = new Date().toISOString();
+		return { pair, recvTime, ...parseKrakenDepth(result) };
+	}
+
 	private async call(path: string, query: Record<string, string>): Promise<unknown> {
 		const url = new URL(path, this.opts.baseUrl);
 		for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
@@ -166,6 +178,22 @@ export class KrakenRest {
 			await sleep(delayMs, undefined, { signal: this.opts.http?.signal });
 		}
 	}
+}
+
+export interface KrakenDepth {
+	pair: string;
+	recvTime: string;
+	bids: BookLevel[];
+	asks: BookLevel[];
+}
+
+/** The `result` of /0/public/Depth (one pair key with `bids` and `asks` of [price, volume, timestamp]) as levels. */
+export function parseKrakenDepth(result: Record<string, unknown>): { bids: BookLevel[]; asks: BookLevel[] } {
+	const keys = Object.keys(result);
+	if (keys.length !== 1) throw new KrakenApiError([`Depth result has ${keys.length} pairs, expected one`], "/0/public/Depth");
+	const book = result[keys[0]] as { bids?: unknown; asks?: unknown } | null;
+	if (!book || typeof book !== "object") throw new KrakenApiError(["Depth result has no book"], "/0/public/Depth");
+	return { bids: parseLevels(book.bids, "bids"), asks: parseLevels(book.asks, "asks") };
 }
 
 /** Kraken allows bursts of a few public calls, then about one per second. */

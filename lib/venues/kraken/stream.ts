@@ -106,6 +106,16 @@ interface SymState {
 	stats: { trades: number; quotes: number; quotesRepeated: number; bookMessages: number; checksumOk: number; checksumMismatch: number; bookResubscribes: number; gaps: number };
 }
 
+export interface LiveBookSnapshot {
+	wsSymbol: string;
+	symbol: string;
+	time: string;
+	recvTime: string;
+	checksum: number;
+	bids: [string, string][];
+	asks: [string, string][];
+}
+
 export interface StreamStats {
 	frames: number;
 	byChannel: Record<string, number>;
@@ -253,6 +263,17 @@ export class KrakenStream {
 			repair: this.repairer ? { ...this.repairer.stats, pending: this.repairer.pending } : null,
 			symbols: Object.fromEntries([...this.syms.values()].map((s) => [s.ws, { symbol: s.symbol, precision: this.precision.get(s.ws) ?? null, bookLevels: { bids: s.book?.bids.length ?? 0, asks: s.book?.asks.length ?? 0 }, lastTradeId: s.lastTradeId?.toString() ?? null, ...s.stats }])),
 		};
+	}
+
+	/**
+	 * The live book of a pair (v2 or standard name) while it is verified: connected, synced, and its last message's
+	 * checksum matched. Null otherwise (for the REST fallback to answer).
+	 */
+	bookSnapshot(symbol: string): LiveBookSnapshot | null {
+		const st = [...this.syms.values()].find((s) => s.ws === symbol || s.symbol === symbol);
+		const book = st?.book;
+		if (!st || !book?.ready || st.resubscribing || st.mismatchRun > 0 || !this.feed.connected || !book.time || !book.recvTime) return null;
+		return { wsSymbol: st.ws, symbol: st.symbol, time: book.time, recvTime: book.recvTime, checksum: book.checksum(), ...book.levels() };
 	}
 
 	/** Everything received goes through here: live frames and replayed recordings alike. */
@@ -694,6 +715,8 @@ export class KrakenStream {
 				if (!st.book?.ready || st.resubscribing) continue; // a stale update between reset and the new snapshot
 				st.book.applyUpdate(b);
 			}
+			st.book.time = b.timestamp ?? recvTime;
+			st.book.recvTime = recvTime;
 			const ok = st.book.checksum() === Number(b.checksum);
 			st.stats.bookMessages++;
 			const accepted = this.publisher.payload(
