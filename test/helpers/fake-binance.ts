@@ -7,6 +7,8 @@ import { intervalGrid, isKlineInterval, type BinanceKlineRow } from "../../lib/h
 const FIXTURES = path.resolve(__dirname, "../../../shared/fixtures/binance/spot");
 /** The real /api/v3/klines rows (BTCUSDT 1m, 2021-10-22): every generated kline copies one of them, strings untouched. */
 export const REAL_KLINES: BinanceKlineRow[] = JSON.parse(readFileSync(path.join(FIXTURES, "nautilus_http_spot_market_klines.json"), "utf8"));
+/** The real /api/v3/depth answer (BTCUSDT, limit 10): every depth answer serves its levels, with lastUpdateId counting up from it. */
+export const REAL_DEPTH: { lastUpdateId: number; bids: [string, string][]; asks: [string, string][] } = JSON.parse(readFileSync(path.join(FIXTURES, "nautilus_http_spot_market_depth.json"), "utf8"));
 const EXCHANGE_INFO = JSON.parse(readFileSync(path.join(FIXTURES, "nautilus_http_spot_market_exchange_info.json"), "utf8"));
 
 export type FakeRequest = RecordedRequest;
@@ -38,8 +40,19 @@ export class FakeBinance extends RecordingHttpFake {
 	}
 	private okBeforeFailing = 0;
 
+	/** X-MBX-USED-WEIGHT-1M sent with every answer (a venue's count for the whole IP); null: the fake counts its own. */
+	usedWeight: number | null = null;
+	private weightMinute = 0;
+	private weightUsed = 0;
+	/** Transaction time (ms) of USD-M depth answers; Date.now() when unset. */
+	usdmTime: (() => number) | null = null;
+
 	klineRequests(): FakeRequest[] {
 		return this.requests.filter((r) => r.path === "/api/v3/klines");
+	}
+
+	depthRequests(path: "/api/v3/depth" | "/fapi/v1/depth" = "/api/v3/depth"): FakeRequest[] {
+		return this.requests.filter((r) => r.path === path);
 	}
 
 	/** The kline this venue serves for `openTime`, as Binance's wire row. */
@@ -51,6 +64,30 @@ export class FakeBinance extends RecordingHttpFake {
 		r[6] = openTime + g.ms - 1;
 		return r;
 	}
+
+	/**
+	 * /api/v3/depth and /fapi/v1/depth: the recorded levels (10 a side: a venue's thin book, fewer than `limit`),
+	 * lastUpdateId counting up per answer from the recorded one, USD-M with `E` and `T`, and the weight used this
+	 * minute in X-MBX-USED-WEIGHT-1M; `limit` checked as Binance does (USD-M: 5, 10, 20, 50, 100, 500, 1000 only).
+	 */
+	private depth(entry: RecordedRequest, send: (status: number, body: unknown, headers?: Record<string, string>) => void): void {
+		const usdm = entry.path === "/fapi/v1/depth";
+		const limit = entry.query.limit === undefined ? (usdm ? 500 : 100) : Number(entry.query.limit);
+		if (!/^[A-Z0-9_]{1,30}$/.test(entry.query.symbol ?? "")) return send(400, { code: -1121, msg: "Invalid symbol." });
+		if (usdm ? ![5, 10, 20, 50, 100, 500, 1000].includes(limit) : !(Number.isInteger(limit) && limit >= 1 && limit <= 5000)) return send(400, { code: -1130, msg: "Invalid data sent for a parameter." });
+		const weight = usdm ? (limit <= 50 ? 2 : limit <= 100 ? 5 : limit <= 500 ? 10 : 20) : limit <= 100 ? 5 : limit <= 500 ? 25 : limit <= 1000 ? 50 : 250;
+		const minute = Math.floor(Date.now() / 60_000);
+		if (minute !== this.weightMinute) (this.weightMinute = minute), (this.weightUsed = 0);
+		this.weightUsed += weight;
+		const levels = (side: [string, string][]) => side.slice(0, limit);
+		const body: Record<string, unknown> = { lastUpdateId: REAL_DEPTH.lastUpdateId + this.depthAnswers++, bids: levels(REAL_DEPTH.bids), asks: levels(REAL_DEPTH.asks) };
+		if (usdm) {
+			const t = this.usdmTime?.() ?? Date.now();
+			Object.assign(body, { E: t + 3, T: t });
+		}
+		send(200, body, { "x-mbx-used-weight-1m": String(this.usedWeight ?? this.weightUsed) });
+	}
+	private depthAnswers = 0;
 
 	protected handle(entry: RecordedRequest, res: http.ServerResponse): void {
 		const { query } = entry;
@@ -65,12 +102,14 @@ export class FakeBinance extends RecordingHttpFake {
 			if (!s.length) return send(400, { code: -1121, msg: "Invalid symbol." });
 			return send(200, { ...EXCHANGE_INFO, symbols: s });
 		}
-		if (u.pathname !== "/api/v3/klines") return send(404, { code: -1, msg: "not found" });
+		const isDepth = u.pathname === "/api/v3/depth" || u.pathname === "/fapi/v1/depth";
+		if (u.pathname !== "/api/v3/klines" && !isDepth) return send(404, { code: -1, msg: "not found" });
 		const forced = this.okBeforeFailing > 0 ? (this.okBeforeFailing--, undefined) : this.forced.shift();
 		if (forced) {
 			const msg = forced.status === 418 ? "Way too many requests; IP banned until later." : "Too many requests; please use the websocket for live updates.";
 			return send(forced.status, { code: -1003, msg }, forced.retryAfter ? { "retry-after": forced.retryAfter } : {});
 		}
+		if (isDepth) return this.depth(entry, send);
 		if (!EXCHANGE_INFO.symbols.some((x: { symbol: string }) => x.symbol === query.symbol)) return send(400, { code: -1121, msg: "Invalid symbol." });
 		if (!isKlineInterval(query.interval)) return send(400, { code: -1120, msg: "Invalid interval." });
 		const int = (name: string) => (query[name] === undefined ? undefined : /^\d+$/.test(query[name]) ? Number(query[name]) : NaN);

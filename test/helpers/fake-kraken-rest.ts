@@ -23,6 +23,9 @@ export interface KrakenTradeRow {
 
 export type FakeKrakenRequest = RecordedRequest;
 
+/** The real /0/public/Depth answer (XBTUSDT, 5 levels a side), served for any pair under that pair's key. */
+const REAL_DEPTH_BOOK = JSON.parse(readFileSync(path.join(FIXTURES, "nautilus_http_order_book.json"), "utf8")).result.XBTUSDT as { bids: unknown[]; asks: unknown[] };
+
 /**
  * Deterministic trades: `n` of them from `startMs`, `stepMs` apart plus a µs offset, prices at Kraken's XBT/USD
  * precision (1 dp) walking around 42000, sizes with 8 decimals. `seed` shifts the walk.
@@ -95,6 +98,13 @@ export class FakeKrakenRest extends RecordingHttpFake {
 		this.trades.set(key, [...rows].sort((a, b) => (a.timeUs < b.timeUs ? -1 : a.timeUs > b.timeUs ? 1 : a.tradeId - b.tradeId)));
 	}
 
+	/** Answer the next `n` Depth calls with Kraken's rate-limit error. */
+	depthErrors = 0;
+
+	depthRequests(): FakeKrakenRequest[] {
+		return this.requests.filter((r) => r.path === "/0/public/Depth");
+	}
+
 	tradeRequests(): FakeKrakenRequest[] {
 		return this.requests.filter((r) => r.path === "/0/public/Trades");
 	}
@@ -108,6 +118,18 @@ export class FakeKrakenRest extends RecordingHttpFake {
 		};
 		const error = (e: string) => send(JSON.stringify({ error: [e] }));
 		if (u.pathname === "/0/public/AssetPairs") return send(JSON.stringify(this.pairs));
+		if (u.pathname === "/0/public/Depth") {
+			const key = query.pair ? this.keyOf(query.pair) : null;
+			if (!key) return error("EQuery:Unknown asset pair");
+			const count = query.count === undefined ? 100 : Number(query.count);
+			if (!Number.isInteger(count) || count < 1 || count > 500) return error("EGeneral:Invalid arguments:count");
+			if (this.depthErrors > 0) {
+				this.depthErrors--;
+				return error("EAPI:Rate limit exceeded");
+			}
+			// Kraken sends each level as [price, volume, timestamp] with the timestamp a JSON number.
+			return send(JSON.stringify({ error: [], result: { [key]: { bids: REAL_DEPTH_BOOK.bids.slice(0, count), asks: REAL_DEPTH_BOOK.asks.slice(0, count) } } }));
+		}
 		if (u.pathname !== "/0/public/Trades") return error("EGeneral:Unknown method");
 		const key = query.pair ? this.keyOf(query.pair) : null;
 		if (!key) return error("EQuery:Unknown asset pair");
