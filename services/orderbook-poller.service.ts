@@ -14,7 +14,7 @@ interface Locals {
 	targets: TargetList | null;
 	abort: AbortController;
 	refreshTimer: NodeJS.Timeout | null;
-	failureLogged: Map<string, number>;
+	failing: Set<string>; // books whose last snapshot failed
 }
 
 type Self = Service & Locals;
@@ -56,7 +56,7 @@ const OrderbookPollerService: ServiceSchema<{}, {}, Locals> = {
 		this.targets = null;
 		this.abort = new AbortController();
 		this.refreshTimer = null;
-		this.failureLogged = new Map();
+		this.failing = new Set();
 		const m = this.broker.metrics;
 		if (m.isEnabled()) {
 			m.register({ name: "mdp_orderbook_snapshots_total", type: "counter", labelNames: ["venue"], description: "Order-book snapshots stored by this poller" });
@@ -111,15 +111,16 @@ const OrderbookPollerService: ServiceSchema<{}, {}, Locals> = {
 			logger: this.logger,
 			onStored: (s) => {
 				if (m.isEnabled()) m.increment("mdp_orderbook_snapshots_total", { venue: s.venue });
+				const key = `${s.venue}:${s.symbol}`;
+				if (this.failing.delete(key)) this.logger.info(`order-book snapshots of ${key} work again`);
 			},
 			onFailed: (t, err) => {
 				if (m.isEnabled()) m.increment("mdp_orderbook_failures_total", { venue: t.venue });
-				// One line per book per interval at most: a venue that is down must not flood the log.
+				// A venue that is down (or no internet) fails every retry: one warning per book until it works again.
 				const key = `${t.venue}:${t.symbol}`;
-				const now = Date.now();
-				if ((this.failureLogged.get(key) ?? 0) + c.orderbookPollIntervalMs > now) return;
-				this.failureLogged.set(key, now);
-				this.logger.warn(`order-book snapshot of ${key} failed (retried within its slot): ${(err as Error).message}`);
+				if (this.failing.has(key)) return;
+				this.failing.add(key);
+				this.logger.warn(`order-book snapshot of ${key} failed (retried; logged again once it works): ${(err as Error).message}`);
 			},
 		});
 		this.scheduler.start();

@@ -45,6 +45,22 @@ describe("configuration", () => {
 		expect(() => loadConfig({ KRAKEN_BOOK_DEPTH: "20" })).toThrow(/KRAKEN_BOOK_DEPTH=20/);
 		expect(() => loadConfig({ KRAKEN_WATCHDOG_MS: "5" })).toThrow(/KRAKEN_WATCHDOG_MS/);
 	});
+	it("polls order books every minute at depth 100, and checks the order-book settings", () => {
+		expect(loadConfig({})).toMatchObject({ orderbookPollIntervalMs: 60_000, orderbookDepth: 100, orderbookSymbols: [], orderbookClaimTtlMs: 20_000, orderbookWeightShare: 0.5, orderbookWsSnapshots: true, binanceUsdmRestUrl: "https://fapi.binance.com" });
+		expect(loadConfig({ ORDERBOOK_SYMBOLS: "binance:btc-usdt-spot, binance:ETH-USDT-PERP,kraken:ETH-USD-SPOT", ORDERBOOK_WS_SNAPSHOTS: "false" })).toMatchObject({
+			orderbookSymbols: [
+				{ venue: "binance", symbol: "BTC-USDT-SPOT" },
+				{ venue: "binance", symbol: "ETH-USDT-PERP" },
+				{ venue: "kraken", symbol: "ETH-USD-SPOT" },
+			],
+			orderbookWsSnapshots: false,
+		});
+		expect(() => loadConfig({ ORDERBOOK_SYMBOLS: "BTCUSDT" })).toThrow(/ORDERBOOK_SYMBOLS: "BTCUSDT" is not venue:SYMBOL/);
+		expect(() => loadConfig({ ORDERBOOK_SYMBOLS: "kraken:BTC-USD-PERP" })).toThrow(/Kraken books are spot only/);
+		expect(() => loadConfig({ ORDERBOOK_DEPTH: "1000" })).toThrow(/ORDERBOOK_DEPTH=1000: at most 500/);
+		expect(() => loadConfig({ ORDERBOOK_WEIGHT_SHARE: "2" })).toThrow(/ORDERBOOK_WEIGHT_SHARE/);
+		expect(() => loadConfig({ ORDERBOOK_WS_SNAPSHOTS: "maybe" })).toThrow(/ORDERBOOK_WS_SNAPSHOTS/);
+	});
 	it("refuses what cannot work", () => {
 		expect(() => loadConfig({ MARKET_LOG: "kafka" })).toThrow(ConfigError);
 		expect(() => loadConfig({ SERVICES: "tick-writer,nope" })).toThrow(/unknown service "nope"/);
