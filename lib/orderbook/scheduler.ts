@@ -66,6 +66,7 @@ export class SnapshotScheduler<T extends SnapshotTarget> {
 	private retryAt = new Map<string, number>();
 	private timer: NodeJS.Timeout | null = null;
 	private stopped = true;
+	private abandoned = false;
 	private ticking: Promise<void> | null = null;
 	private ticks = 0;
 	private readonly now: () => number;
@@ -81,15 +82,24 @@ export class SnapshotScheduler<T extends SnapshotTarget> {
 	start(): void {
 		if (!this.stopped) return;
 		this.stopped = false;
+		this.abandoned = false;
 		this.schedule(0);
 	}
 
-	async stop(): Promise<void> {
+	/**
+	 * Stop claiming; wait for the snapshots in flight, but not past `graceMs`: one queued behind a venue's rate
+	 * limit (a Binance minute, a Retry-After) would hold the shutdown that long. Its claim lapses with its lease.
+	 */
+	async stop(graceMs = 5000): Promise<void> {
 		this.stopped = true;
 		if (this.timer) clearTimeout(this.timer);
 		this.timer = null;
 		await this.ticking;
-		await Promise.allSettled([...this.inflight.values()]);
+		let timer: NodeJS.Timeout | undefined;
+		const grace = new Promise<void>((r) => (timer = setTimeout(r, graceMs)));
+		const settled = await Promise.race([Promise.allSettled([...this.inflight.values()]).then(() => true), grace.then(() => false)]);
+		clearTimeout(timer);
+		if (!settled) this.abandoned = true;
 	}
 
 	private schedule(ms: number): void {
@@ -136,6 +146,7 @@ export class SnapshotScheduler<T extends SnapshotTarget> {
 	private async run(claim: SlotClaim, target: T, key: string): Promise<void> {
 		try {
 			const taken = await this.opts.take(target);
+			if (this.abandoned) return; // finished after stop() stopped waiting for it: the pool may be gone
 			if (!taken) {
 				this.stats.empty++;
 				this.retryAt.set(key, this.now() + this.retryDelayMs);
@@ -150,6 +161,7 @@ export class SnapshotScheduler<T extends SnapshotTarget> {
 				this.opts.onStored?.(snap);
 			} else this.stats.lostClaims++;
 		} catch (err) {
+			if (this.stopped) return; // aborted by the shutdown: the claim lapses with its lease
 			this.stats.failures++;
 			this.retryAt.set(key, this.now() + this.retryDelayMs);
 			this.opts.onFailed?.(target, err);
