@@ -107,7 +107,7 @@ const OrderbookPollerService: ServiceSchema<{}, {}, Locals> = {
 			intervalMs: c.orderbookPollIntervalMs,
 			claimTtlMs: c.orderbookClaimTtlMs,
 			targets: () => targets.targets,
-			take: (t) => takeRestSnapshot(clients, t, c.orderbookDepth),
+			take: (t, signal) => takeRestSnapshot(clients, t, c.orderbookDepth, signal),
 			logger: this.logger,
 			onStored: (s) => {
 				if (m.isEnabled()) m.increment("mdp_orderbook_snapshots_total", { venue: s.venue });

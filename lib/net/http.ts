@@ -47,9 +47,9 @@ export class RateLimiter {
 		this.last = now();
 	}
 
-	/** Resolves when `cost` tokens were taken; callers are served in arrival order. */
-	take(cost = 1): Promise<void> {
-		const turn = this.queue.then(() => this.wait(cost));
+	/** Resolves when `cost` tokens were taken; callers are served in arrival order. An aborted caller leaves the queue without taking any. */
+	take(cost = 1, signal?: AbortSignal): Promise<void> {
+		const turn = this.queue.then(() => this.wait(cost, signal));
 		this.queue = turn.catch(() => undefined);
 		return turn;
 	}
@@ -59,8 +59,9 @@ export class RateLimiter {
 		this.tokens = Math.min(this.tokens, 0) - (ms / 1000) * this.ratePerSec;
 	}
 
-	private async wait(cost: number): Promise<void> {
+	private async wait(cost: number, signal?: AbortSignal): Promise<void> {
 		for (;;) {
+			if (signal?.aborted) throw signal.reason;
 			const t = this.now();
 			this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) / 1000) * this.ratePerSec);
 			this.last = t;
@@ -69,7 +70,7 @@ export class RateLimiter {
 				return;
 			}
 			const ms = Math.ceil(((cost - this.tokens) / this.ratePerSec) * 1000);
-			await new Promise((r) => setTimeout(r, ms));
+			await sleep(ms, signal);
 		}
 	}
 }
@@ -147,7 +148,7 @@ export async function httpGet(url: string, opts: HttpOptions = {}): Promise<Http
 	const base = opts.baseDelayMs ?? 500;
 	const max = opts.maxDelayMs ?? 30_000;
 	for (let i = 0; ; i++) {
-		await opts.limiter?.take(opts.cost ?? 1);
+		await opts.limiter?.take(opts.cost ?? 1, opts.signal);
 		try {
 			return await attempt(url, opts);
 		} catch (err) {

@@ -14,15 +14,15 @@ export interface RestBookClients {
  * One REST snapshot of a target's book at `depth` levels: Binance's lastUpdateId, the exchange's time when it
  * sends one (USD-M `T`), else the retrieval time (spot depth and Kraken's Depth carry no book time).
  */
-export async function takeRestSnapshot(clients: RestBookClients, target: BookTarget, depth: number): Promise<Omit<BookSnapshot, "venue" | "symbol" | "source">> {
+export async function takeRestSnapshot(clients: RestBookClients, target: BookTarget, depth: number, signal?: AbortSignal): Promise<Omit<BookSnapshot, "venue" | "symbol" | "source">> {
 	if (target.market === "kraken-spot") {
 		if (!clients.kraken) throw new Error("no Kraken REST client");
-		const d = await clients.kraken.depth(target.venueSymbol, depth);
+		const d = await clients.kraken.depth(target.venueSymbol, depth, signal);
 		return { time: d.recvTime, recvTime: d.recvTime, lastUpdateId: null, checksum: null, bids: d.bids, asks: d.asks };
 	}
 	const client = target.market === "binance-spot" ? clients.binanceSpot : clients.binanceUsdm;
 	if (!client) throw new Error(`no ${target.market} REST client`);
-	const d = await client.depth(target.venueSymbol, depth);
+	const d = await client.depth(target.venueSymbol, depth, signal);
 	// Binance serves at least `depth` levels (USD-M only in fixed sizes): keep what was asked for.
 	return { time: d.time ?? d.recvTime, recvTime: d.recvTime, lastUpdateId: d.lastUpdateId, checksum: null, bids: d.bids.slice(0, depth), asks: d.asks.slice(0, depth) };
 }

@@ -27,8 +27,11 @@ export interface SnapshotSchedulerOptions<T extends SnapshotTarget> {
 	claimTtlMs: number;
 	/** The books to snapshot now (read at every tick, so the list may change at any time). */
 	targets(): readonly T[];
-	/** The snapshot of one book; null when there is none to take right now (e.g. a live book not yet synced). */
-	take(target: T): Promise<Omit<BookSnapshot, "venue" | "symbol" | "source"> | null>;
+	/**
+	 * The snapshot of one book; null when there is none to take right now (e.g. a live book not yet synced).
+	 * `signal` aborts when the claim's lease is over (another replica may have the slot by then) or on stop().
+	 */
+	take(target: T, signal: AbortSignal): Promise<Omit<BookSnapshot, "venue" | "symbol" | "source"> | null>;
 	logger: Logger;
 	/** How often due slots are looked for; default interval/20, between 50 ms and 1 s. */
 	tickMs?: number;
@@ -63,6 +66,9 @@ export class SnapshotScheduler<T extends SnapshotTarget> {
 	/** Slots known done (by any replica), by key, with the slot time for pruning. */
 	private done = new Map<string, number>();
 	private inflight = new Map<string, Promise<void>>();
+	/** Books with a snapshot in flight: their next slot is not claimed before it ends (no pile-up behind a slow venue). */
+	private busy = new Set<string>();
+	private stopping = new AbortController();
 	private retryAt = new Map<string, number>();
 	private timer: NodeJS.Timeout | null = null;
 	private stopped = true;
@@ -83,6 +89,7 @@ export class SnapshotScheduler<T extends SnapshotTarget> {
 		if (!this.stopped) return;
 		this.stopped = false;
 		this.abandoned = false;
+		this.stopping = new AbortController();
 		this.schedule(0);
 	}
 
@@ -94,6 +101,7 @@ export class SnapshotScheduler<T extends SnapshotTarget> {
 		this.stopped = true;
 		if (this.timer) clearTimeout(this.timer);
 		this.timer = null;
+		this.stopping.abort(new Error("book snapshots stopped"));
 		await this.ticking;
 		let timer: NodeJS.Timeout | undefined;
 		const grace = new Promise<void>((r) => (timer = setTimeout(r, graceMs)));
@@ -124,7 +132,7 @@ export class SnapshotScheduler<T extends SnapshotTarget> {
 			const slotMs = dueSlotMs(t.venue, t.symbol, intervalMs, now);
 			const slot = new Date(slotMs).toISOString();
 			const key = slotKeyString({ venue: t.venue, symbol: t.symbol, source, slot });
-			if (this.done.has(key) || this.inflight.has(key) || byKey.has(key) || (this.retryAt.get(key) ?? 0) > now) continue;
+			if (this.done.has(key) || this.busy.has(`${t.venue}/${t.symbol}`) || byKey.has(key) || (this.retryAt.get(key) ?? 0) > now) continue;
 			byKey.set(key, t);
 			want.push({ venue: t.venue, symbol: t.symbol, source, slot });
 		}
@@ -136,7 +144,12 @@ export class SnapshotScheduler<T extends SnapshotTarget> {
 				const target = byKey.get(key);
 				if (!target) continue;
 				this.stats.claims++;
-				const run = this.run(c, target, key).finally(() => this.inflight.delete(key));
+				const book = `${target.venue}/${target.symbol}`;
+				this.busy.add(book);
+				const run = this.run(c, target, key).finally(() => {
+					this.inflight.delete(key);
+					this.busy.delete(book);
+				});
 				this.inflight.set(key, run);
 			}
 		}
@@ -145,7 +158,8 @@ export class SnapshotScheduler<T extends SnapshotTarget> {
 
 	private async run(claim: SlotClaim, target: T, key: string): Promise<void> {
 		try {
-			const taken = await this.opts.take(target);
+			const signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.opts.claimTtlMs)]);
+			const taken = await this.opts.take(target, signal);
 			if (this.abandoned) return; // finished after stop() stopped waiting for it: the pool may be gone
 			if (!taken) {
 				this.stats.empty++;

@@ -109,6 +109,20 @@ describe("RateLimiter", () => {
 		expect(() => new RateLimiter(0)).toThrow(/ratePerSec/);
 		expect(() => new RateLimiter(1, 0)).toThrow(/burst/);
 	});
+
+	it("an aborted caller leaves the queue without its tokens; the next one is served", async () => {
+		const limiter = new RateLimiter(0.001, 1); // one token, the next in 1000 s
+		await limiter.take();
+		const ac = new AbortController();
+		const waiting = limiter.take(1, ac.signal);
+		ac.abort(new Error("gave up"));
+		await expect(waiting).rejects.toThrow("gave up");
+		const already = new AbortController();
+		already.abort(new Error("too late"));
+		await expect(limiter.take(1, already.signal)).rejects.toThrow("too late");
+		limiter.penalize(-2e6); // hand out tokens: the queue is not stuck behind the aborted callers
+		await expect(limiter.take()).resolves.toBeUndefined();
+	});
 });
 
 describe("backoff and Retry-After", () => {

@@ -127,7 +127,8 @@ export class BinanceDepthRest {
 		return this.opts.market;
 	}
 
-	async depth(symbol: string, depth: number): Promise<BinanceDepth & { recvTime: string }> {
+	/** One depth call; `signal` (besides the client's own) abandons it, waits for weight and retries included. */
+	async depth(symbol: string, depth: number, signal?: AbortSignal): Promise<BinanceDepth & { recvTime: string }> {
 		const url = new URL(DEPTH_PATH[this.opts.market], this.opts.baseUrl);
 		const limit = depthLimit(this.opts.market, depth);
 		url.searchParams.set("symbol", symbol);
@@ -135,7 +136,9 @@ export class BinanceDepthRest {
 		if (this.now() < this.bannedUntil) throw new BinanceBannedError(this.bannedUntil, url.pathname);
 		let res;
 		try {
-			res = await httpGet(url.toString(), { retries: 3, ...this.opts.http, limiter: this.limiter, cost: depthWeight(this.opts.market, limit) });
+			const own = this.opts.http?.signal;
+			const both = signal && own ? AbortSignal.any([signal, own]) : (signal ?? own);
+			res = await httpGet(url.toString(), { retries: 3, ...this.opts.http, signal: both, limiter: this.limiter, cost: depthWeight(this.opts.market, limit) });
 		} catch (err) {
 			if (err instanceof HttpError && err.status === 418) {
 				// A ban grows if we keep asking: nothing goes to this host before it ends (a minute when unsaid).

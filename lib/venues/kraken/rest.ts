@@ -145,19 +145,22 @@ export class KrakenRest {
 	 * GET /0/public/Depth?pair=&count=: the pair's book, best level first, prices and sizes as Kraken wrote them.
 	 * Kraken gives each level's last-change time but no time for the book as a whole, so none is returned.
 	 */
-	async depth(symbol: string, count: number): Promise<KrakenDepth> {
+	async depth(symbol: string, count: number, signal?: AbortSignal): Promise<KrakenDepth> {
 		const pair = this.restPair(symbol);
-		const result = (await this.call("/0/public/Depth", { pair, count: String(count) })) as Record<string, unknown>;
+		const result = (await this.call("/0/public/Depth", { pair, count: String(count) }, signal)) as Record<string, unknown>;
 		const recvTime = new Date().toISOString();
 		return { pair, recvTime, ...parseKrakenDepth(result) };
 	}
 
-	private async call(path: string, query: Record<string, string>): Promise<unknown> {
+	/** One public call; `signal` (besides the client's own) abandons it, retries and waits included. */
+	private async call(path: string, query: Record<string, string>, callSignal?: AbortSignal): Promise<unknown> {
 		const url = new URL(path, this.opts.baseUrl);
 		for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
 		const retries = this.opts.apiRetries ?? 6;
+		const own = this.opts.http?.signal;
+		const signal = callSignal && own ? AbortSignal.any([callSignal, own]) : (callSignal ?? own);
 		for (let attempt = 0; ; attempt++) {
-			const res = await httpGet(url.toString(), { ...this.opts.http, limiter: this.limiter });
+			const res = await httpGet(url.toString(), { ...this.opts.http, signal, limiter: this.limiter });
 			let body: any;
 			try {
 				body = parseExact(res.body.toString("utf8"));
@@ -175,7 +178,7 @@ export class KrakenRest {
 			// Kraken's counter decays over time: hold back every caller of this host, not only this one.
 			if (transient[1]) this.limiter.penalize(delayMs);
 			this.opts.onRetry?.({ attempt: attempt + 1, delayMs, error: errors.join("; ") });
-			await sleep(delayMs, undefined, { signal: this.opts.http?.signal });
+			await sleep(delayMs, undefined, { signal });
 		}
 	}
 }
