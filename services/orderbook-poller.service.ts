@@ -80,8 +80,11 @@ const OrderbookPollerService: ServiceSchema<{}, {}, Locals> = {
 				http: { signal },
 			});
 		};
+		const kraken = krakenRestFromConfig(c, (host, rate, burst) => rt.limiter(host, rate, burst), signal);
+		// Exact REST pair names (altnames) for every pair; without them the v2 name is mapped by Kraken's legacy codes.
+		void kraken.loadAssetPairs().catch((err) => this.logger.debug(`Kraken AssetPairs not loaded: ${(err as Error).message}`));
 		const clients: RestBookClients = {
-			kraken: krakenRestFromConfig(c, (host, rate, burst) => rt.limiter(host, rate, burst), signal),
+			kraken,
 			binanceSpot: binance("spot", c.binanceRestUrl),
 			binanceUsdm: binance("usdm", c.binanceUsdmRestUrl),
 		};
