@@ -143,7 +143,7 @@ const KrakenStreamService: ServiceSchema<{}, {}, Locals> = {
 				intervalMs: c.orderbookPollIntervalMs,
 				claimTtlMs: c.orderbookClaimTtlMs,
 				// Only books held verified right now: a pair still syncing (or a feed that is down) claims no slot.
-				targets: () => stream.symbols.filter((ws) => stream.bookSnapshot(ws)).map((ws) => ({ venue: "kraken", symbol: canonicalSymbol(ws), wsSymbol: ws })),
+				targets: () => stream.symbols.filter((ws) => stream.hasVerifiedBook(ws)).map((ws) => ({ venue: "kraken", symbol: canonicalSymbol(ws), wsSymbol: ws })),
 				take: async (t) => {
 					const b = stream.bookSnapshot(t.wsSymbol);
 					return b && { time: b.time, recvTime: b.recvTime, lastUpdateId: null, checksum: b.checksum, bids: b.bids, asks: b.asks };

@@ -137,6 +137,8 @@ export class SnapshotScheduler<T extends SnapshotTarget> {
 			want.push({ venue: t.venue, symbol: t.symbol, source, slot });
 		}
 		if (want.length) {
+			// One order for every replica: two claiming overlapping batches lock rows in the same order (no deadlock).
+			want.sort((a, b) => (slotKeyString(a) < slotKeyString(b) ? -1 : 1));
 			const r = await claimSlots(this.opts.pool, this.opts.owner, this.opts.claimTtlMs, want);
 			for (const d of r.done) this.done.set(slotKeyString(d), Date.parse(d.slot));
 			for (const c of r.claimed) {

@@ -270,10 +270,21 @@ export class KrakenStream {
 	 * checksum matched. Null otherwise (for the REST fallback to answer).
 	 */
 	bookSnapshot(symbol: string): LiveBookSnapshot | null {
-		const st = [...this.syms.values()].find((s) => s.ws === symbol || s.symbol === symbol);
+		const st = this.verifiedBookState(symbol);
 		const book = st?.book;
-		if (!st || !book?.ready || st.resubscribing || st.mismatchRun > 0 || !this.feed.connected || !book.time || !book.recvTime) return null;
+		if (!st || !book?.time || !book.recvTime) return null;
 		return { wsSymbol: st.ws, symbol: st.symbol, time: book.time, recvTime: book.recvTime, checksum: book.checksum(), ...book.levels() };
+	}
+
+	/** Whether bookSnapshot(symbol) has a book to give, without copying it. */
+	hasVerifiedBook(symbol: string): boolean {
+		return this.verifiedBookState(symbol) !== null;
+	}
+
+	private verifiedBookState(symbol: string): SymState | null {
+		const st = this.syms.get(symbol) ?? [...this.syms.values()].find((s) => s.symbol === symbol);
+		if (!st?.book?.ready || st.resubscribing || st.mismatchRun > 0 || !this.feed.connected) return null;
+		return st;
 	}
 
 	/** Everything received goes through here: live frames and replayed recordings alike. */
