@@ -1,3 +1,5 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Readable } from "node:stream";
 import type { Context, Service, ServiceSchema } from "moleculer";
 import { asClientErrors } from "../mixins/client-errors";
 import { Errors } from "moleculer";
@@ -5,26 +7,115 @@ import ApiGateway from "moleculer-web";
 import { intParam, parseCandleQuery, parseTickQuery, ParamError } from "../lib/api/params";
 import { queryQuotes, queryTrades } from "../lib/api/ticks";
 import { freshness } from "../lib/api/freshness";
+import { checkAccess, checkDeclaredLength, ClientRateLimiter, HttpError, isReadMethod, parseJsonBody, readBody } from "../lib/api/guard";
+import { parseIngestStream, parseIngestText } from "../lib/api/ingest";
 import { getCandles } from "../lib/candles/query";
 import { parseKlinesQuery } from "../lib/history/params";
 import { queryKlines } from "../lib/history/klines-store";
-import { parseReplay } from "../lib/replay";
+import { classifyDbError } from "../lib/store/db-wait";
+import { isLoopback } from "../lib/config";
 import { runtimeOf } from "../mixins/runtime";
+import { Q, READ_PARAMS } from "../mixins/action-params";
 
 type Params = Record<string, unknown>;
 
-/** Turn a parameter problem into a 400 that says what is wrong; let everything else through. */
+interface Locals {
+	writeLimiter: ClientRateLimiter;
+	/** Last state of each readiness check, so a change is logged once and not at every probe. */
+	readyStates: Map<string, string>;
+}
+
+type Self = Service & Locals;
+type GatewayRequest = IncomingMessage & { parsedUrl?: string; body?: unknown };
+
+/** Liveness and readiness stay readable without API_READ_TOKEN: probes carry no credentials. */
+const OPEN_READ_PATHS = new Set(["/api/health", "/api/ready"]);
+/** Routes whose action reads the request body as a stream (with its own limit) instead of the JSON parser. */
+const STREAMED_PATHS = new Set(["/api/ingest"]);
+/** Error types whose message is meant for the caller even at 5xx; any other 5xx answer says only "internal error". */
+const PUBLIC_5XX = new Set(["NOT_READY", "SERVICE_NOT_AVAILABLE", "SERVICE_NOT_FOUND", "REQUEST_TIMEOUT", "BANNED", "VENUE_ERROR", "REQUEST_SKIPPED", "BUSY"]);
+
+function routePath(req: GatewayRequest): string {
+	return (req.parsedUrl ?? req.url ?? "").split("?")[0].replace(/\/+$/, "");
+}
+
+/** A guard answer as the Moleculer error moleculer-web sends, with its headers already on the response. */
+function asMoleculerError(err: unknown, res?: ServerResponse): unknown {
+	if (!(err instanceof HttpError)) return err;
+	if (res && !res.headersSent) for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
+	return new Errors.MoleculerClientError(err.message, err.code, err.type, err.data);
+}
+
 /**
- * The REST gateway (moleculer-web). Routes are listed in README.md and docs/openapi.yaml.
+ * Runs before the action and before any body is read: the token the method needs (401), the
+ * per-client rate limit on mutating requests (429 with Retry-After), then the body within its route's
+ * limit (413 on the declared or the counted length). /api/ingest keeps its body as a stream.
+ */
+function guard(this: Self, req: GatewayRequest, res: ServerResponse, next: (err?: unknown) => void): void {
+	const c = runtimeOf(this.broker).config;
+	const path = routePath(req);
+	try {
+		checkAccess(req.method, path, req.headers.authorization, { token: c.apiToken, readToken: c.apiReadToken, openReadPaths: OPEN_READ_PATHS });
+		if (!isReadMethod(req.method)) {
+			const wait = this.writeLimiter.take(req.socket.remoteAddress ?? "unknown");
+			if (wait !== null) throw new HttpError(429, `too many requests: at most ${c.apiWriteRatePerMin} changes a minute per client (burst ${c.apiWriteBurst}); retry in ${wait} s`, "RATE_LIMITED", { "Retry-After": String(wait) });
+		}
+		if (STREAMED_PATHS.has(path)) {
+			checkDeclaredLength(req, c.apiIngestMaxBytes);
+			return next();
+		}
+		if (isReadMethod(req.method)) return next();
+	} catch (err) {
+		return next(asMoleculerError(err, res));
+	}
+	readBody(req, c.apiBodyMaxBytes).then(
+		(buf) => {
+			try {
+				req.body = parseJsonBody(buf, req.headers["content-type"]);
+				next();
+			} catch (err) {
+				next(asMoleculerError(err, res));
+			}
+		},
+		(err) => next(asMoleculerError(err, res)),
+	);
+}
+
+/**
+ * Every error answer: validation errors as 400 naming the field, 413 closing the connection (the rest of
+ * the body is not read), and 5xx without internal error text (the detail goes to the log).
+ */
+function sendApiError(this: Self, req: GatewayRequest, res: ServerResponse, err: any): void {
+	let code = typeof err?.code === "number" && err.code >= 400 && err.code < 600 ? err.code : 500;
+	let body: Record<string, unknown> = { name: err?.name ?? "Error", message: err?.message ?? "error", code, type: err?.type, data: err?.data };
+	if (err?.type === "VALIDATION_ERROR" && Array.isArray(err.data)) {
+		const fields = err.data.map((d: { field?: string; message?: string }) => ({ field: d.field, message: d.message }));
+		code = 400;
+		body = { name: "ValidationError", message: fields.map((f: { message?: string }) => f.message).join("; "), code, type: "INVALID_PARAMETER", data: { param: fields[0]?.field, fields } };
+	} else if (code >= 500 && !PUBLIC_5XX.has(err?.type)) {
+		this.logger.error(`${req.method} ${routePath(req)} failed:`, err?.stack ?? err);
+		body = { name: "Error", message: "internal error (details are in the api log)", code, type: "INTERNAL_ERROR" };
+	}
+	if (res.headersSent) return;
+	if (code === 413) res.setHeader("Connection", "close");
+	res.setHeader("Content-Type", "application/json; charset=utf-8");
+	res.writeHead(code);
+	res.end(JSON.stringify(body));
+}
+
+/**
+ * The REST gateway (moleculer-web). Routes are listed in README.md and docs/openapi.yaml; access rules
+ * and limits in README "Security".
  * Market data is read straight from PostgreSQL; the still-open candle is computed live.
  */
-const ApiService: ServiceSchema<any> = {
+const ApiService: ServiceSchema<any, any, Locals> = {
 	name: "api",
 	mixins: [ApiGateway as unknown as Partial<ServiceSchema>],
 
 	settings: {
-		port: 3000, // bin/pipeline sets PORT from the configuration
-		ip: "0.0.0.0",
+		port: 3000, // bin/pipeline sets PORT, API_HOST and the request timeout from the configuration
+		ip: "127.0.0.1",
+		requestTimeout: 120_000,
 		routes: [
 			{
 				path: "/api",
@@ -38,7 +129,7 @@ const ApiService: ServiceSchema<any> = {
 					"GET ready": "api.ready",
 					"GET dead-letters": "api.deadLetters",
 					"GET gaps": "api.gaps",
-					"POST ingest": "api.ingest",
+					"POST ingest": "stream:api.ingest",
 					// Dukascopy history jobs (served by the dukascopy-backfill service, local or on another node)
 					"POST backfill/gaps": "dukascopy-backfill.fillGaps",
 					"POST backfill": "dukascopy-backfill.start",
@@ -49,15 +140,34 @@ const ApiService: ServiceSchema<any> = {
 					"POST history/klines": "exchange-history.klines",
 					"POST history/kraken-trades": "exchange-history.krakenTrades",
 				},
-				bodyParsers: { json: { limit: "64mb" } },
+				// Bodies are read by `guard`, after the access checks and within each route's limit.
+				bodyParsers: false,
+				use: [guard],
+				onError: sendApiError,
 			},
 		],
 		log4XXResponses: false,
 	},
 
+	created(this: Self) {
+		const c = runtimeOf(this.broker).config;
+		this.writeLimiter = new ClientRateLimiter(c.apiWriteRatePerMin, c.apiWriteBurst);
+		this.readyStates = new Map();
+	},
+
+	started(this: Self) {
+		const c = runtimeOf(this.broker).config;
+		const server = (this as unknown as { server: import("node:http").Server }).server;
+		server.headersTimeout = Math.min(60_000, c.apiRequestTimeoutMs);
+		const access = c.apiToken ? `writes need API_TOKEN${c.apiReadToken ? ", reads API_READ_TOKEN" : ", reads are open"}` : "no API_TOKEN: anyone who reaches this address can write";
+		const where = isLoopback(c.apiHost) ? `loopback only${c.apiToken ? "" : " (set API_TOKEN to listen on every interface)"}` : c.apiToken ? "every interface" : "every interface, API_INSECURE=true";
+		this.logger.info(`api listening on ${c.apiHost}:${(this as unknown as { settings: { port: number } }).settings.port} (${where}; ${access})`);
+	},
+
 	actions: {
 		candles: {
 			visibility: "published",
+			params: { ...READ_PARAMS, timeframe: Q.text(64), price: Q.text(64), fill: Q.text(64) },
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const q = await asClientErrors(() => parseCandleQuery(ctx.params, { maxBuckets: rt.config.apiMaxRangeBuckets }));
@@ -66,6 +176,7 @@ const ApiService: ServiceSchema<any> = {
 		},
 		trades: {
 			visibility: "published",
+			params: { ...READ_PARAMS, limit: Q.int, cursor: Q.text(200) },
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const q = await asClientErrors(() => parseTickQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
@@ -74,6 +185,7 @@ const ApiService: ServiceSchema<any> = {
 		},
 		quotes: {
 			visibility: "published",
+			params: { ...READ_PARAMS, limit: Q.int, cursor: Q.text(200) },
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const q = await asClientErrors(() => parseTickQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
@@ -83,6 +195,7 @@ const ApiService: ServiceSchema<any> = {
 		/** Stored exchange klines (Binance), oldest first; fill them with POST /api/history/klines. */
 		klines: {
 			visibility: "published",
+			params: { ...READ_PARAMS, interval: Q.text(64), limit: Q.int },
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const q = await asClientErrors(() => parseKlinesQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
@@ -91,33 +204,45 @@ const ApiService: ServiceSchema<any> = {
 		},
 		freshness: {
 			visibility: "published",
+			params: {},
 			async handler(this: Service) {
 				return freshness(runtimeOf(this.broker).pool);
 			},
 		},
 		health: {
 			visibility: "published",
+			params: {},
 			handler() {
 				return { status: "ok", uptimeSeconds: Math.round(process.uptime()) };
 			},
 		},
 		ready: {
 			visibility: "published",
-			async handler(this: Service) {
+			params: {},
+			/** 503 naming each failing check ("database": "unreachable" | "auth-failed" | ...); the driver's message goes to the log only. */
+			async handler(this: Self) {
 				const rt = runtimeOf(this.broker);
 				const checks: Record<string, string> = {};
+				const note = (name: string, state: string, err?: unknown) => {
+					checks[name] = state;
+					if (this.readyStates.get(name) === state) return;
+					this.readyStates.set(name, state);
+					if (state === "ok") this.logger.info(`readiness: ${name} ok`);
+					else this.logger.warn(`readiness: ${name} ${state}: ${(err as Error)?.message ?? ""}`);
+				};
 				try {
 					await rt.pool.query("SELECT 1");
-					checks.database = "ok";
+					note("database", "ok");
 				} catch (err) {
-					checks.database = (err as Error).message;
+					note("database", classifyDbError(err), err);
 				}
 				try {
 					await (await rt.log()).ping();
-					checks.log = "ok";
+					note("log", "ok");
 				} catch (err) {
-					checks.log = (err as Error).message;
+					note("log", /authori[sz]ation|auth/i.test((err as Error).message ?? "") ? "auth-failed" : "unreachable", err);
 				}
+				if (!rt.started) checks.startup = "waiting-for-database";
 				if (Object.values(checks).some((v) => v !== "ok")) throw new Errors.MoleculerError("not ready", 503, "NOT_READY", checks);
 				return { status: "ready", checks };
 			},
@@ -125,6 +250,7 @@ const ApiService: ServiceSchema<any> = {
 		/** The gap ledger (feed_gaps): stretches a feed may have missed, newest first; `open=true` for unrepaired ones. */
 		gaps: {
 			visibility: "published",
+			params: { venue: Q.name, symbol: Q.name, open: Q.bool, limit: Q.int },
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const q = await asClientErrors(() => {
@@ -147,6 +273,7 @@ const ApiService: ServiceSchema<any> = {
 		},
 		deadLetters: {
 			visibility: "published",
+			params: { limit: Q.int },
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const limit = await asClientErrors(() => {
@@ -167,14 +294,27 @@ const ApiService: ServiceSchema<any> = {
 		 */
 		ingest: {
 			visibility: "published",
-			async handler(this: Service, ctx: Context<Params>) {
+			params: { lines: Q.text(Number.MAX_SAFE_INTEGER) },
+			async handler(this: Self, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
-				const text = (ctx.params as Params).lines;
-				if (typeof text !== "string") throw new Errors.MoleculerClientError('send {"lines": "<JSON lines>"}', 400, "INVALID_PARAMETER", { param: "lines" });
-				const parsed = parseReplay(text);
+				const c = rt.config;
+				const limits = { maxBytes: c.apiIngestMaxBytes, maxLines: c.apiIngestMaxLines };
+				const body = (ctx as unknown as { stream?: Readable | null }).stream;
+				const parsed = await asClientErrors(
+					() => {
+						if (body) {
+							if (body.readableEnded) throw new ParamError("body", "the request body was already read");
+							return parseIngestStream(body, limits);
+						}
+						const text = ctx.params.lines;
+						if (typeof text !== "string") throw new ParamError("lines", 'send JSON lines as the body, or {"lines": "<JSON lines>"}');
+						return parseIngestText(text, limits);
+					},
+					(err) => asMoleculerError(err) as Error,
+				);
 				const log = await rt.log();
 				for (const m of parsed.messages) await log.publish(m.topic, m.key, [m.payload]);
-				return { lines: parsed.lines, published: parsed.records, messages: parsed.messages.length, errors: parsed.errors.slice(0, 100) };
+				return parsed.result;
 			},
 		},
 	},
