@@ -4,7 +4,7 @@ import type { Pool } from "pg";
  * Reaching PostgreSQL at start-up: retried with backoff instead of exiting, each failure classified so
  * readiness can name it ("unreachable", "auth-failed") without quoting the driver's message.
  */
-export type DatabaseState = "ok" | "unreachable" | "auth-failed" | "missing" | "error";
+export type DatabaseState = "ok" | "unreachable" | "auth-failed" | "missing" | "tls-failed" | "error";
 
 /** What kind of failure a pg error is; the message itself stays in the (masked) log. */
 export function classifyDbError(err: unknown): DatabaseState {
@@ -13,7 +13,8 @@ export function classifyDbError(err: unknown): DatabaseState {
 	if (code === "28P01" || code === "28000") return "auth-failed"; // invalid_password, invalid_authorization_specification
 	if (code === "3D000") return "missing"; // invalid_catalog_name: the database does not exist
 	if (["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ECONNRESET", "57P03"].includes(code)) return "unreachable";
-	if (/timeout|terminated|Connection terminated|ECONNREFUSED|connect/i.test(e?.message ?? "")) return "unreachable";
+	if (/\bSSL\b|TLS|certificate|self[- ]signed/i.test(e?.message ?? "")) return "tls-failed";
+	if (/timeout|terminated|ECONNREFUSED/i.test(e?.message ?? "")) return "unreachable";
 	return "error";
 }
 
@@ -22,6 +23,7 @@ const HINT: Record<DatabaseState, string> = {
 	unreachable: "is the server up and DATABASE_URL's host and port right?",
 	"auth-failed": "authentication failed: check the user and password in DATABASE_URL",
 	missing: "the database named in DATABASE_URL does not exist",
+	"tls-failed": "TLS failed: check sslmode (and sslrootcert) in DATABASE_URL against the server's TLS setup",
 	error: "",
 };
 
@@ -48,7 +50,7 @@ export async function waitForDatabase(pool: Pool, o: DbWaitOptions): Promise<voi
 			const state = classifyDbError(err);
 			o.onState?.(state);
 			const line = `database ${o.where} not ready (${state}): ${(err as Error).message}${HINT[state] ? ` - ${HINT[state]}` : ""}; retrying in ${delay} ms`;
-			if (state === "auth-failed" || state === "missing") o.logger.error(line);
+			if (state === "auth-failed" || state === "missing" || state === "tls-failed") o.logger.error(line);
 			else o.logger.warn(line);
 		}
 		if (o.signal?.aborted) throw new Error("stopped while waiting for the database");
