@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import http from "node:http";
 import { freshDatabase, waitFor, type TestDb } from "../helpers/db";
 import { freePort } from "../helpers/net";
@@ -166,6 +167,22 @@ describe("the api behind API_TOKEN and API_READ_TOKEN (npm start as a process)",
 		expect([limit.status, limit.body.data?.param]).toEqual([400, "limit"]);
 		const unclosed = await call(base, "POST", "/api/ingest", { token: WRITE, body: '{"lines": "' + trade(8).replaceAll('"', '\\"') });
 		expect([unclosed.status, unclosed.body.data?.param, unclosed.body.message]).toEqual([400, "lines", 'body is not {"lines": "<JSON lines>"}: the "lines" string is not closed']);
+	});
+
+	it("answers fuzzed query strings on every read route with 200 or a 4xx naming the parameter, never a 5xx", async () => {
+		const routes = ["/api/candles", "/api/trades", "/api/quotes", "/api/klines", "/api/gaps", "/api/dead-letters", "/api/freshness"];
+		const names = ["venue", "symbol", "timeframe", "from", "to", "price", "fill", "limit", "cursor", "interval", "open"];
+		const val = fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom("kraken", "BTC-USD-SPOT", "1m", "2024-01-15", "2024-01-15T10:00:00Z", "-1", "0", "abc", "true", "%", "1705323600"));
+		await fc.assert(
+			fc.asyncProperty(fc.constantFrom(...routes), fc.array(fc.tuple(fc.constantFrom(...names), val), { maxLength: 8 }), async (route, pairs) => {
+				const qs = pairs.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join("&");
+				const r = await call(base, "GET", `${route}?${qs}`, { token: READ });
+				expect([route, qs, r.status < 500]).toEqual([route, qs, true]);
+				if (r.status === 400) expect(typeof r.body.data?.param).toBe("string");
+				else expect([route, qs, r.status]).toEqual([route, qs, 200]);
+			}),
+			{ numRuns: 120 },
+		);
 	});
 
 	it("limits mutating requests per client with 429 and Retry-After, reads unaffected", async () => {
