@@ -160,7 +160,8 @@ const ApiService: ServiceSchema<any, any, Locals> = {
 		const server = (this as unknown as { server: import("node:http").Server }).server;
 		server.headersTimeout = Math.min(60_000, c.apiRequestTimeoutMs);
 		const access = c.apiToken ? `writes need API_TOKEN${c.apiReadToken ? ", reads API_READ_TOKEN" : ", reads are open"}` : "no API_TOKEN: anyone who reaches this address can write";
-		const where = isLoopback(c.apiHost) ? `loopback only${c.apiToken ? "" : " (set API_TOKEN to listen on every interface)"}` : c.apiToken ? "every interface" : "every interface, API_INSECURE=true";
+		const scope = c.apiHost === "0.0.0.0" || c.apiHost === "::" ? "every interface" : "this address only";
+		const where = isLoopback(c.apiHost) ? `loopback only${c.apiToken ? "" : " (set API_TOKEN to listen on every interface)"}` : c.apiToken ? scope : `${scope}, API_INSECURE=true`;
 		this.logger.info(`api listening on ${c.apiHost}:${(this as unknown as { settings: { port: number } }).settings.port} (${where}; ${access})`);
 	},
 
