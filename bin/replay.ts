@@ -1,3 +1,4 @@
+import { clientAuthorization } from "../lib/api/guard";
 import { readFileSync } from "node:fs";
 import { loadConfig, logConfig } from "../lib/config";
 import { createMarketLog } from "../lib/log";
@@ -30,8 +31,7 @@ async function main() {
 		const total = { lines: 0, published: 0, errors: [] as { line: number; reason: string }[] };
 		// The api takes at most API_INGEST_MAX_BYTES per request: send whole lines in chunks below it.
 		for (const chunk of lineChunks(text, Math.max(1024, Math.floor(config.apiIngestMaxBytes * 0.9)), Math.floor(config.apiIngestMaxLines * 0.9) || 1)) {
-			const headers: Record<string, string> = { "content-type": "application/x-ndjson" };
-			if (config.apiToken) headers.authorization = `Bearer ${config.apiToken}`;
+			const headers: Record<string, string> = { "content-type": "application/x-ndjson", ...clientAuthorization(config, "POST") };
 			const res = await fetch(`${base.replace(/\/$/, "")}/api/ingest`, { method: "POST", headers, body: chunk.text }).catch((err) => {
 				console.error(`cannot reach the pipeline at ${base} (is \`npm start\` running?): ${err.cause?.message ?? err.message}`);
 				process.exit(1);

@@ -81,9 +81,28 @@ function guard(this: Self, req: GatewayRequest, res: ServerResponse, next: (err?
 	);
 }
 
+/** Bytes of a refused body still read (and discarded) after a 413 before the connection is cut. */
+const DRAIN_AFTER_413 = 64 * 1024 * 1024;
+
 /**
- * Every error answer: validation errors as 400 naming the field, 413 closing the connection (the rest of
- * the body is not read), and 5xx without internal error text (the detail goes to the log).
+ * After a 413 the rest of the body is read and thrown away rather than the socket closed at once: closing
+ * with unread data makes the kernel send a reset, which can reach the client before our answer. Memory
+ * stays flat (nothing is kept); past DRAIN_AFTER_413 more bytes, or API_REQUEST_TIMEOUT_MS, the
+ * connection is cut.
+ */
+function drainThenClose(req: IncomingMessage): void {
+	if (req.readableEnded) return;
+	let drained = 0;
+	req.on("data", (c: Buffer) => {
+		drained += c.length;
+		if (drained > DRAIN_AFTER_413) req.socket.destroy();
+	});
+	req.resume();
+}
+
+/**
+ * Every error answer: validation errors as 400 naming the field, 413 with the rest of the body discarded,
+ * and 5xx without internal error text (the detail goes to the log).
  */
 function sendApiError(this: Self, req: GatewayRequest, res: ServerResponse, err: any): void {
 	let code = typeof err?.code === "number" && err.code >= 400 && err.code < 600 ? err.code : 500;
@@ -97,7 +116,7 @@ function sendApiError(this: Self, req: GatewayRequest, res: ServerResponse, err:
 		body = { name: "Error", message: "internal error (details are in the api log)", code, type: "INTERNAL_ERROR" };
 	}
 	if (res.headersSent) return;
-	if (code === 413) res.setHeader("Connection", "close");
+	if (code === 413) drainThenClose(req);
 	res.setHeader("Content-Type", "application/json; charset=utf-8");
 	res.writeHead(code);
 	res.end(JSON.stringify(body));

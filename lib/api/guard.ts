@@ -38,6 +38,12 @@ export function bearerOf(header: string | string[] | undefined): string | null {
 	return m ? m[1] : null;
 }
 
+/** The Authorization header a client of this API (npm run replay, npm run backfill) sends for a method: the write token, or for reads the read token (else the write token). */
+export function clientAuthorization(tokens: { apiToken: string | null; apiReadToken: string | null }, method: string): Record<string, string> {
+	const t = isReadMethod(method) ? (tokens.apiReadToken ?? tokens.apiToken) : tokens.apiToken;
+	return t ? { authorization: `Bearer ${t}` } : {};
+}
+
 export interface AccessRules {
 	/** Required on mutating requests when set; also grants reads. */
 	token: string | null;
@@ -112,7 +118,7 @@ export function checkDeclaredLength(req: IncomingMessage, limit: number): void {
 
 /**
  * Read a whole body of at most `limit` bytes, counting what arrives (a chunked body declares no length).
- * Past the limit it stops listening and rejects with 413; the gateway then answers and closes the connection.
+ * Past the limit it stops keeping data and rejects with 413; the rest of the body is discarded.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 	checkDeclaredLength(req, limit);

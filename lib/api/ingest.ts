@@ -102,7 +102,7 @@ export function parseIngestStream(body: Readable, limits: IngestLimits): Promise
 		};
 		const fail = (err: unknown) => {
 			cleanup();
-			body.resume(); // discard what is still coming; the gateway answers and closes the connection
+			body.resume(); // discard what is still coming; the gateway answers 413
 			reject(err);
 		};
 		const WRAPPED_RE = /^\s*\{\s*"lines"\s*:\s*"/;

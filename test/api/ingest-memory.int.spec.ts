@@ -31,7 +31,7 @@ function postJunk(port: number, totalBytes: number): { answer: Promise<{ status:
 			res.on("end", () => resolve({ status: res.statusCode!, body, beforeEnd }));
 			res.on("error", reject);
 		});
-		req.on("error", () => undefined); // the server closes the connection after answering 413
+		req.on("error", reject);
 		const piece = Buffer.concat(Array.from({ length: Math.ceil((64 * 1024) / line.length) }, () => line));
 		const write = () => {
 			while (written < totalBytes && !req.destroyed) {
