@@ -99,6 +99,7 @@ export function parseIngestStream(body: Readable, limits: IngestLimits): Promise
 			body.off("data", onData);
 			body.off("end", onEnd);
 			body.off("error", onError);
+			body.off("close", onClose);
 		};
 		const fail = (err: unknown) => {
 			cleanup();
@@ -142,9 +143,14 @@ export function parseIngestStream(body: Readable, limits: IngestLimits): Promise
 			}
 		};
 		const onError = (err: Error) => fail(err);
+		// A client gone before the end (or cut by the request timeout) ends the parse: nothing is published.
+		const onClose = () => {
+			if (!body.readableEnded) fail(new HttpError(400, "the request body ended early (client gone or request timeout)", "BODY_INCOMPLETE", {}, { param: "body" }));
+		};
 		body.on("data", onData);
 		body.on("end", onEnd);
 		body.on("error", onError);
+		body.on("close", onClose);
 	});
 }
 

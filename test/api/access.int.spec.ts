@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import http from "node:http";
+import net from "node:net";
 import { freshDatabase, waitFor, type TestDb } from "../helpers/db";
 import { freePort } from "../helpers/net";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -86,6 +87,7 @@ describe("the api behind API_TOKEN and API_READ_TOKEN (npm start as a process)",
 			API_INGEST_MAX_LINES: "50",
 			API_WRITE_RATE_PER_MIN: "60",
 			API_WRITE_BURST: "40",
+			API_REQUEST_TIMEOUT_MS: "2000",
 		});
 		await child.waitForOutput(/pipeline up/, 60_000);
 	});
@@ -202,6 +204,20 @@ describe("the api behind API_TOKEN and API_READ_TOKEN (npm start as a process)",
 			}),
 			{ numRuns: 120 },
 		);
+	});
+
+	it("drops a request that does not arrive whole within API_REQUEST_TIMEOUT_MS", async () => {
+		// Headers and half a body, then silence: the server answers 408 (Node's request timeout) and closes.
+		const answer = await new Promise<string>((resolve, reject) => {
+			const sock = net.connect(port, "127.0.0.1", () => {
+				sock.write(`POST /api/ingest HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${WRITE}\r\nContent-Length: 1000\r\n\r\n${trade(1)}`);
+			});
+			let got = "";
+			sock.on("data", (b) => (got += b));
+			sock.on("close", () => resolve(got));
+			sock.on("error", reject);
+		});
+		expect(answer).toMatch(/^HTTP\/1\.1 408/);
 	});
 
 	it("limits mutating requests per client with 429 and Retry-After, reads unaffected", async () => {
