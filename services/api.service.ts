@@ -32,7 +32,10 @@ type GatewayRequest = IncomingMessage & { parsedUrl?: string; body?: unknown };
 const OPEN_READ_PATHS = new Set(["/api/health", "/api/ready"]);
 /** Routes whose action reads the request body as a stream (with its own limit) instead of the JSON parser. */
 const STREAMED_PATHS = new Set(["/api/ingest"]);
-/** Error types whose message is meant for the caller even at 5xx; any other 5xx answer says only "internal error". */
+/**
+ * 500s are internal failures (a driver's message, a bug): answered as "internal error" with the detail in
+ * the log. 502/503/504 (service unavailable, venue errors, timeouts) and these types keep their message.
+ */
 const PUBLIC_5XX = new Set(["NOT_READY", "SERVICE_NOT_AVAILABLE", "SERVICE_NOT_FOUND", "REQUEST_TIMEOUT", "BANNED", "VENUE_ERROR", "REQUEST_SKIPPED", "BUSY"]);
 
 function routePath(req: GatewayRequest): string {
@@ -111,7 +114,7 @@ function sendApiError(this: Self, req: GatewayRequest, res: ServerResponse, err:
 		const fields = err.data.map((d: { field?: string; message?: string }) => ({ field: d.field, message: d.message }));
 		code = 400;
 		body = { name: "ValidationError", message: fields.map((f: { message?: string }) => f.message).join("; "), code, type: "INVALID_PARAMETER", data: { param: fields[0]?.field, fields } };
-	} else if (code >= 500 && !PUBLIC_5XX.has(err?.type)) {
+	} else if (code === 500 && !PUBLIC_5XX.has(err?.type)) {
 		this.logger.error(`${req.method} ${routePath(req)} failed:`, err?.stack ?? err);
 		body = { name: "Error", message: "internal error (details are in the api log)", code, type: "INTERNAL_ERROR" };
 	}

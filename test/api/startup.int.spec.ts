@@ -35,9 +35,9 @@ describe("npm start while the database is not usable", () => {
 		for (const d of dbs) await admin(`DROP DATABASE IF EXISTS "${d}" WITH (FORCE)`);
 	});
 
-	async function start(databaseUrl: string): Promise<{ child: Child; base: string }> {
+	async function start(databaseUrl: string, metricsPort = 0): Promise<{ child: Child; base: string }> {
 		const port = await freePort();
-		const child = startService({ DATABASE_URL: databaseUrl, SERVICES: "api,tick-writer", MARKET_LOG: "memory", TRANSPORTER: "", REDIS_URL: "", PORT: String(port), METRICS_PORT: "0", API_HOST: "", API_TOKEN: TOKEN, API_READ_TOKEN: "", DB_WAIT_MAX_BACKOFF_MS: "500" });
+		const child = startService({ DATABASE_URL: databaseUrl, SERVICES: "api,tick-writer", MARKET_LOG: "memory", TRANSPORTER: "", REDIS_URL: "", PORT: String(port), METRICS_PORT: String(metricsPort), API_HOST: "", API_TOKEN: TOKEN, API_READ_TOKEN: "", DB_WAIT_MAX_BACKOFF_MS: "500" });
 		children.push(child);
 		await child.waitForOutput(/api listening on/, 60_000);
 		return { child, base: `http://127.0.0.1:${port}/api` };
@@ -59,7 +59,8 @@ describe("npm start while the database is not usable", () => {
 	it("waits for a database that does not exist yet, answering health and naming the database in readiness, then comes up", async () => {
 		const name = `mdp_startup_${process.pid}_${Date.now().toString(36)}`;
 		dbs.push(name);
-		const { child, base } = await start(urlWith("postgres", name));
+		const metricsPort = await freePort();
+		const { child, base } = await start(urlWith("postgres", name), metricsPort);
 		expect((await getJson(`${base}/health`)).status).toBe(200);
 		await waitFor(async () => (await readyState(base)) === "missing", { what: "readiness naming the missing database" });
 		const ready = await getJson(`${base}/ready`);
@@ -72,7 +73,9 @@ describe("npm start while the database is not usable", () => {
 		await child.waitForOutput(/pipeline up/, 60_000);
 		const up = await getJson(`${base}/ready`);
 		expect([up.status, up.body.checks]).toEqual([200, { database: "ok", log: "ok" }]);
-		expectNoSecret(child, ready.body, up.body);
+		const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+		expect(metrics).toMatch(/moleculer_/);
+		expectNoSecret(child, ready.body, up.body, metrics);
 	});
 
 	it("keeps waiting when the server is unreachable, without the driver's error text in readiness", async () => {
