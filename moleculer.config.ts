@@ -1,6 +1,7 @@
 import type { BrokerOptions } from "moleculer";
 import os from "node:os";
 import { loadConfig, type Config } from "./lib/config";
+import { VALIDATOR_MESSAGES } from "./mixins/action-params";
 
 /** Broker options from the environment (see README "Configuration"). */
 export function brokerOptions(config: Config = loadConfig()): BrokerOptions {
@@ -12,6 +13,8 @@ export function brokerOptions(config: Config = loadConfig()): BrokerOptions {
 		logger: { type: "Console", options: { level: config.logLevel, formatter: "short", colors: process.stdout.isTTY } },
 		logLevel: config.logLevel as BrokerOptions["logLevel"],
 		requestTimeout: 30_000,
+		// Every action declares `params`; problems answer 400 through the gateway with the field named.
+		validator: { type: "Fastest", options: { messages: VALIDATOR_MESSAGES } } as BrokerOptions["validator"],
 		retryPolicy: { enabled: false },
 		registry: { strategy: "RoundRobin", preferLocal: true },
 		metrics:
@@ -22,4 +25,7 @@ export function brokerOptions(config: Config = loadConfig()): BrokerOptions {
 	};
 }
 
-export default brokerOptions();
+/** Lazy, so importing this file never throws: a configuration error is reported by bin/start.ts (exit 2). */
+export default function options(): BrokerOptions {
+	return brokerOptions();
+}

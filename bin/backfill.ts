@@ -1,3 +1,4 @@
+import { clientAuthorization } from "../lib/api/guard";
 import { ParamError } from "../lib/api/params";
 import type { JobStatus } from "../lib/backfill/jobs";
 import { parseBackfillRequest } from "../lib/backfill/params";
@@ -34,7 +35,9 @@ function parseArgs(argv: string[]) {
 async function call(method: "GET" | "POST", url: string, body?: unknown): Promise<any> {
 	let res: Response;
 	try {
-		res = await fetch(url, { method, headers: body ? { "content-type": "application/json" } : undefined, body: body ? JSON.stringify(body) : undefined });
+		// API_TOKEN / API_READ_TOKEN from the same environment as the pipeline's
+		const headers = { ...clientAuthorization(loadConfig(), method), ...(body ? { "content-type": "application/json" } : {}) };
+		res = await fetch(url, { method, headers, body: body ? JSON.stringify(body) : undefined });
 	} catch (err) {
 		const e = err as Error & { cause?: Error };
 		throw new Error(`cannot reach the pipeline's API at ${url} (is \`npm start\` running? or pass --api): ${e.cause?.message ?? e.message}`);

@@ -1,8 +1,10 @@
-import { ServiceBroker, type ServiceSchema } from "moleculer";
+import { ServiceBroker, type Service, type ServiceSchema } from "moleculer";
 import type { Config } from "../lib/config";
 import type { MarketLog } from "../lib/log/types";
 import { migrate } from "../lib/store/migrate";
 import { startEmbeddedPostgres } from "../lib/store/embedded";
+import { waitForDatabase } from "../lib/store/db-wait";
+import { maskUrl } from "../lib/security/secrets";
 import { brokerOptions } from "../moleculer.config";
 import { attachRuntime, Runtime } from "../mixins/runtime";
 import ApiService from "../services/api.service";
@@ -22,7 +24,7 @@ export interface Pipeline {
 const SCHEMAS: Record<string, (c: Config) => ServiceSchema> = {
 	"tick-writer": () => TickWriterService as ServiceSchema,
 	"cascade-refresher": () => CascadeRefresherService as ServiceSchema,
-	api: (c) => ({ name: "api", mixins: [ApiService], settings: { port: c.port } }) as ServiceSchema,
+	api: (c) => ({ name: "api", mixins: [ApiService], settings: { port: c.port, ip: c.apiHost, requestTimeout: c.apiRequestTimeoutMs } }) as ServiceSchema,
 	"exchange-history": () => ExchangeHistoryService as ServiceSchema,
 	"dukascopy-backfill": () => DukascopyBackfillService as ServiceSchema,
 	"kraken-stream": () => KrakenStreamService as ServiceSchema,
@@ -30,8 +32,30 @@ const SCHEMAS: Record<string, (c: Config) => ServiceSchema> = {
 };
 
 /**
+ * Start services created after broker.start(): Moleculer starts them itself and only reports a failure
+ * as a `$broker.error` event, so wait for either.
+ */
+function startLate(broker: ServiceBroker, services: Service[]): Promise<void> {
+	if (!services.length) return Promise.resolve();
+	return new Promise<void>((resolve, reject) => {
+		const onError = (p: { error?: Error; type?: string }) => {
+			if (p?.type !== "failedServiceRestart") return;
+			broker.localBus.off("$broker.error", onError);
+			reject(p.error ?? new Error("a service failed to start"));
+		};
+		broker.localBus.on("$broker.error", onError);
+		broker.waitForServices(services.map((s) => s.name)).then(
+			() => (broker.localBus.off("$broker.error", onError), resolve()),
+			(err) => (broker.localBus.off("$broker.error", onError), reject(err)),
+		);
+	});
+}
+
+/**
  * Build and start a broker running `config.services`. Without DATABASE_URL it starts the embedded
- * PostgreSQL first. Migrations run before any service starts (MIGRATE_ON_START=false skips them).
+ * PostgreSQL first. The api starts at once, so /api/health answers and /api/ready names the database
+ * while start-up waits for it with backoff; then migrations run (MIGRATE_ON_START=false skips them)
+ * and the other services start.
  */
 export async function startPipeline(config: Config, opts: { log?: MarketLog } = {}): Promise<Pipeline> {
 	let databaseUrl = config.databaseUrl;
@@ -42,13 +66,28 @@ export async function startPipeline(config: Config, opts: { log?: MarketLog } = 
 		embedded = pg;
 	}
 	const runtime = new Runtime(config, databaseUrl, opts.log);
-	if (config.migrateOnStart) await migrate(runtime.pool);
 	const broker = new ServiceBroker(brokerOptions(config));
 	attachRuntime(broker, runtime);
-	for (const name of config.services) broker.createService(SCHEMAS[name](config));
+	const early: string[] = config.services.filter((s) => s === "api");
+	for (const name of early) broker.createService(SCHEMAS[name](config));
+	const stopping = new AbortController();
 	try {
 		await broker.start();
+		await waitForDatabase(runtime.pool, {
+			logger: broker.getLogger("database"),
+			where: maskUrl(databaseUrl),
+			maxBackoffMs: config.dbWaitMaxBackoffMs,
+			onState: (s) => (runtime.databaseState = s),
+			signal: stopping.signal,
+		});
+		if (config.migrateOnStart) await migrate(runtime.pool);
+		await startLate(
+			broker,
+			config.services.filter((s) => !early.includes(s)).map((name) => broker.createService(SCHEMAS[name](config))),
+		);
+		runtime.started = true;
 	} catch (err) {
+		stopping.abort();
 		await broker.stop().catch(() => undefined);
 		await runtime.close().catch(() => undefined);
 		await embedded?.stop().catch(() => undefined);
@@ -58,6 +97,7 @@ export async function startPipeline(config: Config, opts: { log?: MarketLog } = 
 		broker,
 		runtime,
 		async stop() {
+			stopping.abort();
 			await broker.stop();
 			await runtime.close();
 			await embedded?.stop();

@@ -1,3 +1,4 @@
+import { clientAuthorization } from "../lib/api/guard";
 import { readFileSync } from "node:fs";
 import { loadConfig, logConfig } from "../lib/config";
 import { createMarketLog } from "../lib/log";
@@ -27,16 +28,24 @@ async function main() {
 	const config = loadConfig();
 	if (config.marketLog === "memory") {
 		const base = apiIdx >= 0 ? args[apiIdx + 1] : `http://localhost:${config.port}`;
-		const res = await fetch(`${base.replace(/\/$/, "")}/api/ingest`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ lines: text }) }).catch((err) => {
-			console.error(`cannot reach the pipeline at ${base} (is \`npm start\` running?): ${err.cause?.message ?? err.message}`);
-			process.exit(1);
-		});
-		const body = (await res.json()) as any;
-		if (!res.ok) {
-			console.error(`ingest failed (${res.status}): ${body.message ?? JSON.stringify(body)}`);
-			process.exit(1);
+		const total = { lines: 0, published: 0, errors: [] as { line: number; reason: string }[] };
+		// The api takes at most API_INGEST_MAX_BYTES per request: send whole lines in chunks below it.
+		for (const chunk of lineChunks(text, Math.max(1024, Math.floor(config.apiIngestMaxBytes * 0.9)), Math.floor(config.apiIngestMaxLines * 0.9) || 1)) {
+			const headers: Record<string, string> = { "content-type": "application/x-ndjson", ...clientAuthorization(config, "POST") };
+			const res = await fetch(`${base.replace(/\/$/, "")}/api/ingest`, { method: "POST", headers, body: chunk.text }).catch((err) => {
+				console.error(`cannot reach the pipeline at ${base} (is \`npm start\` running?): ${err.cause?.message ?? err.message}`);
+				process.exit(1);
+			});
+			const body = (await res.json()) as any;
+			if (!res.ok) {
+				console.error(`ingest failed (${res.status}): ${body.message ?? JSON.stringify(body)}`);
+				process.exit(1);
+			}
+			total.lines += body.lines;
+			total.published += body.published;
+			total.errors.push(...body.errors.map((e: { line: number; reason: string }) => ({ line: e.line + chunk.firstLine - 1, reason: e.reason })));
 		}
-		report(body.lines, body.published, body.errors);
+		report(total.lines, total.published, total.errors);
 		return;
 	}
 	const parsed = parseReplay(text);
@@ -48,6 +57,24 @@ async function main() {
 		await log.close();
 	}
 	report(parsed.lines, parsed.records, parsed.errors);
+}
+
+/** The text cut at line ends into pieces of at most maxBytes and maxLines (a single longer line goes alone). */
+function* lineChunks(text: string, maxBytes: number, maxLines: number): Generator<{ text: string; firstLine: number }> {
+	const lines = text.split("\n");
+	let start = 0;
+	while (start < lines.length) {
+		let end = start;
+		let bytes = 0;
+		while (end < lines.length && end - start < maxLines) {
+			const b = Buffer.byteLength(lines[end]) + 1;
+			if (end > start && bytes + b > maxBytes) break;
+			bytes += b;
+			end++;
+		}
+		yield { text: lines.slice(start, end).join("\n"), firstLine: start + 1 };
+		start = end;
+	}
 }
 
 function report(lines: number, published: number, errors: { line: number; reason: string }[]) {

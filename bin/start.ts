@@ -1,9 +1,12 @@
 import { loadConfig, ConfigError } from "../lib/config";
+import { redactProcessOutput, secretsOf } from "../lib/security/secrets";
 import { recordFileFromArgs } from "../lib/venues/kraken/recorder";
 import { startPipeline } from "./pipeline";
 
 /** `npm start`: runs the services named by SERVICES (all by default) in this process. */
 async function main() {
+	// First: from here on no configured password or token can reach stdout or stderr, whatever prints it.
+	redactProcessOutput(secretsOf(process.env));
 	let config;
 	try {
 		// `--record <file>`: keep kraken-stream's raw frames for replay (same as KRAKEN_RECORD_FILE)

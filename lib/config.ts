@@ -67,6 +67,18 @@ export interface Config {
 	krakenHistoryLiveMarginMs: number; // Kraken trades history stops this far behind now (the live stream's stretch)
 	krakenMaxPending: number; // trades/quotes/book messages held while the log refuses them; beyond: dropped, recorded in feed_gaps
 	krakenRecordFile: string | null; // append raw frames here (one JSON line each)
+	apiToken: string | null; // never logged; required on every non-GET route when set
+	apiReadToken: string | null; // never logged; required on GET routes when set (the write token also reads)
+	apiHost: string; // listen address of the REST gateway
+	apiInsecure: boolean; // allow a non-loopback API_HOST without API_TOKEN
+	apiIngestMaxBytes: number; // /api/ingest body limit
+	apiBodyMaxBytes: number; // every other route's body limit
+	apiIngestMaxLines: number; // lines per /api/ingest request
+	apiWriteRatePerMin: number; // mutating requests per client and minute
+	apiWriteBurst: number; // mutating requests a client may send at once
+	apiRequestTimeoutMs: number; // a request must arrive whole within this
+	dbConnectTimeoutMs: number; // one PostgreSQL connection attempt
+	dbWaitMaxBackoffMs: number; // longest pause between start-up attempts to reach PostgreSQL
 	binanceUsdmRestUrl: string; // Binance USD-M futures REST (/fapi)
 	orderbookPollIntervalMs: number; // one book snapshot per symbol (REST, and the live Kraken book) per interval
 	orderbookDepth: number; // levels per side asked for in REST snapshots
@@ -188,6 +200,32 @@ function krakenBookDepth(env: NodeJS.ProcessEnv): 10 | 25 | 100 | 500 | 1000 {
 	return d;
 }
 
+const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
+
+export function isLoopback(host: string): boolean {
+	return LOOPBACK.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * API_HOST: loopback unless a token guards the writes. An exposed address without API_TOKEN would let
+ * anyone publish market data, so it is refused unless API_INSECURE=true says it is meant.
+ */
+function apiHost(env: NodeJS.ProcessEnv, token: string | null, services: string[]): { host: string; insecure: boolean } {
+	const insecure = env.API_INSECURE === "true";
+	const host = env.API_HOST || (token ? "0.0.0.0" : "127.0.0.1");
+	if (services.includes("api") && !token && !isLoopback(host) && !insecure) {
+		throw new ConfigError(`API_HOST=${host} exposes the API without API_TOKEN: set API_TOKEN (clients send "Authorization: Bearer <token>"), or API_INSECURE=true to accept anonymous writes`);
+	}
+	return { host, insecure };
+}
+
+function token(env: NodeJS.ProcessEnv, name: string): string | null {
+	const v = env[name];
+	if (v === undefined || v === "") return null;
+	if (v.length < 16) throw new ConfigError(`${name} is too short: use at least 16 characters (e.g. openssl rand -hex 32)`);
+	return v;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 	const marketLog = (env.MARKET_LOG || "memory").toLowerCase();
 	if (marketLog !== "memory" && marketLog !== "jetstream" && marketLog !== "pulsar") {
@@ -205,6 +243,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		// Each process would have its own private log: publishers and the tick-writer would never meet.
 		throw new ConfigError("MARKET_LOG=memory cannot span processes: set MARKET_LOG=jetstream (or pulsar) in cluster mode");
 	}
+	const apiToken = token(env, "API_TOKEN");
+	const api = apiHost(env, apiToken, services);
 	return {
 		databaseUrl: env.DATABASE_URL || null,
 		dataDir: env.DATA_DIR || "./.data",
@@ -272,5 +312,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		orderbookClaimTtlMs: int(env, "ORDERBOOK_CLAIM_TTL_MS", 20_000, 100),
 		orderbookWeightShare: share(env, "ORDERBOOK_WEIGHT_SHARE", 0.5),
 		orderbookWsSnapshots: bool(env, "ORDERBOOK_WS_SNAPSHOTS", true),
+		apiToken,
+		apiReadToken: token(env, "API_READ_TOKEN"),
+		apiHost: api.host,
+		apiInsecure: api.insecure,
+		apiIngestMaxBytes: int(env, "API_INGEST_MAX_BYTES", 8 * 1024 * 1024, 1024),
+		apiBodyMaxBytes: int(env, "API_BODY_MAX_BYTES", 64 * 1024, 1024),
+		apiIngestMaxLines: int(env, "API_INGEST_MAX_LINES", 100_000, 1),
+		apiWriteRatePerMin: int(env, "API_WRITE_RATE_PER_MIN", 120, 1),
+		apiWriteBurst: int(env, "API_WRITE_BURST", 30, 1),
+		apiRequestTimeoutMs: int(env, "API_REQUEST_TIMEOUT_MS", 120_000, 1000),
+		dbConnectTimeoutMs: int(env, "DB_CONNECT_TIMEOUT_MS", 5_000, 100),
+		dbWaitMaxBackoffMs: int(env, "DB_WAIT_MAX_BACKOFF_MS", 30_000, 100),
 	};
 }

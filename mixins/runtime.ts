@@ -5,6 +5,7 @@ import type { MarketLog } from "../lib/log/types";
 import { createMarketLog, type MarketLogLogger } from "../lib/log";
 import { RateLimiter } from "../lib/net/http";
 import { createPool } from "../lib/store/pool";
+import type { DatabaseState } from "../lib/store/db-wait";
 
 /**
  * Process-wide resources shared by the services of one broker: one pg pool, one market-log
@@ -17,6 +18,10 @@ export class Runtime {
 	private limiters = new Map<string, RateLimiter>();
 	/** Where the log driver reports reconnects and fallbacks; the broker's logger once attached. */
 	logger: MarketLogLogger | undefined;
+	/** The last start-up attempt's view of PostgreSQL ("waiting" before the first). */
+	databaseState: DatabaseState | "waiting" = "waiting";
+	/** Every service of this process is up (start-up no longer waits for the database). */
+	started = false;
 
 	constructor(
 		readonly config: Config,
@@ -27,7 +32,7 @@ export class Runtime {
 	}
 
 	get pool(): Pool {
-		if (!this.poolP) this.poolP = createPool(this.databaseUrl, { max: 10 });
+		if (!this.poolP) this.poolP = createPool(this.databaseUrl, { max: 10, connectionTimeoutMillis: this.config.dbConnectTimeoutMs });
 		return this.poolP;
 	}
 

@@ -1,3 +1,4 @@
+import type { Readable } from "node:stream";
 import type { Context, Service, ServiceSchema } from "moleculer";
 import { asClientErrors } from "../mixins/client-errors";
 import { Errors } from "moleculer";
@@ -5,30 +6,38 @@ import ApiGateway from "moleculer-web";
 import { intParam, parseCandleQuery, parseTickQuery, ParamError } from "../lib/api/params";
 import { queryQuotes, queryTrades } from "../lib/api/ticks";
 import { freshness } from "../lib/api/freshness";
+import { ClientRateLimiter } from "../lib/api/guard";
+import { asMoleculerError, guard, sendApiError, type GatewayLocals } from "../mixins/http-guard";
+import { parseIngestStream, parseIngestText } from "../lib/api/ingest";
 import { getCandles } from "../lib/candles/query";
 import { parseKlinesQuery } from "../lib/history/params";
 import { queryKlines } from "../lib/history/klines-store";
-import { parseReplay } from "../lib/replay";
+import { classifyDbError } from "../lib/store/db-wait";
+import { isLoopback } from "../lib/config";
 import { runtimeOf } from "../mixins/runtime";
 import { nodesOfAction } from "../mixins/endpoints";
 import { parseBooksQuery, parseLatestBookQuery } from "../lib/api/books";
 import { queryBooks } from "../lib/orderbook/store";
 import type { LiveBookSnapshot } from "../lib/venues/kraken/stream";
+import { Q, READ_PARAMS } from "../mixins/action-params";
 
 type Params = Record<string, unknown>;
 
-/** Turn a parameter problem into a 400 that says what is wrong; let everything else through. */
+type Self = Service & GatewayLocals;
+
 /**
- * The REST gateway (moleculer-web). Routes are listed in README.md and docs/openapi.yaml.
+ * The REST gateway (moleculer-web). Routes are listed in README.md and docs/openapi.yaml; access rules
+ * and limits in README "Security".
  * Market data is read straight from PostgreSQL; the still-open candle is computed live.
  */
-const ApiService: ServiceSchema<any> = {
+const ApiService: ServiceSchema<any, any, GatewayLocals> = {
 	name: "api",
 	mixins: [ApiGateway as unknown as Partial<ServiceSchema>],
 
 	settings: {
-		port: 3000, // bin/pipeline sets PORT from the configuration
-		ip: "0.0.0.0",
+		port: 3000, // bin/pipeline sets PORT, API_HOST and the request timeout from the configuration
+		ip: "127.0.0.1",
+		requestTimeout: 120_000,
 		routes: [
 			{
 				path: "/api",
@@ -42,7 +51,7 @@ const ApiService: ServiceSchema<any> = {
 					"GET ready": "api.ready",
 					"GET dead-letters": "api.deadLetters",
 					"GET gaps": "api.gaps",
-					"POST ingest": "api.ingest",
+					"POST ingest": "stream:api.ingest",
 					// Dukascopy history jobs (served by the dukascopy-backfill service, local or on another node)
 					"POST backfill/gaps": "dukascopy-backfill.fillGaps",
 					"POST backfill": "dukascopy-backfill.start",
@@ -55,15 +64,35 @@ const ApiService: ServiceSchema<any> = {
 					"POST history/klines": "exchange-history.klines",
 					"POST history/kraken-trades": "exchange-history.krakenTrades",
 				},
-				bodyParsers: { json: { limit: "64mb" } },
+				// Bodies are read by `guard`, after the access checks and within each route's limit.
+				bodyParsers: false,
+				use: [guard],
+				onError: sendApiError,
 			},
 		],
 		log4XXResponses: false,
 	},
 
+	created(this: Self) {
+		const c = runtimeOf(this.broker).config;
+		this.writeLimiter = new ClientRateLimiter(c.apiWriteRatePerMin, c.apiWriteBurst);
+		this.readyStates = new Map();
+	},
+
+	started(this: Self) {
+		const c = runtimeOf(this.broker).config;
+		const server = (this as unknown as { server: import("node:http").Server }).server;
+		server.headersTimeout = Math.min(60_000, c.apiRequestTimeoutMs);
+		const access = c.apiToken ? `writes need API_TOKEN${c.apiReadToken ? ", reads API_READ_TOKEN" : ", reads are open"}` : "no API_TOKEN: anyone who reaches this address can write";
+		const scope = c.apiHost === "0.0.0.0" || c.apiHost === "::" ? "every interface" : "this address only";
+		const where = isLoopback(c.apiHost) ? `loopback only${c.apiToken ? "" : " (set API_TOKEN to listen on every interface)"}` : c.apiToken ? scope : `${scope}, API_INSECURE=true`;
+		this.logger.info(`api listening on ${c.apiHost}:${(this as unknown as { settings: { port: number } }).settings.port} (${where}; ${access})`);
+	},
+
 	actions: {
 		candles: {
 			visibility: "published",
+			params: { ...READ_PARAMS, timeframe: Q.text(64), price: Q.text(64), fill: Q.text(64) },
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const q = await asClientErrors(() => parseCandleQuery(ctx.params, { maxBuckets: rt.config.apiMaxRangeBuckets }));
@@ -72,6 +101,7 @@ const ApiService: ServiceSchema<any> = {
 		},
 		trades: {
 			visibility: "published",
+			params: { ...READ_PARAMS, limit: Q.int, cursor: Q.text(200) },
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const q = await asClientErrors(() => parseTickQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
@@ -80,6 +110,7 @@ const ApiService: ServiceSchema<any> = {
 		},
 		quotes: {
 			visibility: "published",
+			params: { ...READ_PARAMS, limit: Q.int, cursor: Q.text(200) },
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const q = await asClientErrors(() => parseTickQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
@@ -89,6 +120,7 @@ const ApiService: ServiceSchema<any> = {
 		/** Stored exchange klines (Binance), oldest first; fill them with POST /api/history/klines. */
 		klines: {
 			visibility: "published",
+			params: { ...READ_PARAMS, interval: Q.text(64), limit: Q.int },
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const q = await asClientErrors(() => parseKlinesQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
@@ -138,33 +170,45 @@ const ApiService: ServiceSchema<any> = {
 		},
 		freshness: {
 			visibility: "published",
+			params: {},
 			async handler(this: Service) {
 				return freshness(runtimeOf(this.broker).pool);
 			},
 		},
 		health: {
 			visibility: "published",
+			params: {},
 			handler() {
 				return { status: "ok", uptimeSeconds: Math.round(process.uptime()) };
 			},
 		},
 		ready: {
 			visibility: "published",
-			async handler(this: Service) {
+			params: {},
+			/** 503 naming each failing check ("database": "unreachable" | "auth-failed" | ...); the driver's message goes to the log only. */
+			async handler(this: Self) {
 				const rt = runtimeOf(this.broker);
 				const checks: Record<string, string> = {};
+				const note = (name: string, state: string, err?: unknown) => {
+					checks[name] = state;
+					if (this.readyStates.get(name) === state) return;
+					this.readyStates.set(name, state);
+					if (state === "ok") this.logger.info(`readiness: ${name} ok`);
+					else this.logger.warn(`readiness: ${name} ${state}: ${(err as Error)?.message ?? ""}`);
+				};
 				try {
 					await rt.pool.query("SELECT 1");
-					checks.database = "ok";
+					note("database", "ok");
 				} catch (err) {
-					checks.database = (err as Error).message;
+					note("database", classifyDbError(err), err);
 				}
 				try {
 					await (await rt.log()).ping();
-					checks.log = "ok";
+					note("log", "ok");
 				} catch (err) {
-					checks.log = (err as Error).message;
+					note("log", /authori[sz]ation|auth/i.test((err as Error).message ?? "") ? "auth-failed" : "unreachable", err);
 				}
+				if (!rt.started) checks.startup = "waiting-for-database";
 				if (Object.values(checks).some((v) => v !== "ok")) throw new Errors.MoleculerError("not ready", 503, "NOT_READY", checks);
 				return { status: "ready", checks };
 			},
@@ -172,6 +216,7 @@ const ApiService: ServiceSchema<any> = {
 		/** The gap ledger (feed_gaps): stretches a feed may have missed, newest first; `open=true` for unrepaired ones. */
 		gaps: {
 			visibility: "published",
+			params: { venue: Q.name, symbol: Q.name, open: Q.bool, limit: Q.int },
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const q = await asClientErrors(() => {
@@ -194,6 +239,7 @@ const ApiService: ServiceSchema<any> = {
 		},
 		deadLetters: {
 			visibility: "published",
+			params: { limit: Q.int },
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const limit = await asClientErrors(() => {
@@ -214,14 +260,27 @@ const ApiService: ServiceSchema<any> = {
 		 */
 		ingest: {
 			visibility: "published",
-			async handler(this: Service, ctx: Context<Params>) {
+			params: { lines: Q.text(Number.MAX_SAFE_INTEGER) },
+			async handler(this: Self, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
-				const text = (ctx.params as Params).lines;
-				if (typeof text !== "string") throw new Errors.MoleculerClientError('send {"lines": "<JSON lines>"}', 400, "INVALID_PARAMETER", { param: "lines" });
-				const parsed = parseReplay(text);
+				const c = rt.config;
+				const limits = { maxBytes: c.apiIngestMaxBytes, maxLines: c.apiIngestMaxLines };
+				const body = (ctx as unknown as { stream?: Readable | null }).stream;
+				const parsed = await asClientErrors(
+					() => {
+						if (body) {
+							if (body.readableEnded) throw new ParamError("body", "the request body was already read");
+							return parseIngestStream(body, limits);
+						}
+						const text = ctx.params.lines;
+						if (typeof text !== "string") throw new ParamError("lines", 'send JSON lines as the body, or {"lines": "<JSON lines>"}');
+						return parseIngestText(text, limits);
+					},
+					(err) => asMoleculerError(err) as Error,
+				);
 				const log = await rt.log();
 				for (const m of parsed.messages) await log.publish(m.topic, m.key, [m.payload]);
-				return { lines: parsed.lines, published: parsed.records, messages: parsed.messages.length, errors: parsed.errors.slice(0, 100) };
+				return parsed.result;
 			},
 		},
 	},

@@ -37,14 +37,17 @@ const CascadeRefresherService: ServiceSchema<{}, { cycleLoop(): Promise<void> },
 
 	actions: {
 		/** REPL: `call cascade-refresher.status` */
-		status(this: Self) {
-			return {
-				leader: this.lease.isLeader(),
-				token: this.lease.token()?.toString() ?? null,
-				cycles: this.cycles,
-				lastCycle: this.lastCycle,
-				lastError: this.lastError,
-			};
+		status: {
+			params: {},
+			handler(this: Self) {
+				return {
+					leader: this.lease.isLeader(),
+					token: this.lease.token()?.toString() ?? null,
+					cycles: this.cycles,
+					lastCycle: this.lastCycle,
+					lastError: this.lastError,
+				};
+			},
 		},
 	},
 

@@ -13,6 +13,9 @@ import { LocalLease } from "../lib/coordination/local-lease";
 import { RedisLease } from "../lib/coordination/redis-lease";
 import { RateLimiter } from "../lib/net/http";
 import { runtimeOf } from "../mixins/runtime";
+import { Q, required } from "../mixins/action-params";
+
+const JOB_PARAMS = { source: Q.text(64), instrument: required(Q.name), from: required(Q.time), to: required(Q.time) };
 
 type Params = Record<string, unknown>;
 
@@ -50,6 +53,7 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 	actions: {
 		/** Queue a job: `{source: "dukascopy", instrument, from, to}` -> the job's status (with its id). */
 		start: {
+			params: JOB_PARAMS,
 			async handler(this: Self, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const req = await asClientErrors(() => parseBackfillRequest(ctx.params));
@@ -61,6 +65,7 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 		},
 		/** State and progress of one job: hours done/total, ticks, rate, ETA, errors per hour. */
 		status: {
+			params: { id: Q.id },
 			async handler(this: Self, ctx: Context<Params>) {
 				const id = await asClientErrors(() => jobId(ctx.params));
 				const job = await getJob(runtimeOf(this.broker).pool, id);
@@ -69,6 +74,7 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 			},
 		},
 		list: {
+			params: { limit: Q.int, state: Q.text(64) },
 			async handler(this: Self, ctx: Context<Params>) {
 				const { limit, state } = await asClientErrors(() => {
 					const l = intParam(ctx.params, "limit", 50, 1, 1000);
@@ -80,6 +86,7 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 			},
 		},
 		cancel: {
+			params: { id: Q.id },
 			async handler(this: Self, ctx: Context<Params>) {
 				const id = await asClientErrors(() => jobId(ctx.params));
 				const pool = runtimeOf(this.broker).pool;
@@ -91,6 +98,7 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 		},
 		/** Queue a job's failed hours again. */
 		retry: {
+			params: { id: Q.id },
 			async handler(this: Self, ctx: Context<Params>) {
 				const id = await asClientErrors(() => jobId(ctx.params));
 				const pool = runtimeOf(this.broker).pool;
@@ -105,6 +113,7 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 		 * a job for exactly those; `dryRun: true` only lists them.
 		 */
 		fillGaps: {
+			params: { ...JOB_PARAMS, dryRun: Q.bool },
 			async handler(this: Self, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const req = await asClientErrors(() => parseBackfillRequest(ctx.params));
@@ -119,6 +128,7 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 		},
 		/** Worker and auto-ingest counters of this replica (REPL: `call dukascopy-backfill.stats`). */
 		stats: {
+			params: {},
 			handler(this: Self) {
 				return {
 					worker: this.worker ? { ...this.worker.stats } : null,

@@ -6,6 +6,9 @@ import { HistoryError } from "../lib/history/errors";
 import { exchangeHistoryFromConfig, type ExchangeHistory } from "../lib/history/exchange-history";
 import { historyRange, klineInterval, klinesVenue } from "../lib/history/params";
 import { runtimeOf } from "../mixins/runtime";
+import { Q, required } from "../mixins/action-params";
+
+const RANGE = { from: required(Q.time), to: required(Q.time) };
 
 type Params = Record<string, unknown>;
 
@@ -47,6 +50,7 @@ const ExchangeHistoryService: ServiceSchema<{}, {}, Locals> = {
 	actions: {
 		/** REPL: `call exchange-history.klines --symbol BTCUSDT --interval 1m --from 2024-01-01 --to 2024-01-02` */
 		klines: {
+			params: { venue: Q.name, symbol: required(Q.name), interval: Q.text(64), ...RANGE },
 			...NO_TIMEOUT,
 			async handler(this: Service & Locals, ctx: Context<Params>) {
 				return asClientErrors(async () => {
@@ -59,6 +63,7 @@ const ExchangeHistoryService: ServiceSchema<{}, {}, Locals> = {
 		},
 		/** REPL: `call exchange-history.krakenTrades --pair XBTUSD --from 2024-01-01 --to 2024-01-02` */
 		krakenTrades: {
+			params: { pair: required(Q.name), full: Q.bool, ...RANGE },
 			...NO_TIMEOUT,
 			async handler(this: Service & Locals, ctx: Context<Params>) {
 				return asClientErrors(async () => {
@@ -70,14 +75,18 @@ const ExchangeHistoryService: ServiceSchema<{}, {}, Locals> = {
 		},
 		/** Every active crypto symbol of the catalog. REPL: `call exchange-history.catalog --from 2024-01-01 --to 2024-01-02` */
 		catalog: {
+			params: { interval: Q.text(64), ...RANGE },
 			...NO_TIMEOUT,
 			async handler(this: Service & Locals, ctx: Context<Params>) {
 				return asClientErrors(async () => this.history.catalog({ interval: klineInterval(ctx.params, "1m"), ...historyRange(ctx.params) }), historyError);
 			},
 		},
 		/** What is running now, with its progress. */
-		status(this: Service & Locals) {
-			return this.history.status();
+		status: {
+			params: {},
+			handler(this: Service & Locals) {
+				return this.history.status();
+			},
 		},
 	},
 

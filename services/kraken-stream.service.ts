@@ -31,6 +31,12 @@ const METRICS: [name: string, labels: string[], help: string][] = [
 	["items_lost", [], "Kraken items the log still refused when the service stopped"],
 ];
 
+/** "BTC/USD,ETH/USD" or ["BTC/USD", ...]: bounded so one call cannot subscribe the whole venue. */
+const SYMBOLS_RULE = [
+	{ type: "array", items: { type: "string", min: 1, max: 64 }, min: 1, max: 200 },
+	{ type: "string", min: 1, max: 4096 },
+];
+
 /** Symbols from action/event params: "BTC/USD", "BTC-USD-SPOT" or a list of them. */
 function symbolsParam(v: unknown): string[] {
 	const list = Array.isArray(v) ? v : typeof v === "string" ? v.split(",") : [];
@@ -76,8 +82,11 @@ const KrakenStreamService: ServiceSchema<{}, {}, Locals> = {
 
 	actions: {
 		/** Counters per session and symbol. */
-		stats(this: Self) {
-			return this.stream?.snapshot() ?? null;
+		stats: {
+			params: {},
+			handler(this: Self) {
+				return this.stream?.snapshot() ?? null;
+			},
 		},
 		/** The live, checksum-verified book of a pair (`BTC/USD` or `BTC-USD-SPOT`), or null when this node holds none (GET /api/books/latest). */
 		book: {
@@ -86,13 +95,19 @@ const KrakenStreamService: ServiceSchema<{}, {}, Locals> = {
 				return this.stream?.bookSnapshot(ctx.params.symbol) ?? null;
 			},
 		},
-		subscribe(this: Self, ctx: Context<{ symbols: unknown }>) {
-			const symbols = symbolsParam(ctx.params.symbols);
-			return { subscribed: this.stream!.subscribe(symbols), symbols: this.stream!.symbols };
+		subscribe: {
+			params: { symbols: SYMBOLS_RULE },
+			handler(this: Self, ctx: Context<{ symbols: unknown }>) {
+				const symbols = symbolsParam(ctx.params.symbols);
+				return { subscribed: this.stream!.subscribe(symbols), symbols: this.stream!.symbols };
+			},
 		},
-		unsubscribe(this: Self, ctx: Context<{ symbols: unknown }>) {
-			const symbols = symbolsParam(ctx.params.symbols);
-			return { unsubscribed: this.stream!.unsubscribe(symbols), symbols: this.stream!.symbols };
+		unsubscribe: {
+			params: { symbols: SYMBOLS_RULE },
+			handler(this: Self, ctx: Context<{ symbols: unknown }>) {
+				const symbols = symbolsParam(ctx.params.symbols);
+				return { unsubscribed: this.stream!.unsubscribe(symbols), symbols: this.stream!.symbols };
+			},
 		},
 	},
 

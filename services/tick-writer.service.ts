@@ -14,6 +14,7 @@ const TickWriterService: ServiceSchema<{}, {}, Locals> = {
 		/** Counters since start (REPL: `call tick-writer.stats`). */
 		stats: {
 			rest: "GET /stats",
+			params: {},
 			handler(this: Service & Locals) {
 				return this.writer ? { ...this.writer.stats } : null;
 			},

@@ -1,4 +1,3 @@
-import { isDecimalString } from "./decimal";
 import { isIsoTimestamp, parseIsoMs } from "./time";
 import type { Envelope, MarkerItem, Quote, QuoteItem, Trade, TradeItem } from "./types";
 
@@ -24,8 +23,14 @@ const POS_DEC_RE = /^(0|[1-9]\d*)(\.\d+)?$/;
 const MARKER_TYPES = new Set(["disconnect", "reconnect", "book-reset", "gap"]);
 const MINUTE = 60_000;
 
+/** A decimal string >= 0 (sizes of a quote side may be 0). */
 function posDecimal(s: unknown): s is string {
 	return typeof s === "string" && s.length <= 64 && POS_DEC_RE.test(s);
+}
+
+/** A decimal string > 0: a trade's price and qty, a quote's bid and ask. */
+function strictlyPositive(s: unknown): s is string {
+	return posDecimal(s) && /[1-9]/.test(s);
 }
 
 export function encodeEnvelope(env: Envelope): Buffer {
@@ -219,19 +224,35 @@ function itemProblem(isTrade: boolean, f: readonly unknown[], t: { ms: number; p
 	if (typeof id !== "string" || !ID_RE.test(id)) return `${isTrade ? "tradeId" : "seq"} ${JSON.stringify(id)} must be a non-negative integer string`;
 	const recv = f[isTrade ? 5 : 6];
 	if (isTrade) {
-		if (!posDecimal(f[2])) return `price ${JSON.stringify(f[2])} is not a positive decimal string`;
-		if (!posDecimal(f[3])) return `qty ${JSON.stringify(f[3])} is not a non-negative decimal string`;
+		if (!strictlyPositive(f[2])) return `price ${JSON.stringify(f[2])} is not a decimal string > 0`;
+		if (!strictlyPositive(f[3])) return `qty ${JSON.stringify(f[3])} is not a decimal string > 0`;
 		if (typeof f[4] !== "string" || SIDE_OK[f[4]] === undefined) return `side ${JSON.stringify(f[4])} is not buy (b), sell (s) or unknown (- / null)`;
 		t.placeholder = f[4] === "-";
 	} else {
-		if (!isDecimalString(f[2])) return `bid ${JSON.stringify(f[2])} is not a decimal string`;
-		if (!isDecimalString(f[3])) return `ask ${JSON.stringify(f[3])} is not a decimal string`;
+		if (!strictlyPositive(f[2])) return `bid ${JSON.stringify(f[2])} is not a decimal string > 0`;
+		if (!strictlyPositive(f[3])) return `ask ${JSON.stringify(f[3])} is not a decimal string > 0`;
 		if (f[4] !== "-" && !posDecimal(f[4])) return `bidQty ${JSON.stringify(f[4])} is not a decimal string`;
 		if (f[5] !== "-" && !posDecimal(f[5])) return `askQty ${JSON.stringify(f[5])} is not a decimal string`;
 		t.placeholder = f[4] === "-" || f[5] === "-";
 	}
 	if (recv !== time && !(typeof recv === "string" && fastIsoMs(recv) > 0)) return `recvTime ${JSON.stringify(recv)} is not an ISO-8601 UTC timestamp`;
 	return null;
+}
+
+/** Fields of a v1 trade or quote object in wire line order ("-" for an absent side or size). */
+function fieldsOf(kind: "trade" | "quote", it: any): unknown[] {
+	return kind === "trade"
+		? [it.time, it.tradeId, it.price, it.qty, it.side === "buy" ? "b" : it.side === "sell" ? "s" : it.side === null || it.side === undefined ? "-" : it.side, it.recvTime]
+		: [it.time, it.seq, it.bid, it.ask, it.bidQty ?? "-", it.askQty ?? "-", it.recvTime];
+}
+
+/**
+ * The codec's own check of one trade or quote object, for producers that refuse bad items before
+ * publishing (the ingest route): null when the tick-writer would accept it, else the problem, naming the field.
+ */
+export function itemObjectProblem(kind: "trade" | "quote", it: unknown): string | null {
+	if (it === null || typeof it !== "object") return "item is not an object";
+	return itemProblem(kind === "trade", fieldsOf(kind, it), { ms: NaN, placeholder: false });
 }
 
 function markerProblem(m: any): string | null {
@@ -261,10 +282,7 @@ function fromObjects(env: any): WireBatch {
 		if (it === null || typeof it !== "object") problem = "item is not an object";
 		else if (env.kind === "marker") problem = markerProblem(it);
 		else {
-			f =
-				env.kind === "trade"
-					? [it.time, it.tradeId, it.price, it.qty, it.side === "buy" ? "b" : it.side === "sell" ? "s" : it.side === null || it.side === undefined ? "-" : it.side, it.recvTime]
-					: [it.time, it.seq, it.bid, it.ask, it.bidQty ?? "-", it.askQty ?? "-", it.recvTime];
+			f = fieldsOf(env.kind, it);
 			problem = itemProblem(env.kind === "trade", f, t);
 		}
 		if (problem) {

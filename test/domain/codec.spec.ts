@@ -38,7 +38,17 @@ describe("envelope codec", () => {
 		const d = decodeEnvelope(Buffer.from(JSON.stringify({ v: 1, kind: "trade", venue: "kraken", symbol: "BTC-USD-SPOT", items })));
 		expect(d.trades.map((t) => t.tradeId)).toEqual(["42", "49"]);
 		expect(d.rejects.map((r) => r.index)).toEqual([1, 2, 3, 4, 5, 6, 7]);
-		expect(d.rejects[0].reason).toMatch(/price 42000.1 is not a positive decimal string/);
+		expect(d.rejects[0].reason).toMatch(/price 42000.1 is not a decimal string > 0/);
+	});
+
+	it("refuses a trade at price or qty 0 and a quote at bid or ask 0, naming the field, and keeps the rest", () => {
+		const t = decodeEnvelope(encodeEnvelope(tradeEnvelope("kraken", "BTC-USD-SPOT", [{ ...trade, tradeId: "1", price: "0" }, { ...trade, tradeId: "2", qty: "0.000" }, { ...trade, tradeId: "3", price: "0.00001" }])));
+		expect(t.trades.map((x) => x.tradeId)).toEqual(["3"]);
+		expect(t.rejects.map((r) => r.reason)).toEqual(['price "0" is not a decimal string > 0', 'qty "0.000" is not a decimal string > 0']);
+		const q = { seq: "1", bid: "1.1", ask: "1.2", bidQty: "0", askQty: null, time: "2024-01-15T13:00:00Z", recvTime: "2024-01-15T13:00:00Z" };
+		const d = decodeEnvelope(encodeEnvelope(quoteEnvelope("dukascopy", "EUR-USD-SPOT", [{ ...q, bid: "0" }, { ...q, seq: "2", ask: "-1.2" }, { ...q, seq: "3" }])));
+		expect(d.quotes.map((x) => x.seq)).toEqual(["3"]); // a side size of 0 is allowed
+		expect(d.rejects.map((r) => r.reason)).toEqual(['bid "0" is not a decimal string > 0', 'ask "-1.2" is not a decimal string > 0']);
 	});
 });
 

@@ -11,7 +11,7 @@ function trades(from: number, n: number) {
 	return Array.from({ length: n }, (_, i) => {
 		const id = from + i;
 		const time = new Date(START + id * 1234).toISOString().replace("Z", "456Z"); // µs precision
-		return { tradeId: String(id), side: id % 2 ? ("buy" as const) : ("sell" as const), price: `${42000 + (id % 97)}.${String(id % 1000).padStart(3, "0")}0`, qty: `0.${String(id).padStart(8, "0")}`, time, recvTime: time };
+		return { tradeId: String(id), side: id % 2 ? ("buy" as const) : ("sell" as const), price: `${42000 + (id % 97)}.${String(id % 1000).padStart(3, "0")}0`, qty: `0.${String(id + 1).padStart(8, "0")}`, time, recvTime: time };
 	});
 }
 
@@ -87,7 +87,7 @@ describe("tick-writer against real PostgreSQL", () => {
 		const w = writer();
 		await w.start();
 		const good = trades(0, 10);
-		const partly = [...trades(10, 3), { ...trades(13, 1)[0], price: "NaN" }];
+		const partly = [...trades(10, 3), { ...trades(13, 1)[0], price: "NaN" }, { ...trades(14, 1)[0], price: "0" }, { ...trades(15, 1)[0], qty: "0.0" }];
 		await log.publish(TOPIC, "BTC-USD-SPOT", [
 			Buffer.from("{this is not json"),
 			encodeEnvelope(tradeEnvelope("kraken", "BTC-USD-SPOT", good)),
@@ -100,6 +100,7 @@ describe("tick-writer against real PostgreSQL", () => {
 		expect(rows[0].p).toBe("{this is not json");
 		expect(rows[0].topic).toBe(TOPIC);
 		expect(rows[1].reason).toMatch(/item 3: price "NaN"/);
+		expect(rows[1].reason).toMatch(/item 4: price "0" is not a decimal string > 0; item 5: qty "0.0" is not a decimal string > 0/);
 		// the stream goes on
 		await log.publish(TOPIC, "BTC-USD-SPOT", [encodeEnvelope(tradeEnvelope("kraken", "BTC-USD-SPOT", trades(100, 5)))]);
 		await waitFor(async () => (await count(db, "SELECT count(*) AS n FROM trades")) === 18, { what: "18 trades" });
