@@ -147,7 +147,9 @@ describe("/api/books and live book snapshots (pipeline, PostgreSQL, fake venues)
 			expect(r.status).toBe(400);
 			expect(r.body.data).toEqual({ param });
 		}
-		expect((await getJson(`${api}/books?venue=binance`)).status).toBe(422);
+		const missing = await getJson(`${api}/books?venue=binance`);
+		expect(missing.status).toBe(400);
+		expect(missing.body.data.param).toBe("symbol");
 	});
 
 	it("keeps polling through a 429, after its Retry-After", async () => {
