@@ -1,6 +1,7 @@
 import type { BrokerOptions } from "moleculer";
 import os from "node:os";
 import { loadConfig, type Config } from "./lib/config";
+import { natsConnectOptions } from "./lib/net/nats-options";
 
 /** Broker options from the environment (see README "Configuration"). */
 export function brokerOptions(config: Config = loadConfig()): BrokerOptions {
@@ -8,7 +9,8 @@ export function brokerOptions(config: Config = loadConfig()): BrokerOptions {
 		namespace: config.namespace,
 		nodeID: config.nodeId ?? `${os.hostname()}-${process.pid}`,
 		// No transporter in embedded mode: every service runs in this process.
-		transporter: config.transporter ? { type: "NATS", options: { url: config.transporter } } : undefined,
+		// The transporter authenticates like the JetStream log (NATS_USER/…, or credentials in TRANSPORTER's URL).
+		transporter: config.transporter ? { type: "NATS", options: { ...natsConnectOptions(config.transporter, config.natsAuth), maxReconnectAttempts: -1 } } : undefined,
 		logger: { type: "Console", options: { level: config.logLevel, formatter: "short", colors: process.stdout.isTTY } },
 		logLevel: config.logLevel as BrokerOptions["logLevel"],
 		requestTimeout: 30_000,

@@ -181,6 +181,19 @@ describe("runCascadeCycle", () => {
 		await expectAllLevelsMatchTicks(["trade"]);
 	});
 
+	it("the fence is strict: the same token from another holder is refused, the holder's own token and a newer one pass", async () => {
+		const err = await runCascadeCycle(db.pool, { fenceToken: TOKEN, holder: "other-leader-same-token" }).catch((e) => e);
+		expect(err).toBeInstanceOf(FencedOutError);
+		expect(err.currentHolder).toBe(HOLDER);
+		await expect(rebuildAll(db.pool, { fence: { token: TOKEN, holder: "other-leader-same-token" } })).rejects.toBeInstanceOf(FencedOutError);
+		expect((await cycle()).claimed).toBeGreaterThanOrEqual(0);
+		await runCascadeCycle(db.pool, { fenceToken: TOKEN + 1n, holder: "next-leader" });
+		expect(await currentFenceToken(db.pool)).toBe(TOKEN + 1n);
+		await expect(cycle()).rejects.toBeInstanceOf(FencedOutError);
+		// the later tests lead with TOKEN again
+		await db.pool.query("UPDATE leader_fence SET token = $1, holder = $2 WHERE name = 'cascade-refresher'", [TOKEN.toString(), HOLDER]);
+	});
+
 	it("a fence of another name is created on first use and fences independently", async () => {
 		const r = await runCascadeCycle(db.pool, { fenceToken: "3", holder: "x", fenceName: "other-fence" });
 		expect(r.claimed).toBe(0);
