@@ -118,6 +118,12 @@ const ApiService: ServiceSchema<any> = {
 				} catch (err) {
 					checks.log = (err as Error).message;
 				}
+				const redis = rt.redis();
+				if (redis) {
+					// Only the state's name: the reason is in the log (an auth failure as an error line).
+					const problem = redis.problem() ?? (await redis.client.ping().then(() => null, () => "unreachable" as const));
+					checks.redis = problem ?? "ok";
+				}
 				if (Object.values(checks).some((v) => v !== "ok")) throw new Errors.MoleculerError("not ready", 503, "NOT_READY", checks);
 				return { status: "ready", checks };
 			},
