@@ -377,6 +377,17 @@ export class JetStreamLog implements MarketLog {
 		return c;
 	}
 
+	async deleteSubscription(subscription: string, topics: string[]): Promise<void> {
+		this.assertOpen();
+		for (const pattern of consumerPatterns(topics)) {
+			try {
+				await this.jsm.consumers.delete(this.stream, JetStreamLog.durableName(subscription, pattern));
+			} catch (e) {
+				if (!isNotFound(e)) throw e;
+			}
+		}
+	}
+
 	/** @internal */
 	consumerClosed(c: JetStreamConsumer, drained: Promise<void>): void {
 		this.consumers.delete(c);
