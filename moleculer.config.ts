@@ -1,7 +1,7 @@
 import type { BrokerOptions } from "moleculer";
 import os from "node:os";
 import { loadConfig, type Config } from "./lib/config";
-import { natsConnectOptions } from "./lib/net/nats-options";
+import { natsConnectError, natsConnectOptions } from "./lib/net/nats-options";
 
 /** Broker options from the environment (see README "Configuration"). */
 export function brokerOptions(config: Config = loadConfig()): BrokerOptions {
@@ -21,6 +21,14 @@ export function brokerOptions(config: Config = loadConfig()): BrokerOptions {
 				? { enabled: true, reporter: [{ type: "Prometheus", options: { port: config.metricsPort, path: "/metrics" } }] }
 				: { enabled: false },
 		tracing: { enabled: false },
+		// Moleculer retries a refused transporter connection every few seconds, logging only the server's words:
+		// say once per attempt which servers and that it is the credentials, so a wrong password is never silent.
+		created(broker) {
+			if (!config.transporter) return;
+			broker.localBus.on("$transporter.error", (e: { error?: unknown }) => {
+				broker.getLogger("transporter").error(natsConnectError(e?.error, config.transporter!, "Moleculer transporter").message);
+			});
+		},
 	};
 }
 

@@ -5,14 +5,20 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { promisify } from "node:util";
-import { chmodSync, chownSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Client } from "pg";
 import { freePort } from "./net";
 
-const PG_BIN = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
+/** PG_BIN, else the newest Debian-style install (/usr/lib/postgresql/<major>/bin). */
+function pgBin(): string {
+	if (process.env.PG_BIN) return process.env.PG_BIN;
+	const majors = existsSync("/usr/lib/postgresql") ? readdirSync("/usr/lib/postgresql").filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(b) - Number(a)) : [];
+	if (!majors.length) throw new Error("no PostgreSQL server binaries under /usr/lib/postgresql: set PG_BIN");
+	return `/usr/lib/postgresql/${majors[0]}/bin`;
+}
 const NATS_SERVER = process.env.NATS_SERVER_BIN ?? "/usr/sbin/nats-server";
 const REDIS_SERVER = process.env.REDIS_SERVER_BIN ?? "redis-server";
 
@@ -39,6 +45,7 @@ export interface PgServer {
 }
 
 export async function startPgServer(): Promise<PgServer> {
+	const PG_BIN = pgBin();
 	const dir = mkdtempSync(path.join(tmpdir(), "mdp-pg-"));
 	chmodSync(dir, 0o755);
 	const data = path.join(dir, "data");
