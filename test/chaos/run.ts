@@ -275,7 +275,7 @@ async function main(): Promise<void> {
 		);
 
 		await pub.done;
-		await run("none (end of load)", async () => undefined);
+		await run("final check after the last trade (no fault)", async () => undefined);
 		console.log(`\nchaos: ${pub.published} trades in ${pub.messages} messages, ${((Date.now() - t0) / 1000).toFixed(0)} s in all\n`);
 	} finally {
 		await log?.close().catch(() => undefined);
