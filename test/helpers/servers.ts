@@ -147,6 +147,8 @@ export interface NatsServerOptions {
 	user?: string;
 	password?: string;
 	token?: string;
+	/** Serve TLS only, with this certificate and key. */
+	tls?: { certFile: string; keyFile: string };
 }
 
 /** nats-server with JetStream on a file store in a temp dir of its own. */
@@ -156,18 +158,26 @@ export async function startNatsServer(auth: NatsServerOptions = {}): Promise<Pro
 	const args = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir];
 	if (auth.user) args.push("--user", auth.user, "--pass", auth.password ?? "");
 	if (auth.token) args.push("--auth", auth.token);
+	if (auth.tls) args.push("--tls", "--tlscert", auth.tls.certFile, "--tlskey", auth.tls.keyFile);
 	const s = processServer("nats-server", NATS_SERVER, args, port, `nats://127.0.0.1:${port}`, dir);
 	await s.start();
 	return s;
 }
 
-/** redis-server without persistence (a restart loses everything, like a Redis without AOF/RDB). */
-export async function startRedisServer(opts: { password?: string } = {}): Promise<ProcServer> {
+/**
+ * redis-server without persistence (a restart loses everything, like a Redis without AOF/RDB). With `tls` it
+ * serves TLS only (rediss://), clients not asked for certificates.
+ */
+export async function startRedisServer(opts: { password?: string; tls?: { certFile: string; keyFile: string; caFile: string } } = {}): Promise<ProcServer> {
 	const dir = mkdtempSync(path.join(tmpdir(), "mdp-redis-"));
 	const port = await freePort();
-	const args = ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no", "--dir", dir];
+	const args = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir];
+	if (opts.tls) {
+		args.push("--port", "0", "--tls-port", String(port), "--tls-cert-file", opts.tls.certFile, "--tls-key-file", opts.tls.keyFile, "--tls-ca-cert-file", opts.tls.caFile, "--tls-auth-clients", "no");
+	} else args.push("--port", String(port));
 	if (opts.password) args.push("--requirepass", opts.password);
-	const s = processServer("redis-server", REDIS_SERVER, args, port, opts.password ? `redis://:${encodeURIComponent(opts.password)}@127.0.0.1:${port}` : `redis://127.0.0.1:${port}`, dir);
+	const scheme = opts.tls ? "rediss" : "redis";
+	const s = processServer("redis-server", REDIS_SERVER, args, port, opts.password ? `${scheme}://:${encodeURIComponent(opts.password)}@127.0.0.1:${port}` : `${scheme}://127.0.0.1:${port}`, dir);
 	await s.start();
 	return s;
 }
