@@ -259,6 +259,24 @@ describe("runCascadeCycle", () => {
 });
 
 describe("rebuildAll", () => {
+	it("does not wait for readers, and readers keep the old candles until it commits", async () => {
+		const before = (await db.pool.query(`SELECT count(*)::int AS n FROM ${CANDLE_TABLE["1h"]}`)).rows[0].n as number;
+		expect(before).toBeGreaterThan(0);
+		// A reader inside a transaction holds ACCESS SHARE locks on the candle tables it read: TRUNCATE would wait
+		// for it (and this test would time out); rebuildAll must finish while the reader is still open.
+		const reader = await db.pool.connect();
+		try {
+			await reader.query("BEGIN ISOLATION LEVEL REPEATABLE READ");
+			for (const tf of TIMEFRAMES) await reader.query(`SELECT count(*) FROM ${CANDLE_TABLE[tf]}`);
+			await rebuildAll(db.pool, { fence: { token: TOKEN, holder: HOLDER } });
+			// Its snapshot still shows every old candle: no reader ever sees empty tables.
+			expect((await reader.query(`SELECT count(*)::int AS n FROM ${CANDLE_TABLE["1h"]}`)).rows[0].n).toBe(before);
+			await reader.query("COMMIT");
+		} finally {
+			reader.release();
+		}
+	}, 30_000);
+
 	it("rebuilds exactly what the incremental cascade built", async () => {
 		const dump = async () => {
 			const out: Record<string, unknown[]> = {};
