@@ -3,6 +3,9 @@ import { currentFenceToken, FencedOutError, runCascadeCycle } from "../../lib/ca
 import { RedisLease } from "../../lib/coordination/redis-lease";
 import { migrate } from "../../lib/store/migrate";
 import { freshDatabase, waitFor, type TestDb } from "../helpers/db";
+import { startPipeline } from "../../bin/pipeline";
+import { loadConfig } from "../../lib/config";
+import { freePort } from "../helpers/net";
 import { startRedisServer, type ProcServer } from "../helpers/servers";
 
 jest.setTimeout(60_000);
@@ -83,5 +86,32 @@ describe("Redis lease under Redis faults (own redis-server with a password)", ()
 		await redis.start(); // empty: no persistence
 		await waitFor(() => a.isLeader(), { what: "leadership back after Redis returned" });
 		expect(a.token()! > before).toBe(true);
+	});
+
+	it("/api/ready names the redis check failing on a wrong password (no internal text), and ok with the right one", async () => {
+		const ready = async (redisUrl: string) => {
+			const port = await freePort();
+			const p = await startPipeline(loadConfig({ DATABASE_URL: db.url, SERVICES: "api", REDIS_URL: redisUrl, PORT: String(port), METRICS_PORT: "0", LOG_LEVEL: "fatal", MIGRATE_ON_START: "false" }));
+			try {
+				return await waitFor(
+					async () => {
+						const res = await fetch(`http://127.0.0.1:${port}/api/ready`);
+						const body = JSON.stringify(await res.json());
+						// the client needs a moment to connect (or be refused) before the check is settled
+						return /"redis":"unreachable"/.test(body) ? null : { status: res.status, body };
+					},
+					{ what: "a settled readiness answer" },
+				);
+			} finally {
+				await p.stop();
+			}
+		};
+		const wrong = await ready(`redis://:wrong-pass@127.0.0.1:${redis.port}`);
+		expect(wrong.status).toBe(503);
+		expect(wrong.body).toContain('"redis":"auth-failed"');
+		expect(wrong.body).not.toMatch(/WRONGPASS|wrong-pass/);
+		const right = await ready(redis.url);
+		expect(right.status).toBe(200);
+		expect(right.body).toContain('"redis":"ok"');
 	});
 });
