@@ -45,18 +45,21 @@ export function redactRedisUrl(url: string): string {
 export function createRedisClient(url: string, opts: RedisClientOptions): WatchedRedis {
 	const tls = url.startsWith("rediss:") && opts.tlsCaFile ? { ca: readFileSync(opts.tlsCaFile) } : undefined;
 	const client = new Redis(url, { ...(tls ? { tls } : {}), ...opts.ioredis });
-	// Not usable until the first 'ready'.
+	// Not usable until the first 'ready'; `said` is the state last logged (undefined: none yet).
 	let problem: RedisProblem | null = "unreachable";
+	let said: RedisProblem | null | undefined;
 	const where = redactRedisUrl(url);
 	const set = (p: RedisProblem | null, detail: string) => {
-		if (p === problem) return;
 		problem = p;
+		if (p === said) return;
+		said = p;
 		if (p === "auth-failed") opts.logger?.error(`${opts.what}: Redis at ${where} refused our credentials (${detail}); check REDIS_URL's user and password`);
 		else if (p === "unreachable") opts.logger?.warn(`${opts.what}: Redis at ${where} unreachable (${detail})`);
 		else opts.logger?.info(`${opts.what}: Redis at ${where} connected`);
 	};
 	client.on("error", (err: Error) => set(isRedisAuthError(err) ? "auth-failed" : problem === "auth-failed" ? "auth-failed" : "unreachable", err.message));
 	client.on("ready", () => set(null, "ready"));
-	client.on("end", () => set(problem ?? "unreachable", "connection closed"));
+	// Lost connections are reported by the 'error' of the reconnect attempts; 'end' is also our own close: no line.
+	client.on("close", () => (problem ??= "unreachable"));
 	return { client, problem: () => problem };
 }
