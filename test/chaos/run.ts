@@ -2,7 +2,8 @@
  * `npm run chaos [-- --quick]`: the fault-injection suite. Own nats-server (JetStream, file store), redis-server
  * and PostgreSQL on spare ports; the pipeline as separate processes (tick-writer x2, cascade-refresher x2, api;
  * MARKET_LOG=jetstream, TRANSPORTER=nats, REDIS_URL); trades with unique ids published at a steady rate while
- * faults are injected one after another. After each fault: lost, duplicated, candle volume at every timeframe
+ * faults are injected one after another (at least TOTAL_TRADES, and until the last fault is over). After each
+ * fault: lost, duplicated, candle volume at every timeframe
  * against the stored quantities, exactly one leader, time to recover. Prints a table; exits 1 if anything is off.
  * --quick: fewer trades, shorter outages, every fault still injected (CI).
  */
@@ -19,9 +20,10 @@ import { startService, type Child } from "../helpers/proc";
 import { startNatsServer, startPgServer, startRedisServer, type PgServer, type ProcServer } from "../helpers/servers";
 
 const QUICK = process.argv.includes("--quick");
-const TOTAL_TRADES = QUICK ? 24_000 : 200_000;
+/** At least this many trades; publishing goes on until the last fault has been injected too. */
+const TOTAL_TRADES = QUICK ? 20_000 : 200_000;
 const TRADES_PER_MSG = 10;
-const MSGS_PER_SEC = QUICK ? 40 : 80;
+const MSGS_PER_SEC = QUICK ? 20 : 80;
 const REDIS_OUTAGE_MS = QUICK ? 6_000 : 30_000;
 const ACK_WAIT_MS = 4_000;
 const STALL_MS = ACK_WAIT_MS + 3_000;
@@ -55,6 +57,8 @@ class Publisher {
 	published = 0; // trades acknowledged by JetStream
 	messages = 0;
 	paused = false;
+	/** Set after the last fault: the publisher then stops once TOTAL_TRADES are out. */
+	faultsDone = false;
 	private stopped = false;
 	done: Promise<void> = Promise.resolve();
 
@@ -70,7 +74,7 @@ class Publisher {
 
 	private async run(): Promise<void> {
 		let next = Date.now();
-		while (!this.stopped && this.published < TOTAL_TRADES) {
+		while (!this.stopped && (this.published < TOTAL_TRADES || !this.faultsDone)) {
 			if (this.paused) {
 				await sleep(50);
 				next = Date.now();
@@ -80,7 +84,7 @@ class Publisher {
 			const wait = next - Date.now();
 			if (wait > 0) await sleep(wait);
 			const first = this.published + 1;
-			const items = Array.from({ length: Math.min(TRADES_PER_MSG, TOTAL_TRADES - this.published) }, (_, i) => tradeItem(first + i));
+			const items = Array.from({ length: TRADES_PER_MSG }, (_, i) => tradeItem(first + i));
 			const payload = encodeEnvelope(tradeEnvelope(VENUE, SYMBOL, items));
 			for (;;) {
 				try {
@@ -108,7 +112,7 @@ interface Row {
 
 async function main(): Promise<void> {
 	const t0 = Date.now();
-	console.log(`chaos: ${QUICK ? "quick" : "full"} run, ${TOTAL_TRADES} trades at ${MSGS_PER_SEC * TRADES_PER_MSG} trades/s`);
+	console.log(`chaos: ${QUICK ? "quick" : "full"} run, at least ${TOTAL_TRADES} trades at ${MSGS_PER_SEC * TRADES_PER_MSG} trades/s`);
 	const pg: PgServer = await startPgServer();
 	const nats: ProcServer = await startNatsServer();
 	const redis: ProcServer = await startRedisServer();
@@ -274,6 +278,7 @@ async function main(): Promise<void> {
 			},
 		);
 
+		pub.faultsDone = true;
 		await pub.done;
 		await run("final check after the last trade (no fault)", async () => undefined);
 		console.log(`\nchaos: ${pub.published} trades in ${pub.messages} messages, ${((Date.now() - t0) / 1000).toFixed(0)} s in all\n`);
