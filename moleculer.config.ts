@@ -2,6 +2,7 @@ import type { BrokerOptions } from "moleculer";
 import os from "node:os";
 import { loadConfig, type Config } from "./lib/config";
 import { VALIDATOR_MESSAGES } from "./mixins/action-params";
+import { natsConnectError, natsConnectOptions } from "./lib/net/nats-options";
 
 /** Broker options from the environment (see README "Configuration"). */
 export function brokerOptions(config: Config = loadConfig()): BrokerOptions {
@@ -9,7 +10,8 @@ export function brokerOptions(config: Config = loadConfig()): BrokerOptions {
 		namespace: config.namespace,
 		nodeID: config.nodeId ?? `${os.hostname()}-${process.pid}`,
 		// No transporter in embedded mode: every service runs in this process.
-		transporter: config.transporter ? { type: "NATS", options: { url: config.transporter } } : undefined,
+		// The transporter authenticates like the JetStream log (NATS_USER/…, or credentials in TRANSPORTER's URL).
+		transporter: config.transporter ? { type: "NATS", options: { ...natsConnectOptions(config.transporter, config.natsAuth), maxReconnectAttempts: -1 } } : undefined,
 		logger: { type: "Console", options: { level: config.logLevel, formatter: "short", colors: process.stdout.isTTY } },
 		logLevel: config.logLevel as BrokerOptions["logLevel"],
 		requestTimeout: 30_000,
@@ -22,6 +24,14 @@ export function brokerOptions(config: Config = loadConfig()): BrokerOptions {
 				? { enabled: true, reporter: [{ type: "Prometheus", options: { port: config.metricsPort, path: "/metrics" } }] }
 				: { enabled: false },
 		tracing: { enabled: false },
+		// Moleculer retries a refused transporter connection every few seconds, logging only the server's words:
+		// say once per attempt which servers and that it is the credentials, so a wrong password is never silent.
+		created(broker) {
+			if (!config.transporter) return;
+			broker.localBus.on("$transporter.error", (e: { error?: unknown }) => {
+				broker.getLogger("transporter").error(natsConnectError(e?.error, config.transporter!, "Moleculer transporter").message);
+			});
+		},
 	};
 }
 

@@ -45,6 +45,8 @@ async function consumeAll(log: MarketLog, sub: string, topic: string, n: number,
 		}),
 	);
 	for (const c of cs) await c.close();
+	// A finished benchmark's durable consumers must not stay on the server.
+	await log.deleteSubscription?.(sub, [topic]);
 	if (got !== n) throw new Error(`consumed ${got} of ${n}`);
 	return ms;
 }

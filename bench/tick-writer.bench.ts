@@ -4,6 +4,7 @@
  * redelivery of the same million through a fresh subscription: it must add no row.
  *   npm run bench:writer [-- --trades 1000000]
  */
+import { TICK_TOPIC_PATTERNS } from "../lib/domain/topics";
 import { deleteStream } from "../test/helpers/nats";
 import { decodeWire, encodeEnvelope, tradeEnvelope } from "../lib/domain/codec";
 import { JetStreamLog } from "../lib/log/jetstream";
@@ -60,6 +61,8 @@ async function main() {
 			});
 			const ms = performance.now() - s;
 			await w.stop();
+			// A finished benchmark's durable consumers must not stay on the server.
+			await log.deleteSubscription(subscription, TICK_TOPIC_PATTERNS);
 			if (w.stats.insertedTrades !== expectInserted) throw new Error(`expected ${expectInserted} inserted, got ${w.stats.insertedTrades}`);
 			return { ms, stats: w.stats };
 		};

@@ -1,5 +1,6 @@
 import { DUKASCOPY_INSTRUMENTS, findInstrument } from "./backfill/dukascopy/instruments";
 import type { MarketLogConfig } from "./log";
+import type { NatsAuth } from "./net/nats-options";
 
 /**
  * Everything the pipeline reads from the environment, in one place. With nothing set it runs embedded:
@@ -13,6 +14,8 @@ export interface Config {
 	embeddedPgPort: number;
 	marketLog: "memory" | "jetstream" | "pulsar";
 	natsUrl: string;
+	/** NATS_USER/NATS_PASSWORD, NATS_TOKEN, NATS_CREDS, NATS_TLS_CA: for the JetStream log and the transporter. Never logged. */
+	natsAuth: NatsAuth;
 	logStream: string;
 	logSubjectPrefix: string | undefined;
 	logMaxAgeMs: number | undefined;
@@ -26,6 +29,8 @@ export interface Config {
 	pulsarSubscriptionType: "Shared" | "Key_Shared";
 	transporter: string | null;
 	redisUrl: string | null;
+	redisTlsCa: string | undefined; // CA file for rediss://
+	deadLetterMaxRows: number; // dead_letters keeps the newest this many rows
 	services: string[];
 	port: number;
 	metricsPort: number; // 0 disables the Prometheus reporter
@@ -96,7 +101,7 @@ export interface BookSymbolSetting {
 
 /** The market-data log's settings (lib/log createMarketLog) out of the configuration. */
 export function logConfig(c: Config): MarketLogConfig {
-	const log: MarketLogConfig = { driver: c.marketLog, natsUrl: c.natsUrl, stream: c.logStream, subjectPrefix: c.logSubjectPrefix, maxAgeMs: c.logMaxAgeMs };
+	const log: MarketLogConfig = { driver: c.marketLog, natsUrl: c.natsUrl, natsAuth: c.natsAuth, stream: c.logStream, subjectPrefix: c.logSubjectPrefix, maxAgeMs: c.logMaxAgeMs };
 	if (c.marketLog !== "pulsar") return log;
 	return {
 		...log,
@@ -226,6 +231,13 @@ function token(env: NodeJS.ProcessEnv, name: string): string | null {
 	return v;
 }
 
+function natsAuth(env: NodeJS.ProcessEnv): NatsAuth {
+	const a: NatsAuth = { user: env.NATS_USER || undefined, password: env.NATS_PASSWORD || undefined, token: env.NATS_TOKEN || undefined, credsFile: env.NATS_CREDS || undefined, tlsCaFile: env.NATS_TLS_CA || undefined };
+	if (a.password && !a.user) throw new ConfigError("NATS_PASSWORD is set without NATS_USER");
+	if ([a.user, a.token, a.credsFile].filter(Boolean).length > 1) throw new ConfigError("set only one of NATS_USER (with NATS_PASSWORD), NATS_TOKEN and NATS_CREDS");
+	return a;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 	const marketLog = (env.MARKET_LOG || "memory").toLowerCase();
 	if (marketLog !== "memory" && marketLog !== "jetstream" && marketLog !== "pulsar") {
@@ -251,6 +263,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		embeddedPgPort: int(env, "EMBEDDED_PG_PORT", 54329, 1),
 		marketLog,
 		natsUrl: env.NATS_URL || "nats://127.0.0.1:4222",
+		natsAuth: natsAuth(env),
 		logStream: env.MARKET_LOG_STREAM || "MARKET_DATA",
 		logSubjectPrefix: env.MARKET_LOG_SUBJECT_PREFIX || undefined,
 		logMaxAgeMs: env.MARKET_LOG_MAX_AGE_MS ? int(env, "MARKET_LOG_MAX_AGE_MS", 0, 1) : undefined,
@@ -264,6 +277,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		pulsarSubscriptionType: oneOf(env, "PULSAR_SUBSCRIPTION_TYPE", ["Shared", "Key_Shared"] as const),
 		transporter,
 		redisUrl: env.REDIS_URL || null,
+		redisTlsCa: env.REDIS_TLS_CA || undefined,
+		deadLetterMaxRows: int(env, "DEAD_LETTER_MAX_ROWS", 100_000, 1),
 		services,
 		port: int(env, "PORT", 3000),
 		metricsPort: int(env, "METRICS_PORT", 3030),

@@ -6,6 +6,7 @@ import { createMarketLog, type MarketLogLogger } from "../lib/log";
 import { RateLimiter } from "../lib/net/http";
 import { createPool } from "../lib/store/pool";
 import type { DatabaseState } from "../lib/store/db-wait";
+import { createRedisClient, type WatchedRedis } from "../lib/coordination/redis-client";
 
 /**
  * Process-wide resources shared by the services of one broker: one pg pool, one market-log
@@ -16,6 +17,7 @@ export class Runtime {
 	private poolP: Pool | null = null;
 	private logP: Promise<MarketLog> | null = null;
 	private limiters = new Map<string, RateLimiter>();
+	private redisW: WatchedRedis | null = null;
 	/** Where the log driver reports reconnects and fallbacks; the broker's logger once attached. */
 	logger: MarketLogLogger | undefined;
 	/** The last start-up attempt's view of PostgreSQL ("waiting" before the first). */
@@ -44,6 +46,18 @@ export class Runtime {
 		return this.logP;
 	}
 
+	/** A Redis connection for readiness (REDIS_URL), null when leadership is in-process. */
+	redis(): WatchedRedis | null {
+		if (!this.config.redisUrl) return null;
+		this.redisW ??= createRedisClient(this.config.redisUrl, {
+			what: "readiness",
+			tlsCaFile: this.config.redisTlsCa,
+			logger: this.logger,
+			ioredis: { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000, retryStrategy: (n) => Math.min(100 * n, 2_000) },
+		});
+		return this.redisW;
+	}
+
 	/**
 	 * The one rate limiter of a venue host in this process: every service calling that host (kraken-stream's gap
 	 * repair and exchange-history for Kraken, say) takes its tokens from the same bucket. The first caller's rate
@@ -58,6 +72,8 @@ export class Runtime {
 	async close(): Promise<void> {
 		if (this.logP) await (await this.logP.catch(() => null))?.close();
 		if (this.poolP) await this.poolP.end();
+		this.redisW?.client.disconnect();
+		this.redisW = null;
 		this.logP = null;
 		this.poolP = null;
 	}

@@ -209,6 +209,12 @@ const ApiService: ServiceSchema<any, any, GatewayLocals> = {
 					note("log", /authori[sz]ation|auth/i.test((err as Error).message ?? "") ? "auth-failed" : "unreachable", err);
 				}
 				if (!rt.started) checks.startup = "waiting-for-database";
+				const redis = rt.redis();
+				if (redis) {
+					// Only the state's name: the reason is in the log (an auth failure as an error line).
+					const problem = redis.problem() ?? (await redis.client.ping().then(() => null, () => "unreachable" as const));
+					note("redis", problem ?? "ok");
+				}
 				if (Object.values(checks).some((v) => v !== "ok")) throw new Errors.MoleculerError("not ready", 503, "NOT_READY", checks);
 				return { status: "ready", checks };
 			},

@@ -1,5 +1,6 @@
+import { randomBytes } from "node:crypto";
 import type { Service, ServiceSchema } from "moleculer";
-import { FencedOutError, runCascadeCycle, type CycleResult } from "../lib/candles/cascade";
+import { FencedOutError, currentFenceToken, runCascadeCycle, type CycleResult } from "../lib/candles/cascade";
 import type { LeaderElector } from "../lib/coordination/lease";
 import { LocalLease } from "../lib/coordination/local-lease";
 import { RedisLease } from "../lib/coordination/redis-lease";
@@ -23,7 +24,9 @@ const FENCE = "cascade-refresher";
 /**
  * Exactly one active instance (Redis lease with fencing; in-process leadership without REDIS_URL)
  * rebuilds candles bottom-up over exactly the dirty windows, every CASCADE_INTERVAL_MS or as soon as
- * a tick-writer reports new rows.
+ * a tick-writer reports new rows. Tokens never fall below the database's leader_fence token, even when
+ * Redis lost its counter. While Redis is unreachable there is no leader: the cascade pauses (documented in
+ * the README), dirty marks pile up and are worked off by the next leader; stored ticks are never affected.
  */
 const CascadeRefresherService: ServiceSchema<{}, { cycleLoop(): Promise<void> }, Locals> = {
 	name: "cascade-refresher",
@@ -43,6 +46,7 @@ const CascadeRefresherService: ServiceSchema<{}, { cycleLoop(): Promise<void> },
 				return {
 					leader: this.lease.isLeader(),
 					token: this.lease.token()?.toString() ?? null,
+					problem: this.lease.problem(),
 					cycles: this.cycles,
 					lastCycle: this.lastCycle,
 					lastError: this.lastError,
@@ -54,9 +58,18 @@ const CascadeRefresherService: ServiceSchema<{}, { cycleLoop(): Promise<void> },
 	created(this: Self) {
 		const rt = runtimeOf(this.broker);
 		const c = rt.config;
-		const holderId = this.broker.nodeID;
+		// Unique per process start: the fence lets a token pass again only for the very holder that took it.
+		const holderId = `${this.broker.nodeID}-${randomBytes(3).toString("hex")}`;
 		this.lease = c.redisUrl
-			? new RedisLease({ redis: c.redisUrl, key: `${this.broker.namespace || "mdp"}:lease:${FENCE}`, ttlMs: c.leaseTtlMs, holderId, logger: this.logger })
+			? new RedisLease({
+					redis: c.redisUrl,
+					tlsCaFile: c.redisTlsCa,
+					key: `${this.broker.namespace || "mdp"}:lease:${FENCE}`,
+					ttlMs: c.leaseTtlMs,
+					holderId,
+					logger: this.logger,
+					tokenFloor: () => currentFenceToken(rt.pool, FENCE),
+				})
 			: new LocalLease({
 					holderId,
 					// Restarts must keep increasing the token the database has seen.
@@ -117,7 +130,7 @@ const CascadeRefresherService: ServiceSchema<{}, { cycleLoop(): Promise<void> },
 				const token = this.lease.token();
 				if (!this.running || !this.lease.isLeader() || token === null) continue;
 				try {
-					const r = await runCascadeCycle(rt.pool, { fenceToken: token, holder: this.broker.nodeID, fenceName: FENCE, maxDirty: cascadeMaxDirty, logger: this.logger });
+					const r = await runCascadeCycle(rt.pool, { fenceToken: token, holder: this.lease.holderId, fenceName: FENCE, maxDirty: cascadeMaxDirty, logger: this.logger });
 					this.cycles++;
 					this.lastError = null;
 					if (r.claimed > 0) {

@@ -1,10 +1,15 @@
 import type { Service, ServiceSchema } from "moleculer";
+import { trimDeadLetters } from "../lib/store/dead-letters";
 import { TickWriter, type BatchResult } from "../lib/writer/tick-writer";
 import { runtimeOf } from "../mixins/runtime";
 
 interface Locals {
 	writer: TickWriter | null;
+	retention: NodeJS.Timeout | null;
 }
+
+/** How often dead_letters is trimmed to DEAD_LETTER_MAX_ROWS (and the gauge refreshed). */
+const RETENTION_EVERY_MS = 60_000;
 
 /** Thin shell around lib/writer/tick-writer: consume the log, COPY into PostgreSQL, ack after commit. */
 const TickWriterService: ServiceSchema<{}, {}, Locals> = {
@@ -23,11 +28,13 @@ const TickWriterService: ServiceSchema<{}, {}, Locals> = {
 
 	created(this: Service & Locals) {
 		this.writer = null;
+		this.retention = null;
 		const m = this.broker.metrics;
 		if (m.isEnabled()) {
 			m.register({ name: "mdp_writer_rows_total", type: "counter", labelNames: ["kind"], description: "Rows received by the tick-writer" });
 			m.register({ name: "mdp_writer_duplicates_total", type: "counter", description: "Redelivered rows skipped by dedup" });
 			m.register({ name: "mdp_writer_dead_letters_total", type: "counter", description: "Messages sent to dead_letters" });
+			m.register({ name: "mdp_dead_letters", type: "gauge", description: "Rows in dead_letters (kept under DEAD_LETTER_MAX_ROWS)" });
 			m.register({ name: "mdp_writer_batch_ms", type: "histogram", description: "Batch write time", buckets: [5, 10, 25, 50, 100, 250, 500, 1000, 2500] });
 		}
 	},
@@ -59,9 +66,22 @@ const TickWriterService: ServiceSchema<{}, {}, Locals> = {
 			},
 		});
 		await this.writer.start();
+		const trim = async () => {
+			try {
+				const r = await trimDeadLetters(rt.pool, c.deadLetterMaxRows);
+				if (r.deleted) this.logger.warn(`dead_letters: removed the ${r.deleted} oldest rows (DEAD_LETTER_MAX_ROWS=${c.deadLetterMaxRows})`);
+				if (this.broker.metrics.isEnabled()) this.broker.metrics.set("mdp_dead_letters", r.remaining);
+			} catch (err) {
+				this.logger.warn("dead_letters retention failed, next try in a minute", (err as Error).message);
+			}
+		};
+		void trim();
+		this.retention = setInterval(() => void trim(), RETENTION_EVERY_MS);
+		this.retention.unref();
 	},
 
 	async stopped(this: Service & Locals) {
+		if (this.retention) clearInterval(this.retention);
 		await this.writer?.stop();
 	},
 };

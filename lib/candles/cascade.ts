@@ -51,7 +51,7 @@ export class FencedOutError extends Error {
 		readonly currentToken: bigint | null,
 		readonly currentHolder: string | null,
 	) {
-		super(`fence ${fenceName}: token ${token} is older than ${currentToken ?? "?"} (held by ${currentHolder ?? "?"})`);
+		super(`fence ${fenceName}: token ${token} is not newer than ${currentToken ?? "?"} (held by ${currentHolder ?? "?"})`);
 	}
 }
 
@@ -86,15 +86,17 @@ function zeroCounts(): Record<Timeframe, number> {
 }
 
 /**
- * Take the fence inside the caller's transaction: succeeds when no newer token has been used, and then holds
- * the fence row locked until commit, so two leaders' cycles never interleave.
+ * Take the fence inside the caller's transaction, strictly: a leadership's first write needs a token above every
+ * token ever used, and later writes of the same leadership pass only with that same token AND holder. Two
+ * holders that were handed one token (a Redis that lost its counter) cannot both write: the first one wins, the
+ * other is fenced out. The fence row then stays locked until commit, so two leaders' cycles never interleave.
  */
 export async function takeFence(client: PoolClient, name: string, token: FenceToken, holder: string): Promise<void> {
 	const tok = toBigInt(token);
 	const r = await client.query(
 		`INSERT INTO leader_fence AS f (name, token, holder, updated_at) VALUES ($1, $2, $3, now())
 		 ON CONFLICT (name) DO UPDATE SET token = EXCLUDED.token, holder = EXCLUDED.holder, updated_at = now()
-		 WHERE f.token <= EXCLUDED.token
+		 WHERE f.token < EXCLUDED.token OR (f.token = EXCLUDED.token AND f.holder IS NOT DISTINCT FROM EXCLUDED.holder)
 		 RETURNING f.token`,
 		[name, tok.toString(), holder],
 	);
@@ -241,7 +243,8 @@ const EPOCH = "timestamptz '1970-01-01 00:00:00+00'";
 /**
  * Rebuild all six levels from all ticks in one transaction: empty the candle tables, aggregate 1m from trades
  * and quotes, then each level from the one below, all set-based. For an operator after a restore, and the
- * baseline the incremental cascade is measured against. Readers wait while it runs (TRUNCATE).
+ * baseline the incremental cascade is measured against. Readers are not blocked: they see the old candles
+ * until the transaction commits and the rebuilt ones after (the deleted rows are reclaimed by autovacuum).
  */
 export async function rebuildAll(pool: Pool, opts: RebuildAllOptions = {}): Promise<RebuildAllResult> {
 	const t0 = performance.now();
@@ -250,7 +253,9 @@ export async function rebuildAll(pool: Pool, opts: RebuildAllOptions = {}): Prom
 		// Marks a writer still holds stay for the next cycle; every other one is covered by this rebuild.
 		const cleared = await client.query(`DELETE FROM dirty_buckets WHERE (venue, symbol, source, bucket) IN (
 			SELECT venue, symbol, source, bucket FROM dirty_buckets FOR UPDATE SKIP LOCKED)`);
-		await client.query(`TRUNCATE ${TIMEFRAMES.map(tableOf).join(", ")}`);
+		// DELETE, not TRUNCATE: TRUNCATE takes an ACCESS EXCLUSIVE lock that blocks every reader until commit;
+		// with DELETE readers keep their snapshot of the old candles and see the rebuilt ones at commit, at once.
+		for (const tf of TIMEFRAMES) await client.query(`DELETE FROM ${tableOf(tf)}`);
 		const perLevel = zeroCounts();
 		const t = await client.query(`INSERT INTO ${tableOf("1m")} (venue, symbol, price_type, bucket, open, high, low, close, volume, trades)
 			SELECT venue, symbol, 'trade', b, (array_agg(price ORDER BY time, trade_id))[1], max(price), min(price),

@@ -23,6 +23,8 @@ export interface LeaderElector {
 	isLeader(): boolean;
 	/** The fencing token of the current leadership, null when not the leader. */
 	token(): bigint | null;
+	/** Why this instance cannot compete for leadership now ("redis-auth-failed", "redis-unreachable"), or null. */
+	problem(): string | null;
 	/**
 	 * Give leadership up now and compete again, e.g. after being fenced out. `minToken`: the newest token the
 	 * protected resource has seen, so that the next leadership gets a larger one.

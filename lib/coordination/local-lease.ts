@@ -41,6 +41,10 @@ export class LocalLease extends LeaderElectorBase implements LeaderElector {
 		return this.current;
 	}
 
+	problem(): string | null {
+		return null;
+	}
+
 	async resign(minToken?: bigint | null): Promise<void> {
 		this.revoke("resigned");
 		if (this.running) await this.elect(minToken ?? null);

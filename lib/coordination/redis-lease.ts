@@ -9,12 +9,15 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import Redis from "ioredis";
+import { createRedisClient, type RedisProblem } from "./redis-client";
 import type { Logger } from "../store/pool";
 import { LeaderElectorBase, toToken, type LeaderElector } from "./lease";
 
 export interface RedisLeaseOptions {
-	/** A connected ioredis client (left open on stop) or a redis:// URL (a client of our own, closed on stop). */
+	/** A connected ioredis client (left open on stop) or a redis:// or rediss:// URL (a client of our own, closed on stop). */
 	redis: Redis | string;
+	/** For a rediss:// URL: PEM file of the certificate authority (default: the system's). */
+	tlsCaFile?: string;
 	/** The lease key; the fence counter lives at `${key}:fence` (use a {hash tag} in the key on Redis Cluster). */
 	key: string;
 	/** Lease time to live, default 10,000 ms. */
@@ -27,12 +30,23 @@ export interface RedisLeaseOptions {
 	retryEveryMs?: number;
 	/** Stop leading this long before the lease could expire, default ttl/5 (clock rates, timer delays). */
 	safetyMarginMs?: number;
+	/**
+	 * The newest token the protected resource has accepted (e.g. the database's leader_fence row), read before
+	 * each acquisition: a new token is always above it, so a Redis that lost its counter (restart without
+	 * persistence, FLUSHALL, failover) cannot hand out a token that was used before.
+	 */
+	tokenFloor?: () => Promise<bigint | number | string>;
 	logger?: Logger;
 }
 
-// KEYS[1] lease, KEYS[2] fence counter; ARGV[1] holder, ARGV[2] ttl ms. Returns the token, or nil if held.
+// KEYS[1] lease, KEYS[2] fence counter; ARGV[1] holder, ARGV[2] ttl ms, ARGV[3] floor. Returns the token (above
+// the floor), or nil if held. Tokens stay below 2^53, where Lua's numbers are exact.
 const ACQUIRE = `if redis.call('EXISTS', KEYS[1]) == 1 then return false end
 local t = redis.call('INCR', KEYS[2])
+if t <= tonumber(ARGV[3]) then
+  t = tonumber(ARGV[3]) + 1
+  redis.call('SET', KEYS[2], t)
+end
 redis.call('SET', KEYS[1], ARGV[1] .. '#' .. t, 'NX', 'PX', ARGV[2])
 return t`;
 // KEYS[1] lease; ARGV[1] our value, ARGV[2] ttl ms. 1 when renewed, 0 when the key is gone or not ours.
@@ -63,6 +77,8 @@ export class RedisLease extends LeaderElectorBase implements LeaderElector {
 	private readonly marginMs: number;
 	private readonly redis: Redis;
 	private readonly ownClient: boolean;
+	private readonly redisProblem: () => RedisProblem | null;
+	private readonly tokenFloor: (() => Promise<bigint | number | string>) | undefined;
 	private running = false;
 	private closed = false;
 	private lead: Leadership | null = null;
@@ -82,21 +98,24 @@ export class RedisLease extends LeaderElectorBase implements LeaderElector {
 			throw new RangeError(`renewEveryMs (${this.renewEveryMs}) must be below ttlMs - safetyMarginMs (${this.ttlMs - this.marginMs})`);
 		}
 		if (!(this.retryEveryMs > 0)) throw new RangeError("retryEveryMs must be positive");
+		this.tokenFloor = opts.tokenFloor;
 		this.key = opts.key;
 		this.fenceKey = `${opts.key}:fence`;
 		this.holderId = opts.holderId ?? `${hostname()}-${process.pid}-${randomBytes(4).toString("hex")}`;
 		if (typeof opts.redis === "string") {
 			// Fail fast rather than queue while disconnected: a late renewal is worth nothing.
-			this.redis = new Redis(opts.redis, {
-				enableOfflineQueue: false,
-				maxRetriesPerRequest: 1,
-				connectTimeout: this.ttlMs,
-				retryStrategy: (n) => Math.min(50 * n, 1000),
+			const watched = createRedisClient(opts.redis, {
+				what: `lease ${opts.key}`,
+				tlsCaFile: opts.tlsCaFile,
+				logger: this.logger,
+				ioredis: { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: this.ttlMs, retryStrategy: (n) => Math.min(50 * n, 1000) },
 			});
-			this.redis.on("error", (err) => this.logger?.debug?.(`lease ${this.key}: redis: ${err.message}`));
+			this.redis = watched.client;
+			this.redisProblem = watched.problem;
 			this.ownClient = true;
 		} else {
 			this.redis = opts.redis;
+			this.redisProblem = () => (this.redis.status === "ready" ? null : "unreachable");
 			this.ownClient = false;
 		}
 	}
@@ -131,6 +150,11 @@ export class RedisLease extends LeaderElectorBase implements LeaderElector {
 
 	token(): bigint | null {
 		return this.isLeader() ? this.lead!.token : null;
+	}
+
+	problem(): string | null {
+		const p = this.redisProblem();
+		return p ? `redis-${p}` : null;
 	}
 
 	async resign(minToken?: bigint | null): Promise<void> {
@@ -201,11 +225,21 @@ export class RedisLease extends LeaderElectorBase implements LeaderElector {
 	}
 
 	private async tryAcquire(): Promise<void> {
+		let floor = 0n;
+		if (this.tokenFloor) {
+			try {
+				floor = toToken(await this.tokenFloor());
+			} catch (err) {
+				// Without the floor a token could repeat one already used: do not compete this round.
+				this.logger?.warn(`lease ${this.key}: cannot read the token floor, not competing: ${(err as Error).message}`);
+				return;
+			}
+		}
 		const t0 = Date.now();
 		const validFor = this.ttlMs - this.marginMs;
 		let res: unknown;
 		try {
-			res = await this.within(this.redis.eval(ACQUIRE, 2, this.key, this.fenceKey, this.holderId, this.ttlMs), validFor, "acquire");
+			res = await this.within(this.redis.eval(ACQUIRE, 2, this.key, this.fenceKey, this.holderId, this.ttlMs, floor.toString()), validFor, "acquire");
 		} catch (err) {
 			this.logger?.debug?.(`lease ${this.key}: acquire failed: ${(err as Error).message}`);
 			return;

@@ -2,6 +2,7 @@ import { JetStreamLog, type MarketLogLogger } from "./jetstream";
 import { MemoryLog } from "./memory";
 import { createPulsarLog, type PulsarClientKind, type PulsarSubscriptionType } from "./pulsar";
 import type { MarketLog } from "./types";
+import type { NatsAuth } from "../net/nats-options";
 
 export type { Consumer, ConsumerOptions, Delivery, MarketLog } from "./types";
 export { MemoryLog, type MemoryLogOptions } from "./memory";
@@ -15,6 +16,8 @@ export interface MarketLogConfig {
 	driver?: string;
 	/** JetStream: server URL(s), default nats://127.0.0.1:4222. */
 	natsUrl?: string;
+	/** JetStream: credentials and TLS (never logged). */
+	natsAuth?: NatsAuth;
 	/** JetStream: stream name, default MARKET_DATA. */
 	stream?: string;
 	/** JetStream: prefix for every subject, to keep several streams apart on one server. */
@@ -51,6 +54,7 @@ export async function createMarketLog(cfg: MarketLogConfig = {}): Promise<Market
 		case "jetstream":
 			return JetStreamLog.connect({
 				servers: cfg.natsUrl?.split(",").map((u) => u.trim()),
+				auth: cfg.natsAuth,
 				stream: cfg.stream,
 				subjectPrefix: cfg.subjectPrefix,
 				maxAgeMs: cfg.maxAgeMs,

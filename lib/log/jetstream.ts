@@ -19,6 +19,7 @@ import {
 	type Subscription,
 } from "nats";
 import { topicMatches } from "../domain/topics";
+import { natsConnectError, natsConnectOptions, type NatsAuth } from "../net/nats-options";
 import { assertKey, assertTopic, consumerPatterns } from "./names";
 import { PublishBatches, type PubBatch } from "./publish-batches";
 import type { Consumer, ConsumerOptions, Delivery, MarketLog } from "./types";
@@ -65,10 +66,17 @@ export interface JetStreamLogOptions {
 	maxAckPending?: number;
 	/** Connection name shown by the server. */
 	name?: string;
+	/** Credentials and TLS (NATS_USER/NATS_PASSWORD, NATS_TOKEN, NATS_CREDS, NATS_TLS_CA); a URL's own credentials work too. */
+	auth?: NatsAuth;
 	logger?: MarketLogLogger;
 }
 
 export const KEY_HEADER = "Mdp-Key";
+/** JetStream drops a message whose Nats-Msg-Id it has stored within the stream's duplicate window (2 min). */
+export const MSG_ID_HEADER = "Nats-Msg-Id";
+/** After a reconnect, JetStream may answer "no responders" (503) while it recovers its streams: retry that long. */
+const RECOVERY_RETRY_MS = 20_000;
+const RECOVERY_RETRY_EVERY_MS = 250;
 /** Longest single long-poll request; a waiting pull renews it, close() never waits longer than this. */
 const LONG_POLL_MS = 1_000;
 /** A pull request the server never answered (restart, lost connection) counts as ended after its expiry plus this. */
@@ -88,6 +96,23 @@ interface Handle {
 }
 const handles = new WeakMap<Delivery, Handle>();
 
+/** A published message not acked yet: kept whole so it can be sent again after a reconnect. */
+interface PendingPub {
+	batch: PubBatch;
+	subject: string;
+	payload: Uint8Array;
+	key: string;
+	msgId: string;
+}
+
+/**
+ * The message id: a hash of subject, key and payload, so the same message gets the same id however often it is
+ * sent (our resend after a reconnect, or a publisher retrying a failed batch), and the broker stores it once.
+ */
+export function messageId(subject: string, key: string, payload: Uint8Array): string {
+	return createHash("sha256").update(subject).update("\u0000").update(key).update("\u0000").update(payload).digest("base64url").slice(0, 32);
+}
+
 export class JetStreamLog implements MarketLog {
 	readonly driver = "jetstream";
 	readonly stream: string;
@@ -99,7 +124,8 @@ export class JetStreamLog implements MarketLog {
 	// publish state
 	private readonly pubInbox = createInbox();
 	private pubSeq = 0;
-	private readonly pubPending = new Map<number, PubBatch>();
+	private readonly pubPending = new Map<number, PendingPub>();
+	private lastReconnectAt = 0;
 	private readonly batches: PublishBatches;
 	private roomWaiters: (() => void)[] = [];
 	private readonly maxPublishInFlight: number;
@@ -120,12 +146,20 @@ export class JetStreamLog implements MarketLog {
 	/** Connect, create or update the stream, and return a ready log. */
 	static async connect(opts: JetStreamLogOptions = {}): Promise<JetStreamLog> {
 		// noAsyncTraces: the client otherwise builds an Error per request, which dominates publish time.
-		const nc = await connect({
-			servers: opts.servers ?? "nats://127.0.0.1:4222",
-			name: opts.name ?? "market-log",
-			noAsyncTraces: true,
-			maxReconnectAttempts: -1,
-		});
+		const servers = opts.servers ?? "nats://127.0.0.1:4222";
+		let nc: NatsConnection;
+		try {
+			nc = await connect({
+				...natsConnectOptions(servers, opts.auth),
+				name: opts.name ?? "market-log",
+				noAsyncTraces: true,
+				maxReconnectAttempts: -1,
+			});
+		} catch (e) {
+			const err = natsConnectError(e, servers, "market log");
+			opts.logger?.error(err.message);
+			throw err;
+		}
 		try {
 			const jsm = await nc.jetstreamManager();
 			const log = new JetStreamLog(nc, jsm, opts);
@@ -214,14 +248,35 @@ export class JetStreamLog implements MarketLog {
 
 	private watchStatus(): void {
 		const logger = this.opts.logger;
-		if (!logger) return;
 		void (async () => {
 			for await (const s of this.nc.status()) {
-				if (s.type === Events.Disconnect) logger.warn(`market log: NATS disconnected (${s.data})`);
-				else if (s.type === Events.Reconnect) logger.info(`market log: NATS reconnected (${s.data})`);
-				else if (s.type === Events.Error) logger.error(`market log: NATS error ${s.data}`);
+				if (s.type === Events.Disconnect) logger?.warn(`market log: NATS disconnected (${s.data})`);
+				else if (s.type === Events.Reconnect) {
+					logger?.info(`market log: NATS reconnected (${s.data}); resending ${this.pubPending.size} unacknowledged publishes`);
+					this.lastReconnectAt = Date.now();
+					this.resendPending();
+				} else if (s.type === Events.Error) logger?.error(`market log: NATS error ${s.data}`);
 			}
 		})().catch(() => undefined);
+	}
+
+	/**
+	 * A publish or its ack may have been lost with the old connection: send every unacknowledged message again at
+	 * once, under the same reply id and message id (the broker keeps one copy), instead of waiting for the stall
+	 * watchdog.
+	 */
+	private resendPending(): void {
+		for (const id of [...this.pubPending.keys()]) this.sendPending(id);
+	}
+
+	private sendPending(id: number): void {
+		const p = this.pubPending.get(id);
+		if (!p || p.batch.settled || this.nc.isClosed()) return;
+		try {
+			this.nc.publish(p.subject, p.payload, { reply: `${this.pubInbox}.${id}`, headers: pubHeaders(p.key, p.msgId) });
+		} catch (e) {
+			this.failBatch(p.batch, e instanceof Error ? e : new Error(String(e)));
+		}
 	}
 
 	// ---- publish
@@ -232,17 +287,16 @@ export class JetStreamLog implements MarketLog {
 		assertKey(key);
 		if (!payloads.length) return;
 		const subject = this.toSubject(topic);
-		const h = headers();
-		h.set(KEY_HEADER, key);
 		const { batch, done } = this.batches.start(payloads.length);
 		// Pipelined: many messages in flight, bounded so a slow server pushes back on the publisher.
 		for (const p of payloads) {
 			if (this.pubPending.size >= this.maxPublishInFlight) await this.publishRoom();
 			if (batch.settled) break;
 			const id = ++this.pubSeq;
-			this.pubPending.set(id, batch);
+			const msgId = messageId(subject, key, p);
+			this.pubPending.set(id, { batch, subject, payload: p, key, msgId });
 			try {
-				this.nc.publish(subject, p, { reply: `${this.pubInbox}.${id}`, headers: h });
+				this.nc.publish(subject, p, { reply: `${this.pubInbox}.${id}`, headers: pubHeaders(key, msgId) });
 			} catch (e) {
 				this.pubPending.delete(id);
 				this.failBatch(batch, e instanceof Error ? e : new Error(String(e)));
@@ -259,8 +313,14 @@ export class JetStreamLog implements MarketLog {
 	private onPubAck(err: NatsError | null, m: Msg): void {
 		if (err) return;
 		const id = Number(m.subject.slice(this.pubInbox.length + 1));
-		const batch = this.pubPending.get(id);
-		if (batch) {
+		const pending = this.pubPending.get(id);
+		if (pending) {
+			const batch = pending.batch;
+			if ((m.headers?.code ?? 0) === 503 && Date.now() - this.lastReconnectAt < RECOVERY_RETRY_MS) {
+				// JetStream is still recovering after the reconnect: try this message again shortly.
+				setTimeout(() => this.sendPending(id), RECOVERY_RETRY_EVERY_MS).unref();
+				return;
+			}
 			this.pubPending.delete(id);
 			const error = pubAckError(m, this.stream);
 			if (error) this.failBatch(batch, error);
@@ -277,7 +337,7 @@ export class JetStreamLog implements MarketLog {
 		if (batch.settled) return;
 		this.batches.settle(batch, error);
 		// Forget its other messages so their late acks are ignored and the window frees up.
-		for (const [id, b] of this.pubPending) if (b === batch) this.pubPending.delete(id);
+		for (const [id, p] of this.pubPending) if (p.batch === batch) this.pubPending.delete(id);
 		if (this.roomWaiters.length) {
 			const ws = this.roomWaiters;
 			this.roomWaiters = [];
@@ -315,6 +375,17 @@ export class JetStreamLog implements MarketLog {
 		const c = new JetStreamConsumer(this, durables, maxInFlight);
 		this.consumers.add(c);
 		return c;
+	}
+
+	async deleteSubscription(subscription: string, topics: string[]): Promise<void> {
+		this.assertOpen();
+		for (const pattern of consumerPatterns(topics)) {
+			try {
+				await this.jsm.consumers.delete(this.stream, JetStreamLog.durableName(subscription, pattern));
+			} catch (e) {
+				if (!isNotFound(e)) throw e;
+			}
+		}
 	}
 
 	/** @internal */
@@ -614,6 +685,13 @@ class JetStreamConsumer implements Consumer {
 		if (!this.log.nc.isClosed()) this.sub.unsubscribe();
 		done();
 	}
+}
+
+function pubHeaders(key: string, msgId: string) {
+	const h = headers();
+	h.set(KEY_HEADER, key);
+	h.set(MSG_ID_HEADER, msgId);
+	return h;
 }
 
 /** `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>`, or the 2.10+ form with domain and account hash. */

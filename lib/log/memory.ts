@@ -330,6 +330,15 @@ export class MemoryLog implements MarketLog {
 		return c;
 	}
 
+	async deleteSubscription(subscription: string): Promise<void> {
+		this.assertOpen();
+		const s = this.subs.get(subscription);
+		if (!s) return;
+		if (s.consumers.size) throw new Error(`subscription ${subscription} still has open consumers; close them first`);
+		for (const t of s.timers) clearTimeout(t);
+		this.subs.delete(subscription);
+	}
+
 	async ping(): Promise<void> {
 		this.assertOpen();
 	}

@@ -50,6 +50,13 @@ export interface MarketLog {
 	 */
 	publish(topic: string, key: string, payloads: readonly Uint8Array[]): Promise<void>;
 	consumer(opts: ConsumerOptions): Promise<Consumer>;
+	/**
+	 * Forget a shared subscription and its position, for subscriptions that end (benchmarks, replays, one-off
+	 * readers): on JetStream its durable consumers would otherwise stay on the server for good. Close its
+	 * consumers first. Deleting a subscription that does not exist is no error. JetStream and memory only: a
+	 * Pulsar subscription spans the topics its pattern matched, removed with the admin API by the operator.
+	 */
+	deleteSubscription?(subscription: string, topics: string[]): Promise<void>;
 	/** Throws when the log cannot be reached (readiness). */
 	ping(): Promise<void>;
 	/** Wait until everything published so far is accepted. */

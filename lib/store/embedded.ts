@@ -130,6 +130,8 @@ function loadEmbeddedPostgres(): EmbeddedPostgresCtor {
 
 async function ensureDatabase(port: number, password: string, database: string): Promise<void> {
 	const admin = new Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
+	// The connection dying between queries must fail the query in flight, not raise an unhandled 'error'.
+	admin.on("error", () => undefined);
 	await admin.connect();
 	try {
 		const have = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [database]);

@@ -17,6 +17,12 @@ export function createPool(connectionString: string, opts: Partial<PoolConfig> &
 	const pool = new Pool({ connectionString, max: 10, idleTimeoutMillis: 30_000, ...cfg });
 	// An idle client losing its connection must not crash the process.
 	pool.on("error", (err) => (logger ?? console).error("pg pool: idle client error", err.message));
+	// Nor a checked-out one: pg-pool removes its own 'error' listener while a client is lent out, and a server
+	// restart (pg_ctl restart -m fast/immediate) then raised an unhandled 'error' event between two queries of
+	// a transaction. The query in flight fails on its own; the broken client is dropped on release.
+	pool.on("connect", (client) => {
+		client.on("error", (err) => (logger ?? console).warn("pg: connection lost", err.message));
+	});
 	return pool;
 }
 
@@ -30,11 +36,13 @@ export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) =>
 		await client.query(begin);
 		const result = await fn(client);
 		await client.query("COMMIT");
+		client.release();
 		return result;
 	} catch (err) {
-		await client.query("ROLLBACK").catch(() => undefined);
+		let broken: Error | undefined;
+		await client.query("ROLLBACK").catch((e: Error) => (broken = e));
+		// A connection that cannot even roll back is not given back to the pool.
+		client.release(broken);
 		throw err;
-	} finally {
-		client.release();
 	}
 }

@@ -181,6 +181,19 @@ describe("runCascadeCycle", () => {
 		await expectAllLevelsMatchTicks(["trade"]);
 	});
 
+	it("the fence is strict: the same token from another holder is refused, the holder's own token and a newer one pass", async () => {
+		const err = await runCascadeCycle(db.pool, { fenceToken: TOKEN, holder: "other-leader-same-token" }).catch((e) => e);
+		expect(err).toBeInstanceOf(FencedOutError);
+		expect(err.currentHolder).toBe(HOLDER);
+		await expect(rebuildAll(db.pool, { fence: { token: TOKEN, holder: "other-leader-same-token" } })).rejects.toBeInstanceOf(FencedOutError);
+		expect((await cycle()).claimed).toBeGreaterThanOrEqual(0);
+		await runCascadeCycle(db.pool, { fenceToken: TOKEN + 1n, holder: "next-leader" });
+		expect(await currentFenceToken(db.pool)).toBe(TOKEN + 1n);
+		await expect(cycle()).rejects.toBeInstanceOf(FencedOutError);
+		// the later tests lead with TOKEN again
+		await db.pool.query("UPDATE leader_fence SET token = $1, holder = $2 WHERE name = 'cascade-refresher'", [TOKEN.toString(), HOLDER]);
+	});
+
 	it("a fence of another name is created on first use and fences independently", async () => {
 		const r = await runCascadeCycle(db.pool, { fenceToken: "3", holder: "x", fenceName: "other-fence" });
 		expect(r.claimed).toBe(0);
@@ -246,6 +259,24 @@ describe("runCascadeCycle", () => {
 });
 
 describe("rebuildAll", () => {
+	it("does not wait for readers, and readers keep the old candles until it commits", async () => {
+		const before = (await db.pool.query(`SELECT count(*)::int AS n FROM ${CANDLE_TABLE["1h"]}`)).rows[0].n as number;
+		expect(before).toBeGreaterThan(0);
+		// A reader inside a transaction holds ACCESS SHARE locks on the candle tables it read: TRUNCATE would wait
+		// for it (and this test would time out); rebuildAll must finish while the reader is still open.
+		const reader = await db.pool.connect();
+		try {
+			await reader.query("BEGIN ISOLATION LEVEL REPEATABLE READ");
+			for (const tf of TIMEFRAMES) await reader.query(`SELECT count(*) FROM ${CANDLE_TABLE[tf]}`);
+			await rebuildAll(db.pool, { fence: { token: TOKEN, holder: HOLDER } });
+			// Its snapshot still shows every old candle: no reader ever sees empty tables.
+			expect((await reader.query(`SELECT count(*)::int AS n FROM ${CANDLE_TABLE["1h"]}`)).rows[0].n).toBe(before);
+			await reader.query("COMMIT");
+		} finally {
+			reader.release();
+		}
+	}, 30_000);
+
 	it("rebuilds exactly what the incremental cascade built", async () => {
 		const dump = async () => {
 			const out: Record<string, unknown[]> = {};

@@ -51,7 +51,7 @@ describe("createMarketLog and its configuration", () => {
 	});
 
 	it("reads MARKET_LOG, NATS_URL, MARKET_LOG_STREAM and friends", () => {
-		expect(logConfig(loadConfig({}))).toEqual({ driver: "memory", natsUrl: "nats://127.0.0.1:4222", stream: "MARKET_DATA", subjectPrefix: undefined, maxAgeMs: undefined });
+		expect(logConfig(loadConfig({}))).toEqual({ driver: "memory", natsUrl: "nats://127.0.0.1:4222", natsAuth: {}, stream: "MARKET_DATA", subjectPrefix: undefined, maxAgeMs: undefined });
 		expect(
 			logConfig(loadConfig({
 				MARKET_LOG: "jetstream",
@@ -60,7 +60,10 @@ describe("createMarketLog and its configuration", () => {
 				MARKET_LOG_SUBJECT_PREFIX: "staging.",
 				MARKET_LOG_MAX_AGE_MS: "86400000",
 			})),
-		).toEqual({ driver: "jetstream", natsUrl: "nats://nats:4222", stream: "MD", subjectPrefix: "staging.", maxAgeMs: 86_400_000 });
+		).toEqual({ driver: "jetstream", natsUrl: "nats://nats:4222", natsAuth: {}, stream: "MD", subjectPrefix: "staging.", maxAgeMs: 86_400_000 });
+		expect(logConfig(loadConfig({ MARKET_LOG: "jetstream", NATS_USER: "u", NATS_PASSWORD: "p", NATS_TLS_CA: "/ca.pem" })).natsAuth).toEqual({ user: "u", password: "p", tlsCaFile: "/ca.pem" });
+		expect(() => loadConfig({ NATS_PASSWORD: "p" })).toThrow(/NATS_PASSWORD is set without NATS_USER/);
+		expect(() => loadConfig({ NATS_USER: "u", NATS_TOKEN: "t" })).toThrow(/only one of/);
 		expect(() => loadConfig({ MARKET_LOG_MAX_AGE_MS: "soon" })).toThrow(/MARKET_LOG_MAX_AGE_MS/);
 	});
 });

@@ -21,6 +21,21 @@ describe("MemoryLog", () => {
 		expect(got.map((d) => dec.decode(d.payload))).toEqual(Array.from({ length: 10 }, (_, i) => String(15 + i)));
 	});
 
+	it("deleteSubscription forgets a finished subscription's position, and refuses while a consumer is open", async () => {
+		log = new MemoryLog();
+		const topic = "market-data/test/delete/btcusd/trades";
+		await log.publish(topic, "k", [enc.encode("a"), enc.encode("b")]);
+		const c = await log.consumer({ subscription: "finished", topics: [topic] });
+		await c.ack(await c.pull(10, 0));
+		await expect(log.deleteSubscription("finished")).rejects.toThrow(/open consumers/);
+		await c.close();
+		await log.deleteSubscription("finished");
+		await log.deleteSubscription("finished"); // gone already: no error
+		// a subscription of the same name starts over at the oldest message
+		const again = await log.consumer({ subscription: "finished", topics: [topic] });
+		expect((await again.pull(10, 0)).map((d) => dec.decode(d.payload))).toEqual(["a", "b"]);
+	});
+
 	it("retains at most maxBytes, but always the newest message", async () => {
 		log = new MemoryLog({ maxBytes: 10 });
 		const topic = "market-data/test/bytes/btcusd/trades";
