@@ -4,6 +4,9 @@ import type { MarketLog } from "../lib/log/types";
 import { migrate } from "../lib/store/migrate";
 import { startEmbeddedPostgres } from "../lib/store/embedded";
 import { brokerOptions } from "../moleculer.config";
+import { startHealthServer, type HealthServer } from "../lib/ops/health";
+import { replCommands } from "../lib/ops/repl-commands";
+import { writeAttachFile, removeAttachFile } from "../lib/ops/attach";
 import { attachRuntime, Runtime } from "../mixins/runtime";
 import ApiService from "../services/api.service";
 import CascadeRefresherService from "../services/cascade-refresher.service";
@@ -31,7 +34,7 @@ const SCHEMAS: Record<string, (c: Config) => ServiceSchema> = {
  * Build and start a broker running `config.services`. Without DATABASE_URL it starts the embedded
  * PostgreSQL first. Migrations run before any service starts (MIGRATE_ON_START=false skips them).
  */
-export async function startPipeline(config: Config, opts: { log?: MarketLog } = {}): Promise<Pipeline> {
+export async function startPipeline(config: Config, opts: { log?: MarketLog; attachable?: boolean } = {}): Promise<Pipeline> {
 	let databaseUrl = config.databaseUrl;
 	let embedded: { stop(): Promise<void> } | null = null;
 	if (!databaseUrl) {
@@ -41,12 +44,18 @@ export async function startPipeline(config: Config, opts: { log?: MarketLog } = 
 	}
 	const runtime = new Runtime(config, databaseUrl, opts.log);
 	if (config.migrateOnStart) await migrate(runtime.pool);
-	const broker = new ServiceBroker(brokerOptions(config));
+	// `attachable` (plain `npm start`, no TRANSPORTER): the loopback TCP transporter and DATA_DIR/attach.json let `npm run repl -- --attach` join.
+	const attachable = !!opts.attachable && !config.transporter;
+	const broker = new ServiceBroker({ ...brokerOptions(config, { loopback: attachable }), replOptions: { customCommands: replCommands() } });
 	attachRuntime(broker, runtime);
 	for (const name of config.services) broker.createService(SCHEMAS[name](config));
+	let health: HealthServer | null = null;
 	try {
 		await broker.start();
+		if (config.healthPort > 0) health = await startHealthServer(config.healthPort, () => runtime.readiness());
+		if (attachable) await writeAttachFile(config.dataDir, broker);
 	} catch (err) {
+		await health?.close().catch(() => undefined);
 		await broker.stop().catch(() => undefined);
 		await runtime.close().catch(() => undefined);
 		await embedded?.stop().catch(() => undefined);
@@ -56,6 +65,8 @@ export async function startPipeline(config: Config, opts: { log?: MarketLog } = 
 		broker,
 		runtime,
 		async stop() {
+			if (attachable) await removeAttachFile(config.dataDir);
+			await health?.close();
 			await broker.stop();
 			await runtime.close();
 			await embedded?.stop();

@@ -1,9 +1,11 @@
 import { loadConfig, ConfigError } from "../lib/config";
 import { recordFileFromArgs } from "../lib/venues/kraken/recorder";
 import { startPipeline } from "./pipeline";
+import { attachRepl } from "./attach";
 
 /** `npm start`: runs the services named by SERVICES (all by default) in this process. */
 async function main() {
+	if (process.argv.includes("--attach")) return attachRepl();
 	let config;
 	try {
 		// `--record <file>`: keep kraken-stream's raw frames for replay (same as KRAKEN_RECORD_FILE)
@@ -16,7 +18,8 @@ async function main() {
 		}
 		throw err;
 	}
-	const p = await startPipeline(config);
+	// Plain `npm start` (no TRANSPORTER) can be attached to: loopback TCP + DATA_DIR/attach.json.
+	const p = await startPipeline(config, { attachable: true });
 	const log = p.broker.logger;
 	log.info(
 		`pipeline up: services=${config.services.join(",")} db=${config.databaseUrl ? "DATABASE_URL" : "embedded"} log=${config.marketLog} ` +

@@ -30,6 +30,8 @@ export interface Config {
 	port: number;
 	metricsPort: number; // 0 disables the Prometheus reporter
 	logLevel: string;
+	logFormat: "text" | "json"; // json: one JSON object per line (node, service, venue, symbol), for log collectors
+	healthPort: number; // /livez and /readyz for probes of pods without the api; 0: off
 	nodeId: string | null;
 	namespace: string;
 	migrateOnStart: boolean;
@@ -181,6 +183,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		port: int(env, "PORT", 3000),
 		metricsPort: int(env, "METRICS_PORT", 3030),
 		logLevel: env.LOG_LEVEL || "info",
+		logFormat: oneOf(env, "LOG_FORMAT", ["text", "json"] as const),
+		healthPort: int(env, "HEALTH_PORT", 0),
 		nodeId: env.NODE_ID || null,
 		namespace: env.NAMESPACE || "mdp",
 		migrateOnStart: env.MIGRATE_ON_START !== "false",

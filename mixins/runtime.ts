@@ -50,6 +50,24 @@ export class Runtime {
 		return l;
 	}
 
+	/** The readiness checks of this process (api's /api/ready, the probes' /readyz): "ok" or why not. */
+	async readiness(): Promise<Record<string, string>> {
+		const checks: Record<string, string> = {};
+		try {
+			await this.pool.query("SELECT 1");
+			checks.database = "ok";
+		} catch (err) {
+			checks.database = (err as Error).message;
+		}
+		try {
+			await (await this.log()).ping();
+			checks.log = "ok";
+		} catch (err) {
+			checks.log = (err as Error).message;
+		}
+		return checks;
+	}
+
 	async close(): Promise<void> {
 		if (this.logP) await (await this.logP.catch(() => null))?.close();
 		if (this.poolP) await this.poolP.end();

@@ -53,6 +53,11 @@ const ApiService: ServiceSchema<any> = {
 			},
 		],
 		log4XXResponses: false,
+		// One debug line per request and response: info would be three lines for every call.
+		logRequest: "debug",
+		logResponse: "debug",
+		logRequestParams: null,
+		logResponseData: null,
 	},
 
 	actions: {
@@ -105,19 +110,7 @@ const ApiService: ServiceSchema<any> = {
 			visibility: "published",
 			async handler(this: Service) {
 				const rt = runtimeOf(this.broker);
-				const checks: Record<string, string> = {};
-				try {
-					await rt.pool.query("SELECT 1");
-					checks.database = "ok";
-				} catch (err) {
-					checks.database = (err as Error).message;
-				}
-				try {
-					await (await rt.log()).ping();
-					checks.log = "ok";
-				} catch (err) {
-					checks.log = (err as Error).message;
-				}
+				const checks = await rt.readiness();
 				if (Object.values(checks).some((v) => v !== "ok")) throw new Errors.MoleculerError("not ready", 503, "NOT_READY", checks);
 				return { status: "ready", checks };
 			},
