@@ -185,7 +185,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		logLevel: env.LOG_LEVEL || "info",
 		logFormat: oneOf(env, "LOG_FORMAT", ["text", "json"] as const),
 		healthPort: int(env, "HEALTH_PORT", 0),
-		nodeId: env.NODE_ID || null,
+		nodeId: env.NODE_ID || env.POD_NAME || null, // in Kubernetes both come from the downward API
 		namespace: env.NAMESPACE || "mdp",
 		migrateOnStart: env.MIGRATE_ON_START !== "false",
 		cascadeIntervalMs: int(env, "CASCADE_INTERVAL_MS", 1000, 10),
