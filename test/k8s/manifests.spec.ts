@@ -1,39 +1,13 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { ALL_SERVICES, loadConfig } from "../../lib/config";
 import { HEALTH_PATHS } from "../../lib/ops/health";
 import { byKind, containerEnv, parseEnvFile, renderOverlay, K8S_DIR, type K8sObject } from "../../lib/ops/manifests";
 import ApiService from "../../services/api.service";
+import { allowedEnv, envReadByCode, IMAGE, KNOWN_SERVICES, ROOT } from "../helpers/deploy-consistency";
 
-const ROOT = path.resolve(__dirname, "../..");
-const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { name: string; version: string };
-const IMAGE = `${pkg.name}:${pkg.version}`;
-
-/** Deployed by the manifests, written on other branches (catalog, books, oanda): removed from here at their merge. */
-const SERVICES_LANDING_FROM_OTHER_BRANCHES = ["symbol-catalog", "orderbook-poller", "oanda-stream"];
-/** Environment the manifests give that code on other branches reads (access: API tokens; oanda: account). */
-const ENV_LANDING_FROM_OTHER_BRANCHES = ["API_TOKEN", "API_READ_TOKEN", "OANDA_API_KEY", "OANDA_ACCOUNT_ID"];
-/** Read by libraries rather than by our code: node-postgres takes the password from PGPASSWORD. */
-const ENV_READ_BY_LIBRARIES = ["PGPASSWORD"];
 /** Set for the infrastructure's own images (k8s/infra), not for ours. */
 const INFRA_IMAGES = /^(nats|redis|timescale\/timescaledb|apachepulsar\/pulsar):/;
-
-/** Every environment variable name our code reads (lib/config.ts and the entry points). */
-function envReadByCode(): Set<string> {
-	const names = new Set<string>();
-	const files = ["moleculer.config.ts"];
-	const walk = (dir: string) => {
-		for (const e of readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
-			const rel = path.join(dir, e.name);
-			if (e.isDirectory()) walk(rel);
-			else if (e.name.endsWith(".ts")) files.push(rel);
-		}
-	};
-	for (const d of ["lib", "bin", "services", "mixins"]) walk(d);
-	const re = /env\.([A-Z][A-Z0-9_]+)|env, "([A-Z][A-Z0-9_]+)"|env\["([A-Z][A-Z0-9_]+)"\]/g;
-	for (const f of files) for (const m of readFileSync(path.join(ROOT, f), "utf8").matchAll(re)) names.add(m[1] ?? m[2] ?? m[3]);
-	return names;
-}
 
 /** kubernetes-models is ESM-only: load it with Node's own require (Jest's cannot), by file (its exports map is import-only). */
 const nodeRequire = process.getBuiltinModule("node:module").createRequire(__filename);
@@ -60,7 +34,7 @@ function apiGetPaths(): Set<string> {
 const OVERLAYS = ["dev", "prod"] as const;
 const rendered: Record<string, K8sObject[]> = Object.fromEntries(OVERLAYS.map((o) => [o, renderOverlay(o)]));
 const codeEnv = envReadByCode();
-const knownServices = new Set<string>([...ALL_SERVICES, ...SERVICES_LANDING_FROM_OTHER_BRANCHES]);
+const knownServices = KNOWN_SERVICES;
 
 function ours(objects: K8sObject[]): K8sObject[] {
 	return byKind(objects, "Deployment").filter((d) => d.metadata.labels?.["app.kubernetes.io/part-of"] === "market-data-pipeline");
@@ -113,7 +87,7 @@ describe.each(OVERLAYS)("k8s overlay %s", (overlay) => {
 	});
 
 	it("sets only environment variables the code reads", () => {
-		const allowed = new Set([...codeEnv, ...ENV_READ_BY_LIBRARIES, ...ENV_LANDING_FROM_OTHER_BRANCHES]);
+		const allowed = allowedEnv();
 		const unknown: string[] = [];
 		for (const d of deployments) {
 			const spec = d.spec.template.spec;
@@ -131,7 +105,7 @@ describe.each(OVERLAYS)("k8s overlay %s", (overlay) => {
 		const example = parseEnvFile(readFileSync(path.join(K8S_DIR, "overlays", overlay, "secrets.env.example"), "utf8"));
 		expect(keys).toEqual(Object.keys(example).sort());
 		for (const k of ["PGPASSWORD", "OANDA_API_KEY", "PULSAR_TOKEN", "API_TOKEN"]) expect(keys).toContain(k);
-		const readable = new Set([...codeEnv, ...ENV_READ_BY_LIBRARIES, ...ENV_LANDING_FROM_OTHER_BRANCHES]);
+		const readable = allowedEnv();
 		for (const k of keys) expect(readable).toContain(k);
 		// every reference reaches it
 		const refs = JSON.stringify(objects).match(/"secretKeyRef":\{[^}]*\}/g) ?? [];
