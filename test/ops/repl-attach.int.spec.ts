@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { freshDatabase, waitFor, type TestDb } from "../helpers/db";
+import { deleteStream } from "../helpers/nats";
 import { freePort } from "../helpers/net";
 import { startService, type Child } from "../helpers/proc";
 import { makeTrades } from "../helpers/trades";
@@ -78,6 +79,36 @@ describe("npm run repl -- --attach", () => {
 		// The pipeline is untouched by the REPL leaving.
 		const res = await fetch(`http://127.0.0.1:${port}/api/health`);
 		expect(res.status).toBe(200);
+	}, 120_000);
+
+	it("joins a cluster over TRANSPORTER and NAMESPACE", async () => {
+		const namespace = `repl-${process.pid}-${Date.now().toString(36)}`;
+		const stream = `MDP_REPL_${process.pid}_${Date.now().toString(36)}`.toUpperCase();
+		const cluster = { TRANSPORTER: "nats://127.0.0.1:4222", NAMESPACE: namespace, METRICS_PORT: "0" };
+		const refresher = startService({
+			...cluster,
+			SERVICES: "cascade-refresher",
+			NODE_ID: "refresher-a",
+			DATABASE_URL: db.url,
+			MARKET_LOG: "jetstream",
+			MARKET_LOG_STREAM: stream,
+			MARKET_LOG_SUBJECT_PREFIX: `${stream.toLowerCase()}.`,
+			MIGRATE_ON_START: "false",
+		});
+		try {
+			await refresher.waitForOutput(/pipeline up/, 60_000);
+			repl = startService({ ...cluster, NODE_ID: "refresher-a" }, { args: ["--repl", "--attach"], stdin: true });
+			// its own node id, though the environment names another node's
+			await repl.waitForOutput(/attached to 1 node\(s\): refresher-a /, 30_000);
+			const leader = await run("leader", /one leader/);
+			expect(leader).toMatch(/refresher-a/);
+			await run("freshness", /service not available: nothing in this cluster serves api\.freshness/);
+			repl.end();
+			expect(await repl.exited()).toBe(0);
+		} finally {
+			await refresher.kill("SIGTERM");
+			await deleteStream(stream).catch(() => undefined);
+		}
 	}, 120_000);
 
 	it("says why when there is nothing to attach to", async () => {
