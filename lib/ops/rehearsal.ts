@@ -229,7 +229,9 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalResult>
 		sampling = false;
 		await broker.stop().catch(() => undefined);
 		for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGTERM");
-		await Promise.all(procs.map((p) => Promise.race([p.exited, new Promise((r) => setTimeout(r, 15_000))])));
+		let grace: NodeJS.Timeout | undefined;
+		await Promise.race([Promise.all(procs.map((p) => p.exited)), new Promise((r) => (grace = setTimeout(r, 15_000)))]);
+		clearTimeout(grace);
 		for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGKILL");
 		await deleteStream(stream).catch(() => undefined);
 	}
