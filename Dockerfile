@@ -27,7 +27,8 @@ WORKDIR /app
 COPY --from=build /src/dist /app
 # Numeric so that Kubernetes' runAsNonRoot can check it; nothing under /app is writable by it.
 USER 10001:10001
-ENV NODE_ENV=production MIGRATE_ON_START=true LOG_FORMAT=json
+# HOME: the REPL keeps its history there; /tmp is the one writable place (emptyDir / tmpfs).
+ENV NODE_ENV=production MIGRATE_ON_START=true LOG_FORMAT=json HOME=/tmp
 EXPOSE 3000 3030
 # node itself is PID 1: bin/start.js handles SIGTERM (services stop, the writer flushes and acks).
 ENTRYPOINT ["node", "bin/start.js"]
