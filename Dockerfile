@@ -29,6 +29,6 @@ COPY --from=build /src/dist /app
 USER 10001:10001
 # HOME: the REPL keeps its history there; /tmp is the one writable place (emptyDir / tmpfs).
 ENV NODE_ENV=production MIGRATE_ON_START=true LOG_FORMAT=json HOME=/tmp
-EXPOSE 3000 3030
+EXPOSE 3000 3030 3031
 # node itself is PID 1: bin/start.js handles SIGTERM (services stop, the writer flushes and acks).
 ENTRYPOINT ["node", "bin/start.js"]
