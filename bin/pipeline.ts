@@ -6,6 +6,9 @@ import { startEmbeddedPostgres } from "../lib/store/embedded";
 import { waitForDatabase } from "../lib/store/db-wait";
 import { maskUrl } from "../lib/security/secrets";
 import { brokerOptions } from "../moleculer.config";
+import { startHealthServer, type HealthServer } from "../lib/ops/health";
+import { replCommands } from "../lib/ops/repl-commands";
+import { writeAttachFile, removeAttachFile } from "../lib/ops/attach";
 import { attachRuntime, Runtime } from "../mixins/runtime";
 import ApiService from "../services/api.service";
 import CascadeRefresherService from "../services/cascade-refresher.service";
@@ -57,7 +60,7 @@ function startLate(broker: ServiceBroker, services: Service[]): Promise<void> {
  * while start-up waits for it with backoff; then migrations run (MIGRATE_ON_START=false skips them)
  * and the other services start.
  */
-export async function startPipeline(config: Config, opts: { log?: MarketLog } = {}): Promise<Pipeline> {
+export async function startPipeline(config: Config, opts: { log?: MarketLog; attachable?: boolean } = {}): Promise<Pipeline> {
 	let databaseUrl = config.databaseUrl;
 	let embedded: { stop(): Promise<void> } | null = null;
 	if (!databaseUrl) {
@@ -66,13 +69,17 @@ export async function startPipeline(config: Config, opts: { log?: MarketLog } = 
 		embedded = pg;
 	}
 	const runtime = new Runtime(config, databaseUrl, opts.log);
-	const broker = new ServiceBroker(brokerOptions(config));
+	// `attachable` (plain `npm start`, no TRANSPORTER): the loopback TCP transporter and DATA_DIR/attach.json let `npm run repl -- --attach` join.
+	const attachable = !!opts.attachable && !config.transporter;
+	const broker = new ServiceBroker({ ...brokerOptions(config, { loopback: attachable }), replOptions: { customCommands: replCommands() } });
 	attachRuntime(broker, runtime);
 	const early: string[] = config.services.filter((s) => s === "api");
 	for (const name of early) broker.createService(SCHEMAS[name](config));
 	const stopping = new AbortController();
+	let health: HealthServer | null = null;
 	try {
 		await broker.start();
+		if (config.healthPort > 0) health = await startHealthServer(config.healthPort, () => runtime.readiness());
 		await waitForDatabase(runtime.pool, {
 			logger: broker.getLogger("database"),
 			where: maskUrl(databaseUrl),
@@ -86,8 +93,13 @@ export async function startPipeline(config: Config, opts: { log?: MarketLog } = 
 			config.services.filter((s) => !early.includes(s)).map((name) => broker.createService(SCHEMAS[name](config))),
 		);
 		runtime.started = true;
+		if (attachable) {
+			// Where DATA_DIR is not writable (a container's read-only root), only the REPL attach is missing.
+			await writeAttachFile(config.dataDir, broker).catch((err: Error) => broker.logger.warn(`repl --attach will not find this process: ${err.message}`));
+		}
 	} catch (err) {
 		stopping.abort();
+		await health?.close().catch(() => undefined);
 		await broker.stop().catch(() => undefined);
 		await runtime.close().catch(() => undefined);
 		await embedded?.stop().catch(() => undefined);
@@ -98,6 +110,8 @@ export async function startPipeline(config: Config, opts: { log?: MarketLog } = 
 		runtime,
 		async stop() {
 			stopping.abort();
+			if (attachable) await removeAttachFile(config.dataDir);
+			await health?.close();
 			await broker.stop();
 			await runtime.close();
 			await embedded?.stop();

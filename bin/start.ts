@@ -2,11 +2,13 @@ import { loadConfig, ConfigError } from "../lib/config";
 import { redactProcessOutput, secretsOf } from "../lib/security/secrets";
 import { recordFileFromArgs } from "../lib/venues/kraken/recorder";
 import { startPipeline } from "./pipeline";
+import { attachRepl } from "./attach";
 
 /** `npm start`: runs the services named by SERVICES (all by default) in this process. */
 async function main() {
 	// First: from here on no configured password or token can reach stdout or stderr, whatever prints it.
 	redactProcessOutput(secretsOf(process.env));
+	if (process.argv.includes("--attach")) return attachRepl();
 	let config;
 	try {
 		// `--record <file>`: keep kraken-stream's raw frames for replay (same as KRAKEN_RECORD_FILE)
@@ -19,7 +21,8 @@ async function main() {
 		}
 		throw err;
 	}
-	const p = await startPipeline(config);
+	// Plain `npm start` (no TRANSPORTER) can be attached to: loopback TCP + DATA_DIR/attach.json.
+	const p = await startPipeline(config, { attachable: true });
 	const log = p.broker.logger;
 	log.info(
 		`pipeline up: services=${config.services.join(",")} db=${config.databaseUrl ? "DATABASE_URL" : "embedded"} log=${config.marketLog} ` +

@@ -35,6 +35,8 @@ export interface Config {
 	port: number;
 	metricsPort: number; // 0 disables the Prometheus reporter
 	logLevel: string;
+	logFormat: "text" | "json"; // json: one JSON object per line (node, service, venue, symbol), for log collectors
+	healthPort: number; // /livez and /readyz for probes of pods without the api; 0: off
 	nodeId: string | null;
 	namespace: string;
 	migrateOnStart: boolean;
@@ -283,7 +285,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		port: int(env, "PORT", 3000),
 		metricsPort: int(env, "METRICS_PORT", 3030),
 		logLevel: env.LOG_LEVEL || "info",
-		nodeId: env.NODE_ID || null,
+		logFormat: oneOf(env, "LOG_FORMAT", ["text", "json"] as const),
+		healthPort: int(env, "HEALTH_PORT", 0),
+		nodeId: env.NODE_ID || env.POD_NAME || null, // in Kubernetes both come from the downward API
 		namespace: env.NAMESPACE || "mdp",
 		migrateOnStart: env.MIGRATE_ON_START !== "false",
 		cascadeIntervalMs: int(env, "CASCADE_INTERVAL_MS", 1000, 10),

@@ -5,7 +5,7 @@ import type { MarketLog } from "../lib/log/types";
 import { createMarketLog, type MarketLogLogger } from "../lib/log";
 import { RateLimiter } from "../lib/net/http";
 import { createPool } from "../lib/store/pool";
-import type { DatabaseState } from "../lib/store/db-wait";
+import { classifyDbError, type DatabaseState } from "../lib/store/db-wait";
 import { createRedisClient, type WatchedRedis } from "../lib/coordination/redis-client";
 
 /**
@@ -18,6 +18,7 @@ export class Runtime {
 	private logP: Promise<MarketLog> | null = null;
 	private limiters = new Map<string, RateLimiter>();
 	private redisW: WatchedRedis | null = null;
+	private readyStates = new Map<string, string>();
 	/** Where the log driver reports reconnects and fallbacks; the broker's logger once attached. */
 	logger: MarketLogLogger | undefined;
 	/** The last start-up attempt's view of PostgreSQL ("waiting" before the first). */
@@ -67,6 +68,42 @@ export class Runtime {
 		let l = this.limiters.get(host);
 		if (!l) this.limiters.set(host, (l = new RateLimiter(ratePerSec, burst)));
 		return l;
+	}
+
+	/**
+	 * The readiness checks of this process (api's /api/ready, the probes' /readyz): "ok" or a state word
+	 * ("unreachable", "auth-failed", "waiting-for-database", ...), never the driver's text: that goes to the
+	 * log, once per change of state.
+	 */
+	async readiness(): Promise<Record<string, string>> {
+		const checks: Record<string, string> = {};
+		const note = (name: string, state: string, err?: unknown) => {
+			checks[name] = state;
+			if (this.readyStates.get(name) === state) return;
+			this.readyStates.set(name, state);
+			if (state === "ok") this.logger?.info(`readiness: ${name} ok`);
+			else this.logger?.warn(`readiness: ${name} ${state}: ${(err as Error)?.message ?? ""}`);
+		};
+		try {
+			await this.pool.query("SELECT 1");
+			note("database", "ok");
+		} catch (err) {
+			note("database", classifyDbError(err), err);
+		}
+		try {
+			await (await this.log()).ping();
+			note("log", "ok");
+		} catch (err) {
+			note("log", /authori[sz]ation|auth/i.test((err as Error).message ?? "") ? "auth-failed" : "unreachable", err);
+		}
+		if (!this.started) checks.startup = "waiting-for-database";
+		const redis = this.redis();
+		if (redis) {
+			// Only the state's name: the reason is in the log (an auth failure as an error line).
+			const problem = redis.problem() ?? (await redis.client.ping().then(() => null, () => "unreachable" as const));
+			note("redis", problem ?? "ok");
+		}
+		return checks;
 	}
 
 	async close(): Promise<void> {

@@ -12,7 +12,6 @@ import { parseIngestStream, parseIngestText } from "../lib/api/ingest";
 import { getCandles } from "../lib/candles/query";
 import { parseKlinesQuery } from "../lib/history/params";
 import { queryKlines } from "../lib/history/klines-store";
-import { classifyDbError } from "../lib/store/db-wait";
 import { isLoopback } from "../lib/config";
 import { runtimeOf } from "../mixins/runtime";
 import { nodesOfAction } from "../mixins/endpoints";
@@ -71,12 +70,16 @@ const ApiService: ServiceSchema<any, any, GatewayLocals> = {
 			},
 		],
 		log4XXResponses: false,
+		// One debug line per request and response: info would be three lines for every call.
+		logRequest: "debug",
+		logResponse: "debug",
+		logRequestParams: null,
+		logResponseData: null,
 	},
 
 	created(this: Self) {
 		const c = runtimeOf(this.broker).config;
 		this.writeLimiter = new ClientRateLimiter(c.apiWriteRatePerMin, c.apiWriteBurst);
-		this.readyStates = new Map();
 	},
 
 	started(this: Self) {
@@ -188,33 +191,7 @@ const ApiService: ServiceSchema<any, any, GatewayLocals> = {
 			/** 503 naming each failing check ("database": "unreachable" | "auth-failed" | ...); the driver's message goes to the log only. */
 			async handler(this: Self) {
 				const rt = runtimeOf(this.broker);
-				const checks: Record<string, string> = {};
-				const note = (name: string, state: string, err?: unknown) => {
-					checks[name] = state;
-					if (this.readyStates.get(name) === state) return;
-					this.readyStates.set(name, state);
-					if (state === "ok") this.logger.info(`readiness: ${name} ok`);
-					else this.logger.warn(`readiness: ${name} ${state}: ${(err as Error)?.message ?? ""}`);
-				};
-				try {
-					await rt.pool.query("SELECT 1");
-					note("database", "ok");
-				} catch (err) {
-					note("database", classifyDbError(err), err);
-				}
-				try {
-					await (await rt.log()).ping();
-					note("log", "ok");
-				} catch (err) {
-					note("log", /authori[sz]ation|auth/i.test((err as Error).message ?? "") ? "auth-failed" : "unreachable", err);
-				}
-				if (!rt.started) checks.startup = "waiting-for-database";
-				const redis = rt.redis();
-				if (redis) {
-					// Only the state's name: the reason is in the log (an auth failure as an error line).
-					const problem = redis.problem() ?? (await redis.client.ping().then(() => null, () => "unreachable" as const));
-					note("redis", problem ?? "ok");
-				}
+				const checks = await rt.readiness();
 				if (Object.values(checks).some((v) => v !== "ok")) throw new Errors.MoleculerError("not ready", 503, "NOT_READY", checks);
 				return { status: "ready", checks };
 			},

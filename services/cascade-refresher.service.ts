@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import type { Service, ServiceSchema } from "moleculer";
-import { FencedOutError, currentFenceToken, runCascadeCycle, type CycleResult } from "../lib/candles/cascade";
+import { Errors, type Service, type ServiceSchema } from "moleculer";
+import { cascadeLagSeconds, currentFenceToken, FencedOutError, markRangeDirty, runCascadeCycle, type CycleResult } from "../lib/candles/cascade";
 import type { LeaderElector } from "../lib/coordination/lease";
 import { LocalLease } from "../lib/coordination/local-lease";
 import { RedisLease } from "../lib/coordination/redis-lease";
@@ -15,6 +15,7 @@ interface Locals {
 	cycles: number;
 	lastCycle: (CycleResult & { at: string }) | null;
 	lastError: string | null;
+	leaderSince: string | null;
 }
 
 type Self = Service & Locals & { cycleLoop(): Promise<void> };
@@ -36,6 +37,11 @@ const CascadeRefresherService: ServiceSchema<{}, { cycleLoop(): Promise<void> },
 			this.woken = true;
 			this.wake?.();
 		},
+		/** Broadcast by `refresh`: whichever replica leads runs a cycle now. */
+		"cascade.refresh"(this: Self) {
+			this.woken = true;
+			this.wake?.();
+		},
 	},
 
 	actions: {
@@ -44,13 +50,36 @@ const CascadeRefresherService: ServiceSchema<{}, { cycleLoop(): Promise<void> },
 			params: {},
 			handler(this: Self) {
 				return {
+					nodeID: this.broker.nodeID,
 					leader: this.lease.isLeader(),
+					leaderSince: this.lease.isLeader() ? this.leaderSince : null,
 					token: this.lease.token()?.toString() ?? null,
 					problem: this.lease.problem(),
 					cycles: this.cycles,
 					lastCycle: this.lastCycle,
 					lastError: this.lastError,
 				};
+			},
+		},
+
+		/**
+		 * Rebuild candles now (REPL: `cascade refresh [from to]`): with a range, first mark its 1m buckets
+		 * dirty (optionally of one venue / symbol); then wake the leader, wherever it runs.
+		 */
+		refresh: {
+			params: {
+				from: { type: "date", convert: true, optional: true },
+				to: { type: "date", convert: true, optional: true },
+				venue: { type: "string", optional: true, max: 64 },
+				symbol: { type: "string", optional: true, max: 64 },
+			},
+			async handler(this: Self, ctx: { params: { from?: Date; to?: Date; venue?: string; symbol?: string } }) {
+				const { from, to, venue, symbol } = ctx.params;
+				if ((from === undefined) !== (to === undefined)) throw new Errors.ValidationError("give both from and to, or neither", "VALIDATION_ERROR", [{ field: from ? "to" : "from" }]);
+				if (from && to && !(from < to)) throw new Errors.ValidationError("from must be before to", "VALIDATION_ERROR", [{ field: "to" }]);
+				const marked = from && to ? await markRangeDirty(runtimeOf(this.broker).pool, { from, to, venue, symbol }) : 0;
+				await this.broker.broadcast("cascade.refresh", {});
+				return { marked, from: from?.toISOString() ?? null, to: to?.toISOString() ?? null };
 			},
 		},
 	},
@@ -85,13 +114,18 @@ const CascadeRefresherService: ServiceSchema<{}, { cycleLoop(): Promise<void> },
 		this.cycles = 0;
 		this.lastCycle = null;
 		this.lastError = null;
-		this.lease.on("elected", (token: bigint) => this.logger.info(`elected cascade leader with fencing token ${token}`));
+		this.leaderSince = null;
+		this.lease.on("elected", (token: bigint) => {
+			this.leaderSince = new Date().toISOString();
+			this.logger.info(`elected cascade leader with fencing token ${token}`);
+		});
 		this.lease.on("revoked", () => this.logger.warn("no longer the cascade leader"));
 		const m = this.broker.metrics;
 		if (m.isEnabled()) {
 			m.register({ name: "mdp_cascade_cycle_ms", type: "histogram", description: "Cascade cycle duration", buckets: [5, 10, 25, 50, 100, 250, 500, 1000, 5000] });
 			m.register({ name: "mdp_cascade_dirty_claimed_total", type: "counter", description: "Dirty 1m buckets processed" });
 			m.register({ name: "mdp_cascade_leader", type: "gauge", description: "1 while this instance is the cascade leader" });
+			m.register({ name: "mdp_cascade_lag_seconds", type: "gauge", labelNames: ["timeframe"], description: "Seconds from the end of the newest bucket a cycle rebuilt, per timeframe, to now (0 while it is open)" });
 		}
 	},
 
@@ -139,6 +173,7 @@ const CascadeRefresherService: ServiceSchema<{}, { cycleLoop(): Promise<void> },
 						if (this.broker.metrics.isEnabled()) {
 							this.broker.metrics.observe("mdp_cascade_cycle_ms", r.durationMs);
 							this.broker.metrics.increment("mdp_cascade_dirty_claimed_total", undefined, r.claimed);
+							for (const [tf, lag] of Object.entries(cascadeLagSeconds(r, Date.now()))) this.broker.metrics.set("mdp_cascade_lag_seconds", lag, { timeframe: tf });
 						}
 						this.broker.emit("candles.updated", { windows: r.windows, perLevel: r.perLevel });
 					}

@@ -203,7 +203,7 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 				intervalMs: c.autoIngestIntervalMs,
 				publishWindowMs: c.dukascopyPublishWindowMs,
 				logger: this.logger,
-				onHour: ({ instrument, hour, ticks }) => this.logger.info(`auto-ingest ${instrument} ${new Date(hour).toISOString()}: ${ticks} ticks`),
+				onHour: ({ instrument, hour, ticks }) => this.logger.info(`auto-ingest ${instrument} ${new Date(hour).toISOString()}: ${ticks} ticks`, { symbol: instrument, hour: new Date(hour).toISOString(), ticks }),
 			});
 			await this.lease.start();
 			this.ingester.start();

@@ -296,3 +296,34 @@ export async function rebuildAll(pool: Pool, opts: RebuildAllOptions = {}): Prom
 	opts.logger?.info(`candles: full rebuild wrote ${TIMEFRAMES.map((tf) => `${tf}=${perLevel[tf]}`).join(" ")} in ${res.durationMs.toFixed(0)} ms`);
 	return res;
 }
+
+/**
+ * Mark every 1m bucket of [from, to) that has ticks or a stored candle (optionally of one venue / symbol)
+ * dirty, so that the cascade leader rebuilds it and every level above on its next cycle. For an operator
+ * (`cascade refresh` in the REPL) after a repair or a manual change. Returns the marks written.
+ */
+export async function markRangeDirty(pool: Pool, range: { from: Date; to: Date; venue?: string | null; symbol?: string | null }): Promise<number> {
+	const filter = "time >= $1 AND time < $2 AND ($3::text IS NULL OR venue = $3) AND ($4::text IS NULL OR symbol = $4)";
+	const r = await pool.query(
+		`INSERT INTO dirty_buckets (venue, symbol, source, bucket)
+		 SELECT venue, symbol, 'trades', date_bin(${intervalSql("1m")}, time, ${EPOCH}) FROM trades WHERE ${filter}
+		 UNION SELECT venue, symbol, 'quotes', date_bin(${intervalSql("1m")}, time, ${EPOCH}) FROM quotes WHERE ${filter}
+		 UNION SELECT venue, symbol, CASE WHEN price_type = 'trade' THEN 'trades' ELSE 'quotes' END, bucket FROM ${tableOf("1m")}
+		  WHERE bucket >= $1 AND bucket < $2 AND ($3::text IS NULL OR venue = $3) AND ($4::text IS NULL OR symbol = $4)
+		 ON CONFLICT (venue, symbol, source, bucket) DO UPDATE SET marked_at = EXCLUDED.marked_at`,
+		[range.from, range.to, range.venue ?? null, range.symbol ?? null],
+	);
+	return r.rowCount ?? 0;
+}
+
+/**
+ * Per timeframe a cycle touched: seconds from the end of the newest bucket it rebuilt to `nowMs` (0 while
+ * that bucket is still open). A live feed keeps these near 0; a growing value means the cascade is behind.
+ */
+export function cascadeLagSeconds(r: Pick<CycleResult, "windows">, nowMs: number): Partial<Record<Timeframe, number>> {
+	const newestEnd = new Map<Timeframe, number>();
+	for (const w of r.windows) newestEnd.set(w.timeframe, Math.max(newestEnd.get(w.timeframe) ?? 0, Date.parse(w.to)));
+	const lag: Partial<Record<Timeframe, number>> = {};
+	for (const [tf, end] of newestEnd) lag[tf] = Math.max(0, Math.round((nowMs - end) / 1000));
+	return lag;
+}

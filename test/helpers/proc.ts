@@ -10,15 +10,20 @@ export interface Child {
 	/** Resolves when the process has printed a line matching re (rejects if it exits first or on timeout). */
 	waitForOutput(re: RegExp, timeoutMs?: number): Promise<void>;
 	kill(signal?: NodeJS.Signals): Promise<void>;
+	/** Write to its standard input (started with `stdin: true`); `end()` closes it. */
+	write(text: string): void;
+	end(): void;
+	/** Resolves with the exit code once it has exited. */
+	exited(): Promise<number | null>;
 }
 
 /** Run `npm start`'s entry point (bin/start.ts) as a real child process with the given environment. */
-export function startService(env: Record<string, string>): Child {
+export function startService(env: Record<string, string>, opts: { args?: string[]; stdin?: boolean } = {}): Child {
 	// node --import tsx, not the tsx CLI: the CLI runs the program in a grandchild that a SIGKILL would not reach.
-	const proc = spawn(process.execPath, ["--import", "tsx", "bin/start.ts"], {
+	const proc = spawn(process.execPath, ["--import", "tsx", "bin/start.ts", ...(opts.args ?? [])], {
 		cwd: ROOT,
 		env: { ...process.env, LOG_LEVEL: "info", ...env },
-		stdio: ["ignore", "pipe", "pipe"],
+		stdio: [opts.stdin ? "pipe" : "ignore", "pipe", "pipe"],
 	});
 	let out = "";
 	const listeners = new Set<() => void>();
@@ -29,7 +34,7 @@ export function startService(env: Record<string, string>): Child {
 	};
 	proc.stdout!.on("data", onData);
 	proc.stderr!.on("data", onData);
-	const exited = new Promise<void>((r) => proc.once("exit", () => r()));
+	const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
 	return {
 		proc,
 		output: () => out,
@@ -57,6 +62,9 @@ export function startService(env: Record<string, string>): Child {
 				await exited;
 			}
 		},
+		write: (text) => void proc.stdin!.write(text),
+		end: () => void proc.stdin!.end(),
+		exited: () => exited,
 	};
 }
 
