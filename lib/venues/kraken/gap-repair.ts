@@ -1,5 +1,5 @@
-import type { Pool } from "pg";
 import { fastIsoMs } from "../../domain/codec";
+import type { GapLedger } from "../../feed/gap-ledger";
 import type { TradeItem } from "../../domain/types";
 import { backoffMs } from "../../net/http";
 import type { Queryable } from "../../store/migrate";
@@ -13,45 +13,10 @@ import { KrakenRest, type TradesPage } from "./rest";
  * published through the same log as live trades. REST times have fewer decimals than the socket's, so a
  * trade the socket delivered would be stored again under another time: with a `store`, ids already in
  * `trades` are dropped before publishing.
- * Each gap is a row in `feed_gaps`, marked repaired once REST has covered it.
+ * Each gap is a row in `feed_gaps` (lib/feed/gap-ledger), marked repaired once REST has covered it.
  */
 
-export interface GapRow {
-	venue: string;
-	symbol: string; // canonical
-	channel: string;
-	fromTime: string;
-	toTime: string | null;
-	cause: string;
-	detail?: Record<string, unknown>;
-}
-
-/** The gap ledger (`feed_gaps`). */
-export interface GapLedger {
-	open(g: GapRow): Promise<string>;
-	close(id: string, toTime: string, detail?: Record<string, unknown>): Promise<void>;
-	repaired(id: string, by: string, detail?: Record<string, unknown>): Promise<void>;
-}
-
-export class PgGapLedger implements GapLedger {
-	constructor(private readonly pool: Pool) {}
-
-	async open(g: GapRow): Promise<string> {
-		const { rows } = await this.pool.query(
-			`INSERT INTO feed_gaps (venue, symbol, channel, from_time, to_time, cause, detail) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id::text`,
-			[g.venue, g.symbol, g.channel, g.fromTime, g.toTime, g.cause, JSON.stringify(g.detail ?? {})],
-		);
-		return rows[0].id;
-	}
-
-	async close(id: string, toTime: string, detail: Record<string, unknown> = {}): Promise<void> {
-		await this.pool.query(`UPDATE feed_gaps SET to_time = $2, detail = detail || $3::jsonb WHERE id = $1`, [id, toTime, JSON.stringify(detail)]);
-	}
-
-	async repaired(id: string, by: string, detail: Record<string, unknown> = {}): Promise<void> {
-		await this.pool.query(`UPDATE feed_gaps SET repaired_at = now(), repaired_by = $2, detail = detail || $3::jsonb WHERE id = $1`, [id, by, JSON.stringify(detail)]);
-	}
-}
+export { PgGapLedger, type GapLedger, type GapRow } from "../../feed/gap-ledger";
 
 /** What is missing: trades after `afterId` (exclusive) and before `beforeId` (exclusive) or up to `toMs`. */
 export interface TradeGap {
