@@ -5,7 +5,7 @@ import type { MarketLogConfig } from "./log";
  * Everything the pipeline reads from the environment, in one place. With nothing set it runs embedded:
  * one process, embedded PostgreSQL, in-memory log, in-process leadership, API on port 3000.
  */
-export const ALL_SERVICES = ["tick-writer", "cascade-refresher", "api", "exchange-history", "dukascopy-backfill", "kraken-stream"] as const;
+export const ALL_SERVICES = ["tick-writer", "cascade-refresher", "api", "exchange-history", "dukascopy-backfill", "kraken-stream", "oanda-stream"] as const;
 
 export interface Config {
 	databaseUrl: string | null; // null: start embedded PostgreSQL under dataDir
@@ -67,6 +67,18 @@ export interface Config {
 	krakenHistoryLiveMarginMs: number; // Kraken trades history stops this far behind now (the live stream's stretch)
 	krakenMaxPending: number; // trades/quotes/book messages held while the log refuses them; beyond: dropped, recorded in feed_gaps
 	krakenRecordFile: string | null; // append raw frames here (one JSON line each)
+	oandaApiKey: string | null; // OANDA_API_KEY (a secret: never logged); oanda-stream is off without it
+	oandaAccountId: string | null;
+	oandaStreamUrl: string;
+	oandaRestUrl: string;
+	oandaInstruments: string[]; // OANDA names, e.g. EUR_USD; the catalog's active symbols replace them when it runs
+	oandaStaleMs: number; // no price and no heartbeat this long: reconnect
+	oandaBackoffBaseMs: number;
+	oandaBackoffMaxMs: number;
+	oandaClosedProbeMs: number; // while the FX market is closed: one connection attempt this often
+	oandaRestRatePerSec: number; // REST calls per second for gap repair
+	oandaFlushMs: number;
+	oandaMaxPending: number;
 }
 
 /** The market-data log's settings (lib/log createMarketLog) out of the configuration. */
@@ -126,6 +138,13 @@ function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, values: r
 	const v = values.find((x) => x.toLowerCase() === raw.toLowerCase());
 	if (!v) throw new ConfigError(`${name}=${JSON.stringify(raw)}: expected one of ${values.join(", ")}`);
 	return v;
+}
+
+/** OANDA_INSTRUMENTS: comma-separated OANDA names ("EUR_USD,GBP_USD"). */
+function oandaInstruments(env: NodeJS.ProcessEnv): string[] {
+	const list = (env.OANDA_INSTRUMENTS ?? "EUR_USD,GBP_USD,USD_JPY,AUD_USD").split(",").map((s) => s.trim().toUpperCase()).filter(Boolean);
+	for (const s of list) if (!/^[A-Z0-9]{2,10}_[A-Z0-9]{2,10}$/.test(s)) throw new ConfigError(`OANDA_INSTRUMENTS: ${JSON.stringify(s)} is not an OANDA instrument like "EUR_USD"`);
+	return list;
 }
 
 /** KRAKEN_SYMBOLS: comma-separated v2 pairs ("BTC/USD,ETH/USD"). */
@@ -218,5 +237,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		krakenHistoryLiveMarginMs: int(env, "KRAKEN_HISTORY_LIVE_MARGIN_MS", 300_000, 0),
 		krakenMaxPending: int(env, "KRAKEN_MAX_PENDING", 200_000, 1),
 		krakenRecordFile: env.KRAKEN_RECORD_FILE || null,
+		oandaApiKey: env.OANDA_API_KEY?.trim() || null,
+		oandaAccountId: env.OANDA_ACCOUNT_ID?.trim() || null,
+		oandaStreamUrl: (env.OANDA_STREAM_URL || "https://stream-fxpractice.oanda.com").replace(/\/+$/, ""),
+		oandaRestUrl: (env.OANDA_REST_URL || "https://api-fxpractice.oanda.com").replace(/\/+$/, ""),
+		oandaInstruments: oandaInstruments(env),
+		oandaStaleMs: int(env, "OANDA_STALE_MS", 15_000, 100),
+		oandaBackoffBaseMs: int(env, "OANDA_BACKOFF_BASE_MS", 1000, 1),
+		oandaBackoffMaxMs: int(env, "OANDA_BACKOFF_MAX_MS", 60_000, 1),
+		oandaClosedProbeMs: int(env, "OANDA_CLOSED_PROBE_MS", 900_000, 100),
+		oandaRestRatePerSec: positive(env, "OANDA_REST_RATE_PER_SEC", 2),
+		oandaFlushMs: int(env, "OANDA_FLUSH_MS", 100, 1),
+		oandaMaxPending: int(env, "OANDA_MAX_PENDING", 200_000, 1),
 	};
 }

@@ -123,17 +123,38 @@ function rowsToWindows(rows: KeyRow[]): CandleWindow[] {
 const W_MINUTES = `WITH w AS (SELECT DISTINCT venue, symbol, bucket FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(venue, symbol, bucket))`;
 const W_LEVEL = `WITH w AS (SELECT DISTINCT venue, symbol, price_type, bucket FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS u(venue, symbol, price_type, bucket))`;
 
-/** Statements of the 1m rebuild of one source; exported for EXPLAIN checks. Params: venue[], symbol[], bucket[]. */
-export function minuteRebuildSql(source: DirtySource): { upsert: string; remove: string } {
+/**
+ * Statements of the 1m rebuild of one source; exported for EXPLAIN checks. Params: venue[], symbol[], bucket[].
+ * A repaired 1m candle (built from venue candles for a feed gap, sql/009) without ticks is kept, and `repaired`
+ * lists such minutes so the levels above are rebuilt over them too.
+ */
+export function minuteRebuildSql(source: DirtySource): { upsert: string; remove: string; repaired: string } {
 	const types = SOURCE_PRICE_TYPES[source].map((p) => `'${p}'`).join(", ");
 	return {
 		upsert: upsertSql("1m", W_MINUTES, minuteFromTicksSql(source)),
 		remove: `${W_MINUTES}
 			DELETE FROM ${tableOf("1m")} c USING w
 			WHERE c.venue = w.venue AND c.symbol = w.symbol AND c.price_type IN (${types}) AND c.bucket = w.bucket
-				AND NOT ${minuteHasTicksSql(source)}
+				AND NOT c.repaired AND NOT ${minuteHasTicksSql(source)}
 			RETURNING c.venue, c.symbol, c.price_type, c.bucket`,
+		repaired: `${W_MINUTES}
+			SELECT c.venue, c.symbol, c.price_type, c.bucket FROM ${tableOf("1m")} c JOIN w ON c.venue = w.venue AND c.symbol = w.symbol AND c.bucket = w.bucket
+			WHERE c.price_type IN (${types}) AND c.repaired`,
 	};
+}
+
+/** Levels whose tables carry `repaired` (sql/009). */
+const REPAIR_FLAGGED = new Set<Timeframe>(TIMEFRAMES);
+
+/** Set `repaired` on the windows of level tf in CTE w from its children. Params: venue[], symbol[], price_type[], bucket[]. */
+export function levelRepairedFlagSql(tf: Timeframe): string {
+	const child = CHILD_TIMEFRAME[tf]!;
+	return `${W_LEVEL}
+		UPDATE ${tableOf(tf)} p SET repaired = x.r
+		FROM (SELECT w.venue, w.symbol, w.price_type, w.bucket,
+				EXISTS (SELECT 1 FROM ${tableOf(child)} c WHERE c.venue = w.venue AND c.symbol = w.symbol AND c.price_type = w.price_type
+					AND c.bucket >= w.bucket AND c.bucket < w.bucket + ${intervalSql(tf)} AND c.repaired) AS r FROM w) x
+		WHERE p.venue = x.venue AND p.symbol = x.symbol AND p.price_type = x.price_type AND p.bucket = x.bucket AND p.repaired IS DISTINCT FROM x.r`;
 }
 
 /** Statements of the rebuild of level tf (not 1m) from its child level. Params: venue[], symbol[], price_type[], bucket[]. */
@@ -167,7 +188,8 @@ async function cascadeOver(client: PoolClient, claimed: { venue: string; symbol:
 		const sql = minuteRebuildSql(source);
 		const up = await client.query<KeyRow>(sql.upsert, params);
 		const del = await client.query<KeyRow>(sql.remove, params);
-		minute.push(...rowsToWindows(up.rows), ...rowsToWindows(del.rows));
+		const kept = await client.query<KeyRow>(sql.repaired, params);
+		minute.push(...rowsToWindows(up.rows), ...rowsToWindows(del.rows), ...rowsToWindows(kept.rows));
 	}
 	changed["1m"] = sortWindows(minute);
 	let below = changed["1m"];
@@ -182,6 +204,7 @@ async function cascadeOver(client: PoolClient, claimed: { venue: string; symbol:
 		const sql = levelRebuildSql(tf);
 		const up = await client.query<KeyRow>(sql.upsert, params);
 		const del = await client.query<KeyRow>(sql.remove, params);
+		if (REPAIR_FLAGGED.has(tf)) await client.query(levelRepairedFlagSql(tf), params);
 		changed[tf] = sortWindows([...rowsToWindows(up.rows), ...rowsToWindows(del.rows)]);
 		below = changed[tf];
 	}

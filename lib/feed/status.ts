@@ -180,7 +180,8 @@ export class FeedMonitor {
 
 /** The `feeds` entry of /api/ready's checks: "ok", or what is not streaming (never fails readiness by itself). */
 export function feedsCheck(items: FeedStatus[]): string {
-	const bad = items.filter((f) => f.state !== "connected" && f.state !== "market-closed" && !(f.state === "stopped" && f.error === null));
+	// "stopped" is a feed switched off (no credentials configured) or shutting down: not a degradation.
+	const bad = items.filter((f) => f.state !== "connected" && f.state !== "market-closed" && f.state !== "stopped");
 	if (!bad.length) return "ok";
 	return `degraded: ${bad.map((f) => `${f.venue} ${f.state}`).join(", ")}`;
 }
