@@ -76,6 +76,7 @@ export interface Config {
 	oandaBackoffBaseMs: number;
 	oandaBackoffMaxMs: number;
 	oandaClosedProbeMs: number; // while the FX market is closed: one connection attempt this often
+	oandaMarketHours: "fx" | "always"; // fx: closed Friday 17:00 to Sunday 17:00 New York; always: no closed hours
 	oandaRestRatePerSec: number; // REST calls per second for gap repair
 	oandaFlushMs: number;
 	oandaMaxPending: number;
@@ -246,6 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		oandaBackoffBaseMs: int(env, "OANDA_BACKOFF_BASE_MS", 1000, 1),
 		oandaBackoffMaxMs: int(env, "OANDA_BACKOFF_MAX_MS", 60_000, 1),
 		oandaClosedProbeMs: int(env, "OANDA_CLOSED_PROBE_MS", 900_000, 100),
+		oandaMarketHours: oneOf(env, "OANDA_MARKET_HOURS", ["fx", "always"] as const),
 		oandaRestRatePerSec: positive(env, "OANDA_REST_RATE_PER_SEC", 2),
 		oandaFlushMs: int(env, "OANDA_FLUSH_MS", 100, 1),
 		oandaMaxPending: int(env, "OANDA_MAX_PENDING", 200_000, 1),

@@ -14,6 +14,9 @@ export interface FeedServiceLocals {
 type Self = Service & FeedServiceLocals;
 
 export const FeedServiceMixin: Partial<ServiceSchema> = {
+	/** Marks a feed service for api.feeds (lib/feed/gather) on every node. */
+	metadata: { feed: true },
+
 	actions: {
 		feeds: {
 			params: {},

@@ -165,6 +165,7 @@ const OandaStreamService: ServiceSchema<{}, {}, Locals> = {
 				backoffBaseMs: c.oandaBackoffBaseMs,
 				backoffMaxMs: c.oandaBackoffMaxMs,
 				closedProbeMs: c.oandaClosedProbeMs,
+				untilOpen: c.oandaMarketHours === "always" ? () => 0 : undefined,
 			},
 			log: await rt.log(),
 			ledger,

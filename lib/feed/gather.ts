@@ -1,18 +1,18 @@
 import type { FeedStatus } from "./status";
 
 /**
- * FeedStatus of every feed service on every node: each service that has a `feeds` action is asked on each node
+ * FeedStatus of every feed service on every node: each service marked `metadata.feed` (mixins/feed) is asked on each node
  * it runs on. A node that does not answer in time is reported as a feed in state "stopped" with the error.
  */
 export interface FeedBroker {
-	registry: { getServiceList(opts: { onlyAvailable?: boolean; withActions?: boolean }): { name: string; nodeID: string; actions?: Record<string, unknown> }[] };
+	registry: { getServiceList(opts: { onlyAvailable?: boolean; withActions?: boolean }): { name: string; nodeID: string; metadata?: Record<string, unknown>; actions?: Record<string, unknown> }[] };
 	call(action: string, params: object, opts: { nodeID: string; timeout: number }): Promise<unknown>;
 }
 
 export async function gatherFeeds(broker: FeedBroker, timeoutMs = 2000): Promise<FeedStatus[]> {
 	const targets = broker.registry
 		.getServiceList({ onlyAvailable: true, withActions: true })
-		.filter((s) => s.actions && Object.prototype.hasOwnProperty.call(s.actions, `${s.name}.feeds`));
+		.filter((s) => s.metadata?.feed === true && s.actions && Object.prototype.hasOwnProperty.call(s.actions, `${s.name}.feeds`));
 	const seen = new Set<string>();
 	const answers = await Promise.all(
 		targets

@@ -26,6 +26,8 @@ export interface OandaClientOptions {
 	connectTimeoutMs?: number;
 	random?: () => number;
 	now?: () => number;
+	/** Milliseconds until the market opens, 0 while open; default the FX week (msUntilFxOpen). */
+	untilOpen?: (nowMs: number) => number;
 }
 
 export interface CloseInfo {
@@ -107,8 +109,12 @@ export class OandaStreamClient {
 		return `${base}/v3/accounts/${encodeURIComponent(this.opts.accountId)}/pricing/stream?instruments=${this.instruments.map(encodeURIComponent).join("%2C")}`;
 	}
 
+	private untilOpen(): number {
+		return (this.opts.untilOpen ?? msUntilFxOpen)(this.now());
+	}
+
 	marketClosed(): boolean {
-		return msUntilFxOpen(this.now()) > 0;
+		return this.untilOpen() > 0;
 	}
 
 	start(instruments: string[]): void {
@@ -185,7 +191,7 @@ export class OandaStreamClient {
 			if (this.stopping || this.authFailed) return;
 			const reopen = this.closedBy?.startsWith("reopen:") ?? false;
 			const closedNow = this.marketClosed();
-			const retryInMs = reopen ? 0 : closedNow ? Math.max(50, Math.min(this.opts.closedProbeMs, msUntilFxOpen(this.now()) || this.opts.closedProbeMs)) : this.retry.nextDelay(failure?.retryAfterMs ?? 0);
+			const retryInMs = reopen ? 0 : closedNow ? Math.max(50, Math.min(this.opts.closedProbeMs, this.untilOpen() || this.opts.closedProbeMs)) : this.retry.nextDelay(failure?.retryAfterMs ?? 0);
 			if (opened) {
 				this.stats.disconnects++;
 				const reason = this.closedBy ?? failure?.reason ?? "stream ended by the server";
