@@ -190,6 +190,35 @@ describe("oanda-stream against a fake OANDA (pipeline, PostgreSQL)", () => {
 		expect(metrics).not.toContain(KEY);
 	});
 
+	it("re-streamed prices after a reconnect are not stored twice", async () => {
+		const before = fake.streamRequests.length;
+		fake.dropAll();
+		await waitFor(() => fake.streamRequests.length > before && fake.connections === 1, { what: "reconnected after the drop" });
+		fake.send(sent.map((q) => priceLine("EUR_USD", q.time, q.bid, q.ask)).join("\n") + "\n", 101);
+		fake.send(priceLine("EUR_USD", nanoTime(base + 300_000, 5), "1.08001", "1.08013") + "\n");
+		await waitFor(async () => (await quotes()).length === 91, { what: "only the one new price stored" });
+		const gaps = (await getJson(`${api}/gaps?venue=oanda&symbol=EUR-USD-SPOT`)).body.items as { cause: string; to_time: string | null }[];
+		expect(gaps.filter((g) => g.cause === "disconnect").map((g) => g.to_time !== null)).toEqual([true]);
+	});
+
+	it("streams the catalog's active OANDA symbols and re-opens the stream on symbols.changed", async () => {
+		const gapsBefore = (await db.pool.query("SELECT count(*)::int AS n FROM feed_gaps WHERE venue = 'oanda'")).rows[0].n;
+		await p.broker.createService({
+			name: "symbols",
+			actions: {
+				list: (ctx: any) => ({ items: ctx.params.venue === "oanda" && ctx.params.active === true ? [{ venueSymbol: "EUR_USD", symbol: "EUR-USD-SPOT" }, { venueSymbol: "GBP_USD", symbol: "GBP-USD-SPOT" }] : [], nextCursor: null }),
+			},
+		});
+		const last = () => fake.streamRequests[fake.streamRequests.length - 1];
+		await waitFor(() => last().query.instruments === "EUR_USD,GBP_USD" && fake.connections === 1, { what: "the stream re-opened with the catalog's list" });
+		await p.broker.emit("symbols.changed", { venue: "oanda", symbols: ["EUR_USD", "AUD_USD"], added: ["AUD_USD"], removed: ["GBP_USD"] });
+		await waitFor(() => last().query.instruments === "EUR_USD,AUD_USD" && fake.connections === 1, { what: "the stream re-opened on symbols.changed" });
+		const oanda = ((await getJson(`${api}/feeds`)).body.items as any[]).find((f) => f.venue === "oanda");
+		expect(oanda.symbols).toEqual(["EUR-USD-SPOT", "AUD-USD-SPOT"]);
+		// re-opening for a new list is not an outage
+		expect((await db.pool.query("SELECT count(*)::int AS n FROM feed_gaps WHERE venue = 'oanda'")).rows[0].n).toBe(gapsBefore);
+	});
+
 	it("refused credentials (401) stop the stream without a retry storm, and /api/ready fails naming oanda", async () => {
 		fake.streamStatus = 401;
 		const before = fake.streamRequests.length;
