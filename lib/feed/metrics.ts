@@ -15,7 +15,7 @@ export interface MetricSink {
 
 const DEFS: [name: string, type: "gauge" | "counter", labels: string[], description: string][] = [
 	["mdp_feed_connected", "gauge", ["venue", "feed"], "1 while the feed is connected, else 0"],
-	["mdp_feed_up_expected", "gauge", ["venue", "feed"], "1 while the feed should be streaming and is not (an open outage gap), else 0"],
+	["mdp_feed_outage", "gauge", ["venue", "feed"], "1 while the feed should be streaming and is not (an open outage gap), else 0"],
 	["mdp_feed_connect_failures_total", "counter", ["venue", "feed"], "Connection attempts that failed"],
 	["mdp_feed_reconnects_total", "counter", ["venue", "feed"], "Connections opened after the first one"],
 	["mdp_feed_checksum_mismatches_total", "counter", ["venue", "feed"], "Order book checksum mismatches"],
@@ -35,7 +35,7 @@ export function reportFeedMetrics(m: MetricSink, monitor: FeedMonitor, now = Dat
 	if (!m.isEnabled()) return;
 	const l = { venue: monitor.venue, feed: monitor.feed };
 	m.set("mdp_feed_connected", monitor.state === "connected" ? 1 : 0, l);
-	m.set("mdp_feed_up_expected", monitor.openGapSinceMs !== null ? 1 : 0, l);
+	m.set("mdp_feed_outage", monitor.openGapSinceMs !== null ? 1 : 0, l);
 	m.set("mdp_feed_connect_failures_total", monitor.connectFailures, l);
 	m.set("mdp_feed_reconnects_total", monitor.reconnects, l);
 	m.set("mdp_feed_checksum_mismatches_total", monitor.checksumMismatches, l);
