@@ -207,16 +207,20 @@ export class OandaStream {
 	// ---- connection lifecycle ----
 
 	private onOpen(): void {
-		const now = Date.now();
 		this.splitter.reset();
 		this.monitor.connected();
 		this.opts.logger.info(`OANDA pricing stream open for ${this.instruments.join(", ")}`);
+		this.endOutages(Date.now(), true);
+	}
+
+	/** Close the open outages at `now` (the stream is back, or the market closed) and hand them to repair. */
+	private endOutages(now: number, reconnected: boolean): void {
 		const to = new Date(now).toISOString();
 		for (const st of this.insts.values()) {
 			const o = st.outage;
 			if (!o) continue;
 			st.outage = null;
-			this.marker(st, "reconnect", to, {});
+			if (reconnected) this.marker(st, "reconnect", to, {});
 			void o.ledgerId
 				.then(async (id) => {
 					if (id) await this.opts.ledger?.close(id, to);
@@ -229,10 +233,7 @@ export class OandaStream {
 	private onClose(info: CloseInfo): void {
 		this.splitter.reset();
 		this.count("disconnects", 1, { cause: info.watchdog ? "watchdog" : "disconnect" });
-		if (info.marketClosed) {
-			this.monitor.marketClosed();
-			return;
-		}
+		if (info.marketClosed) return this.marketClosed();
 		this.monitor.disconnected(info.reason, info.lastDataMs);
 		if (info.reason.startsWith("reopen:")) return; // a new instrument list: reconnects at once
 		this.openOutage(info.lastDataMs, info.watchdog ? "watchdog" : "disconnect", info.reason);
@@ -240,13 +241,16 @@ export class OandaStream {
 
 	private onConnectFailed(info: ConnectFailure): void {
 		this.count("connect_failures", 1, { status: info.status === null ? "network" : String(info.status) });
-		if (info.marketClosed) {
-			this.monitor.marketClosed();
-			return;
-		}
+		if (info.marketClosed) return this.marketClosed();
 		const fromMs = this.client.lastDataAt ?? this.startedMs;
 		this.monitor.connectFailed(info.reason, fromMs);
 		this.openOutage(fromMs, "connect-failed", info.reason);
+	}
+
+	/** The market closed: quiet is expected from now on, so an outage still open ends here. */
+	private marketClosed(): void {
+		this.monitor.marketClosed();
+		this.endOutages(Date.now(), false);
 	}
 
 	private onAuthFailed(reason: string): void {

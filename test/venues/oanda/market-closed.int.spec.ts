@@ -9,9 +9,10 @@ const KEY = "closed-market-key";
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** A ledger that remembers what it was asked to open. */
-function recordingLedger(): GapLedger & { opened: GapRow[] } {
+function recordingLedger(): GapLedger & { opened: GapRow[]; closed: string[] } {
 	const opened: GapRow[] = [];
-	return { opened, open: async (g) => (opened.push(g), String(opened.length)), close: async () => undefined, repaired: async () => undefined };
+	const closed: string[] = [];
+	return { opened, closed, open: async (g) => (opened.push(g), String(opened.length)), close: async (id) => void closed.push(id), repaired: async () => undefined };
 }
 
 describe("the FX week", () => {
@@ -34,10 +35,10 @@ describe("oanda stream while the market is closed (fake OANDA)", () => {
 		await fake.stop();
 	});
 
-	function makeStream(ledger: GapLedger, untilOpen: number) {
+	function makeStream(ledger: GapLedger, untilOpen: number | (() => number)) {
 		return new OandaStream({
 			instruments: ["EUR_USD"],
-			client: { streamUrl: fake.url, accountId: "acc", apiKey: KEY, watchdogMs: 300, backoffBaseMs: 10, backoffMaxMs: 20, closedProbeMs: 60_000, untilOpen: () => untilOpen },
+			client: { streamUrl: fake.url, accountId: "acc", apiKey: KEY, watchdogMs: 300, backoffBaseMs: 10, backoffMaxMs: 20, closedProbeMs: 60_000, untilOpen: typeof untilOpen === "number" ? () => untilOpen : untilOpen },
 			log: new MemoryLog({}),
 			ledger,
 			flushMs: 20,
@@ -57,6 +58,22 @@ describe("oanda stream while the market is closed (fake OANDA)", () => {
 		expect(fake.streamRequests.length).toBe(1);
 		expect(ledger.opened).toEqual([]);
 		expect(stream.monitor.status()).toMatchObject({ state: "market-closed", openGapSince: null, connected: false });
+	});
+
+	it("an outage still open when the market closes ends there, and the probing slows down", async () => {
+		fake.streamStatus = 503;
+		const ledger = recordingLedger();
+		let untilOpen = 0;
+		stream = makeStream(ledger, () => untilOpen);
+		stream.start();
+		await waitFor(() => ledger.opened.length === 1 && fake.streamRequests.length >= 2, { what: "an outage while open" });
+		untilOpen = 3_600_000;
+		await waitFor(() => stream!.monitor.state === "market-closed", { what: "market-closed" });
+		await waitFor(() => ledger.closed.length === 1, { what: "the outage closed" });
+		const n = fake.streamRequests.length;
+		await new Promise((r) => setTimeout(r, 1000));
+		expect(fake.streamRequests.length).toBe(n);
+		expect(stream.monitor.status().openGapSince).toBeNull();
 	});
 
 	it("the same server while the market is open: backoff retries and a gap", async () => {
