@@ -143,8 +143,8 @@ export function minuteRebuildSql(source: DirtySource): { upsert: string; remove:
 	};
 }
 
-/** Levels whose tables carry `repaired` (sql/009). */
-const REPAIR_FLAGGED = new Set<Timeframe>(TIMEFRAMES);
+/** Levels whose tables carry `repaired` (sql/009 added it to these six; a level added later needs the column first). */
+const REPAIR_FLAGGED = new Set<string>(["5m", "15m", "1h", "4h", "12h"]);
 
 /** Set `repaired` on the windows of level tf in CTE w from its children. Params: venue[], symbol[], price_type[], bucket[]. */
 export function levelRepairedFlagSql(tf: Timeframe): string {
