@@ -189,14 +189,20 @@ export class OandaStreamClient {
 			this.openNow = false;
 			this.watchdog.disarm();
 			if (this.stopping || this.authFailed) return;
-			const reopen = this.closedBy?.startsWith("reopen:") ?? false;
+			if (this.closedBy?.startsWith("reopen:")) {
+				// A new instrument list, not an outage: straight back, whatever state the old connection was in.
+				if (opened) this.stats.disconnects++;
+				this.logger.info(`OANDA stream re-opened (${this.closedBy})`);
+				this.retry.schedule(0, () => this.connect());
+				return;
+			}
 			const closedNow = this.marketClosed();
-			const retryInMs = reopen ? 0 : closedNow ? Math.max(50, Math.min(this.opts.closedProbeMs, this.untilOpen() || this.opts.closedProbeMs)) : this.retry.nextDelay(failure?.retryAfterMs ?? 0);
+			const retryInMs = closedNow ? Math.max(50, Math.min(this.opts.closedProbeMs, this.untilOpen() || this.opts.closedProbeMs)) : this.retry.nextDelay(failure?.retryAfterMs ?? 0);
 			if (opened) {
 				this.stats.disconnects++;
 				const reason = this.closedBy ?? failure?.reason ?? "stream ended by the server";
 				this.handlers.onClose({ reason, lastDataMs: lastOfThis ?? openedMs, watchdog: reason.startsWith("watchdog"), retryInMs, marketClosed: closedNow });
-				this.logger.warn(`OANDA stream closed (${reason}); ${reopen ? "re-opening now" : `reconnecting in ${retryInMs} ms`}`);
+				this.logger.warn(`OANDA stream closed (${reason}); reconnecting in ${retryInMs} ms`);
 			} else {
 				this.stats.connectFailures++;
 				const reason = failure?.reason ?? this.closedBy ?? "connection failed";

@@ -235,7 +235,6 @@ export class OandaStream {
 		this.count("disconnects", 1, { cause: info.watchdog ? "watchdog" : "disconnect" });
 		if (info.marketClosed) return this.marketClosed();
 		this.monitor.disconnected(info.reason, info.lastDataMs);
-		if (info.reason.startsWith("reopen:")) return; // a new instrument list: reconnects at once
 		this.openOutage(info.lastDataMs, info.watchdog ? "watchdog" : "disconnect", info.reason);
 	}
 
