@@ -27,6 +27,8 @@ export class FakeOanda {
 	readonly requests: FakeOandaRequest[] = [];
 	/** What the stream endpoint answers: 200 (stream), or an error status. */
 	streamStatus = 200;
+	/** `errorMessage` of an error answer from the stream endpoint (default: OANDA's usual text). */
+	streamErrorMessage: string | null = null;
 	apiKey = "";
 	/** Instrument → S5 candles served by the candles endpoint. */
 	readonly s5Candles = new Map<string, S5Candle[]>();
@@ -96,7 +98,7 @@ export class FakeOanda {
 		};
 		if (entry.auth !== `Bearer ${this.apiKey}`) return reply(401, { errorMessage: "Insufficient authorization to perform request." });
 		if (/^\/v3\/accounts\/[^/]+\/pricing\/stream$/.test(u.pathname)) {
-			if (this.streamStatus !== 200) return reply(this.streamStatus, { errorMessage: this.streamStatus === 401 ? "Insufficient authorization to perform request." : "Service unavailable" });
+			if (this.streamStatus !== 200) return reply(this.streamStatus, { errorMessage: this.streamErrorMessage ?? (this.streamStatus === 401 ? "Insufficient authorization to perform request." : "Service unavailable") });
 			res.writeHead(200, { "Content-Type": "application/octet-stream", "Transfer-Encoding": "chunked" });
 			res.flushHeaders();
 			this.open.add(res);

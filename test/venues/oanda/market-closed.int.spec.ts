@@ -85,4 +85,26 @@ describe("oanda stream while the market is closed (fake OANDA)", () => {
 		expect(ledger.opened).toEqual([expect.objectContaining({ venue: "oanda", symbol: "EUR-USD-SPOT", channel: "quotes", cause: "connect-failed" })]);
 		expect(stream.monitor.status()).toMatchObject({ state: expect.stringMatching(/^(backoff|connecting)$/), error: expect.stringContaining("HTTP 503") });
 	});
+
+	it("a server that echoes the key in its error never gets it into the feed state, the gap or a log line", async () => {
+		fake.streamStatus = 500;
+		fake.streamErrorMessage = `upstream rejected Authorization: Bearer ${KEY}`;
+		const ledger = recordingLedger();
+		const lines: string[] = [];
+		const log = (...a: unknown[]) => void lines.push(a.map(String).join(" "));
+		stream = new OandaStream({
+			instruments: ["EUR_USD"],
+			client: { streamUrl: fake.url, accountId: "acc", apiKey: KEY, watchdogMs: 300, backoffBaseMs: 10, backoffMaxMs: 20, closedProbeMs: 60_000, untilOpen: () => 0 },
+			log: new MemoryLog({}),
+			ledger,
+			flushMs: 20,
+			maxBatchItems: 100,
+			logger: { info: log, warn: log, error: log },
+		});
+		stream.start();
+		await waitFor(() => ledger.opened.length === 1 && fake.streamRequests.length >= 3, { what: "failed attempts" });
+		const status = JSON.stringify(stream.monitor.status());
+		expect(status).toContain("upstream rejected Authorization: Bearer ***");
+		for (const t of [status, JSON.stringify(ledger.opened), ...lines]) expect(t).not.toContain(KEY);
+	});
 });
