@@ -9,6 +9,8 @@ DECLARE tf text;
 BEGIN
     FOREACH tf IN ARRAY ARRAY['1m', '5m', '15m', '1h', '4h', '12h'] LOOP
         EXECUTE format('ALTER TABLE %I ADD COLUMN IF NOT EXISTS repaired boolean NOT NULL DEFAULT false', 'candles_' || tf);
+        -- few rows are repaired: the cascade finds them through this small partial index, not the table
+        EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I (venue, symbol, price_type, bucket) WHERE repaired', 'candles_' || tf || '_repaired_idx', 'candles_' || tf);
     END LOOP;
 END $$;
 

@@ -26,7 +26,7 @@ import {
 	type DirtySource,
 	type WindowSummary,
 } from "./buckets";
-import { intervalSql, levelFromChildrenSql, levelHasChildrenSql, minuteFromTicksSql, minuteHasTicksSql, tableOf, upsertSql } from "./sql";
+import { intervalSql, levelFromChildrenSql, REPAIRED_LEVELS, levelHasChildrenSql, minuteFromTicksSql, minuteHasTicksSql, tableOf, upsertSql } from "./sql";
 
 export const DEFAULT_FENCE_NAME = "cascade-refresher";
 export const DEFAULT_MAX_DIRTY = 50_000;
@@ -143,18 +143,14 @@ export function minuteRebuildSql(source: DirtySource): { upsert: string; remove:
 	};
 }
 
-/** Levels whose tables carry `repaired` (sql/009 added it to these six; a level added later needs the column first). */
-const REPAIR_FLAGGED = new Set<string>(["5m", "15m", "1h", "4h", "12h"]);
-
 /** Set `repaired` on the windows of level tf in CTE w from its children. Params: venue[], symbol[], price_type[], bucket[]. */
 export function levelRepairedFlagSql(tf: Timeframe): string {
 	const child = CHILD_TIMEFRAME[tf]!;
 	return `${W_LEVEL}
-		UPDATE ${tableOf(tf)} p SET repaired = x.r
-		FROM (SELECT w.venue, w.symbol, w.price_type, w.bucket,
-				EXISTS (SELECT 1 FROM ${tableOf(child)} c WHERE c.venue = w.venue AND c.symbol = w.symbol AND c.price_type = w.price_type
-					AND c.bucket >= w.bucket AND c.bucket < w.bucket + ${intervalSql(tf)} AND c.repaired) AS r FROM w) x
-		WHERE p.venue = x.venue AND p.symbol = x.symbol AND p.price_type = x.price_type AND p.bucket = x.bucket AND p.repaired IS DISTINCT FROM x.r`;
+		UPDATE ${tableOf(tf)} p SET repaired = NOT p.repaired FROM w
+		WHERE p.venue = w.venue AND p.symbol = w.symbol AND p.price_type = w.price_type AND p.bucket = w.bucket
+			AND p.repaired IS DISTINCT FROM EXISTS (SELECT 1 FROM ${tableOf(child)} c WHERE c.venue = w.venue AND c.symbol = w.symbol
+				AND c.price_type = w.price_type AND c.bucket >= w.bucket AND c.bucket < w.bucket + ${intervalSql(tf)} AND c.repaired)`;
 }
 
 /** Statements of the rebuild of level tf (not 1m) from its child level. Params: venue[], symbol[], price_type[], bucket[]. */
@@ -192,6 +188,9 @@ async function cascadeOver(client: PoolClient, claimed: { venue: string; symbol:
 		minute.push(...rowsToWindows(up.rows), ...rowsToWindows(del.rows), ...rowsToWindows(kept.rows));
 	}
 	changed["1m"] = sortWindows(minute);
+	// Parents are flagged only while some 1m candle is repaired (one probe of a partial index; the cascade never
+	// deletes a repaired minute, so without one no parent can need its flag changed).
+	const anyRepaired = (await client.query<{ r: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${tableOf("1m")} WHERE repaired) AS r`)).rows[0].r;
 	let below = changed["1m"];
 	for (const tf of TIMEFRAMES) {
 		if (tf === "1m") continue;
@@ -204,7 +203,7 @@ async function cascadeOver(client: PoolClient, claimed: { venue: string; symbol:
 		const sql = levelRebuildSql(tf);
 		const up = await client.query<KeyRow>(sql.upsert, params);
 		const del = await client.query<KeyRow>(sql.remove, params);
-		if (REPAIR_FLAGGED.has(tf)) await client.query(levelRepairedFlagSql(tf), params);
+		if (anyRepaired && REPAIRED_LEVELS.has(tf) && REPAIRED_LEVELS.has(CHILD_TIMEFRAME[tf]!)) await client.query(levelRepairedFlagSql(tf), params);
 		changed[tf] = sortWindows([...rowsToWindows(up.rows), ...rowsToWindows(del.rows)]);
 		below = changed[tf];
 	}
