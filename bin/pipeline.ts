@@ -16,6 +16,7 @@ import DukascopyBackfillService from "../services/dukascopy-backfill.service";
 import ExchangeHistoryService from "../services/exchange-history.service";
 import KrakenStreamService from "../services/kraken-stream.service";
 import OrderbookPollerService from "../services/orderbook-poller.service";
+import OandaStreamService from "../services/oanda-stream.service";
 import TickWriterService from "../services/tick-writer.service";
 
 export interface Pipeline {
@@ -32,6 +33,7 @@ const SCHEMAS: Record<string, (c: Config) => ServiceSchema> = {
 	"dukascopy-backfill": () => DukascopyBackfillService as ServiceSchema,
 	"kraken-stream": () => KrakenStreamService as ServiceSchema,
 	"orderbook-poller": () => OrderbookPollerService as ServiceSchema,
+	"oanda-stream": () => OandaStreamService as ServiceSchema,
 };
 
 /**

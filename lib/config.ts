@@ -6,7 +6,7 @@ import type { NatsAuth } from "./net/nats-options";
  * Everything the pipeline reads from the environment, in one place. With nothing set it runs embedded:
  * one process, embedded PostgreSQL, in-memory log, in-process leadership, API on port 3000.
  */
-export const ALL_SERVICES = ["tick-writer", "cascade-refresher", "api", "exchange-history", "dukascopy-backfill", "kraken-stream", "orderbook-poller"] as const;
+export const ALL_SERVICES = ["tick-writer", "cascade-refresher", "api", "exchange-history", "dukascopy-backfill", "kraken-stream", "orderbook-poller", "oanda-stream"] as const;
 
 export interface Config {
 	databaseUrl: string | null; // null: start embedded PostgreSQL under dataDir
@@ -74,6 +74,19 @@ export interface Config {
 	krakenHistoryLiveMarginMs: number; // Kraken trades history stops this far behind now (the live stream's stretch)
 	krakenMaxPending: number; // trades/quotes/book messages held while the log refuses them; beyond: dropped, recorded in feed_gaps
 	krakenRecordFile: string | null; // append raw frames here (one JSON line each)
+	oandaApiKey: string | null; // OANDA_API_KEY (a secret: never logged); oanda-stream is off without it
+	oandaAccountId: string | null;
+	oandaStreamUrl: string;
+	oandaRestUrl: string;
+	oandaInstruments: string[]; // OANDA names, e.g. EUR_USD; the catalog's active symbols replace them when it runs
+	oandaStaleMs: number; // no price and no heartbeat this long: reconnect
+	oandaBackoffBaseMs: number;
+	oandaBackoffMaxMs: number;
+	oandaClosedProbeMs: number; // while the FX market is closed: one connection attempt this often
+	oandaMarketHours: "fx" | "always"; // fx: closed Friday 17:00 to Sunday 17:00 New York; always: no closed hours
+	oandaRestRatePerSec: number; // REST calls per second for gap repair
+	oandaFlushMs: number;
+	oandaMaxPending: number;
 	apiToken: string | null; // never logged; required on every non-GET route when set
 	apiReadToken: string | null; // never logged; required on GET routes when set (the write token also reads)
 	apiHost: string; // listen address of the REST gateway
@@ -164,6 +177,13 @@ function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, values: r
 	const v = values.find((x) => x.toLowerCase() === raw.toLowerCase());
 	if (!v) throw new ConfigError(`${name}=${JSON.stringify(raw)}: expected one of ${values.join(", ")}`);
 	return v;
+}
+
+/** OANDA_INSTRUMENTS: comma-separated OANDA names ("EUR_USD,GBP_USD"). */
+function oandaInstruments(env: NodeJS.ProcessEnv): string[] {
+	const list = (env.OANDA_INSTRUMENTS ?? "EUR_USD,GBP_USD,USD_JPY,AUD_USD").split(",").map((s) => s.trim().toUpperCase()).filter(Boolean);
+	for (const s of list) if (!/^[A-Z0-9]{2,10}_[A-Z0-9]{2,10}$/.test(s)) throw new ConfigError(`OANDA_INSTRUMENTS: ${JSON.stringify(s)} is not an OANDA instrument like "EUR_USD"`);
+	return list;
 }
 
 /** KRAKEN_SYMBOLS: comma-separated v2 pairs ("BTC/USD,ETH/USD"). */
@@ -343,5 +363,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		apiRequestTimeoutMs: int(env, "API_REQUEST_TIMEOUT_MS", 120_000, 1000),
 		dbConnectTimeoutMs: int(env, "DB_CONNECT_TIMEOUT_MS", 5_000, 100),
 		dbWaitMaxBackoffMs: int(env, "DB_WAIT_MAX_BACKOFF_MS", 30_000, 100),
+		oandaApiKey: env.OANDA_API_KEY?.trim() || null,
+		oandaAccountId: env.OANDA_ACCOUNT_ID?.trim() || null,
+		oandaStreamUrl: (env.OANDA_STREAM_URL || "https://stream-fxpractice.oanda.com").replace(/\/+$/, ""),
+		oandaRestUrl: (env.OANDA_REST_URL || "https://api-fxpractice.oanda.com").replace(/\/+$/, ""),
+		oandaInstruments: oandaInstruments(env),
+		oandaStaleMs: int(env, "OANDA_STALE_MS", 15_000, 100),
+		oandaBackoffBaseMs: int(env, "OANDA_BACKOFF_BASE_MS", 1000, 1),
+		oandaBackoffMaxMs: int(env, "OANDA_BACKOFF_MAX_MS", 60_000, 1),
+		oandaClosedProbeMs: int(env, "OANDA_CLOSED_PROBE_MS", 900_000, 100),
+		oandaMarketHours: oneOf(env, "OANDA_MARKET_HOURS", ["fx", "always"] as const),
+		oandaRestRatePerSec: positive(env, "OANDA_REST_RATE_PER_SEC", 2),
+		oandaFlushMs: int(env, "OANDA_FLUSH_MS", 100, 1),
+		oandaMaxPending: int(env, "OANDA_MAX_PENDING", 200_000, 1),
 	};
 }

@@ -9,6 +9,8 @@ import { freshness } from "../lib/api/freshness";
 import { ClientRateLimiter } from "../lib/api/guard";
 import { asMoleculerError, guard, sendApiError, type GatewayLocals } from "../mixins/http-guard";
 import { parseIngestStream, parseIngestText } from "../lib/api/ingest";
+import { gatherFeeds, type FeedBroker } from "../lib/feed/gather";
+import { feedsCheck } from "../lib/feed/status";
 import { getCandles } from "../lib/candles/query";
 import { parseKlinesQuery } from "../lib/history/params";
 import { queryKlines } from "../lib/history/klines-store";
@@ -50,6 +52,7 @@ const ApiService: ServiceSchema<any, any, GatewayLocals> = {
 					"GET ready": "api.ready",
 					"GET dead-letters": "api.deadLetters",
 					"GET gaps": "api.gaps",
+					"GET feeds": "api.feeds",
 					"POST ingest": "stream:api.ingest",
 					// Dukascopy history jobs (served by the dukascopy-backfill service, local or on another node)
 					"POST backfill/gaps": "dukascopy-backfill.fillGaps",
@@ -192,8 +195,25 @@ const ApiService: ServiceSchema<any, any, GatewayLocals> = {
 			async handler(this: Self) {
 				const rt = runtimeOf(this.broker);
 				const checks = await rt.readiness();
-				if (Object.values(checks).some((v) => v !== "ok")) throw new Errors.MoleculerError("not ready", 503, "NOT_READY", checks);
+				// Feeds report without failing readiness (a venue being down is not this process being broken),
+				// except refused credentials: that needs an operator, so the check names the feed and fails.
+				const feeds = await gatherFeeds(this.broker as unknown as FeedBroker);
+				checks.feeds = feedsCheck(feeds);
+				const authFailed = feeds.filter((f) => f.state === "auth-failed");
+				const failing = Object.entries(checks).filter(([k, v]) => k !== "feeds" && v !== "ok");
+				if (failing.length || authFailed.length) {
+					if (authFailed.length) checks.feeds = `auth-failed: ${authFailed.map((f) => `${f.venue} (${f.error ?? "credentials refused"})`).join(", ")}`;
+					throw new Errors.MoleculerError("not ready", 503, "NOT_READY", checks);
+				}
 				return { status: "ready", checks };
+			},
+		},
+		/** Every live feed on every node: state, last message age, reconnects, open outage (FeedStatus[]). */
+		feeds: {
+			visibility: "published",
+			params: {},
+			async handler(this: Service) {
+				return { items: await gatherFeeds(this.broker as unknown as FeedBroker) };
 			},
 		},
 		/** The gap ledger (feed_gaps): stretches a feed may have missed, newest first; `open=true` for unrepaired ones. */

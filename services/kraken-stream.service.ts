@@ -1,17 +1,20 @@
 import type { Context, Service, ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
-import { PgGapLedger } from "../lib/venues/kraken/gap-repair";
+import { PgGapLedger } from "../lib/feed/gap-ledger";
+import { FeedMonitor } from "../lib/feed/status";
 import { FrameRecorder } from "../lib/venues/kraken/recorder";
 import { krakenRestFromConfig } from "../lib/venues/kraken/rest";
 import { KrakenStream } from "../lib/venues/kraken/stream";
 import { canonicalSymbol, SymbolError, wsSymbolOf } from "../lib/venues/kraken/symbols";
+import { FeedServiceMixin, type FeedServiceLocals } from "../mixins/feed";
 import { runtimeOf } from "../mixins/runtime";
 import { SnapshotScheduler } from "../lib/orderbook/scheduler";
 import { hostname } from "node:os";
 
-interface Locals {
+interface Locals extends FeedServiceLocals {
 	stream: KrakenStream | null;
 	bookSnapshots: SnapshotScheduler<{ venue: string; symbol: string; wsSymbol: string }> | null;
+	monitor: FeedMonitor;
 }
 
 type Self = Service & Locals;
@@ -56,6 +59,7 @@ function symbolsParam(v: unknown): string[] {
  */
 const KrakenStreamService: ServiceSchema<{}, {}, Locals> = {
 	name: "kraken-stream",
+	mixins: [FeedServiceMixin],
 
 	events: {
 		/** From the symbol catalog: `{venue?, symbols?: [...all active], added?: [...], removed?: [...]}`. */
@@ -114,6 +118,9 @@ const KrakenStreamService: ServiceSchema<{}, {}, Locals> = {
 	created(this: Self) {
 		this.stream = null;
 		this.bookSnapshots = null;
+		// Made before the stream so the feed's series and `feeds` exist from the start, connected or not.
+		this.monitor = new FeedMonitor("kraken", "ws", () => this.stream?.snapshotSymbols() ?? []);
+		this.feedMonitors.push(this.monitor);
 		const m = this.broker.metrics;
 		if (m.isEnabled()) for (const [name, labelNames, description] of METRICS) m.register({ name: `mdp_kraken_${name}_total`, type: "counter", labelNames, description });
 	},
@@ -146,6 +153,7 @@ const KrakenStreamService: ServiceSchema<{}, {}, Locals> = {
 			},
 			onDisconnect: (info) => this.broker.emit("feed.disconnected", { venue: "kraken", ...info }),
 			onGapRepaired: (info) => this.broker.emit("feed.repaired", { venue: "kraken", ...info }),
+			monitor: this.monitor,
 		});
 		this.stream.start();
 		if (c.orderbookWsSnapshots) {

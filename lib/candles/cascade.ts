@@ -26,7 +26,7 @@ import {
 	type DirtySource,
 	type WindowSummary,
 } from "./buckets";
-import { intervalSql, levelFromChildrenSql, levelHasChildrenSql, minuteFromTicksSql, minuteHasTicksSql, tableOf, upsertSql } from "./sql";
+import { intervalSql, levelFromChildrenSql, REPAIRED_LEVELS, levelHasChildrenSql, minuteFromTicksSql, minuteHasTicksSql, tableOf, upsertSql } from "./sql";
 
 export const DEFAULT_FENCE_NAME = "cascade-refresher";
 export const DEFAULT_MAX_DIRTY = 50_000;
@@ -125,17 +125,34 @@ function rowsToWindows(rows: KeyRow[]): CandleWindow[] {
 const W_MINUTES = `WITH w AS (SELECT DISTINCT venue, symbol, bucket FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(venue, symbol, bucket))`;
 const W_LEVEL = `WITH w AS (SELECT DISTINCT venue, symbol, price_type, bucket FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS u(venue, symbol, price_type, bucket))`;
 
-/** Statements of the 1m rebuild of one source; exported for EXPLAIN checks. Params: venue[], symbol[], bucket[]. */
-export function minuteRebuildSql(source: DirtySource): { upsert: string; remove: string } {
+/**
+ * Statements of the 1m rebuild of one source; exported for EXPLAIN checks. Params: venue[], symbol[], bucket[].
+ * A repaired 1m candle (built from venue candles for a feed gap, sql/009) without ticks is kept, and `repaired`
+ * lists such minutes so the levels above are rebuilt over them too.
+ */
+export function minuteRebuildSql(source: DirtySource): { upsert: string; remove: string; repaired: string } {
 	const types = SOURCE_PRICE_TYPES[source].map((p) => `'${p}'`).join(", ");
 	return {
 		upsert: upsertSql("1m", W_MINUTES, minuteFromTicksSql(source)),
 		remove: `${W_MINUTES}
 			DELETE FROM ${tableOf("1m")} c USING w
 			WHERE c.venue = w.venue AND c.symbol = w.symbol AND c.price_type IN (${types}) AND c.bucket = w.bucket
-				AND NOT ${minuteHasTicksSql(source)}
+				AND NOT c.repaired AND NOT ${minuteHasTicksSql(source)}
 			RETURNING c.venue, c.symbol, c.price_type, c.bucket`,
+		repaired: `${W_MINUTES}
+			SELECT c.venue, c.symbol, c.price_type, c.bucket FROM ${tableOf("1m")} c JOIN w ON c.venue = w.venue AND c.symbol = w.symbol AND c.bucket = w.bucket
+			WHERE c.price_type IN (${types}) AND c.repaired`,
 	};
+}
+
+/** Set `repaired` on the windows of level tf in CTE w from its children. Params: venue[], symbol[], price_type[], bucket[]. */
+export function levelRepairedFlagSql(tf: Timeframe): string {
+	const child = CHILD_TIMEFRAME[tf]!;
+	return `${W_LEVEL}
+		UPDATE ${tableOf(tf)} p SET repaired = NOT p.repaired FROM w
+		WHERE p.venue = w.venue AND p.symbol = w.symbol AND p.price_type = w.price_type AND p.bucket = w.bucket
+			AND p.repaired IS DISTINCT FROM EXISTS (SELECT 1 FROM ${tableOf(child)} c WHERE c.venue = w.venue AND c.symbol = w.symbol
+				AND c.price_type = w.price_type AND c.bucket >= w.bucket AND c.bucket < w.bucket + ${intervalSql(tf)} AND c.repaired)`;
 }
 
 /** Statements of the rebuild of level tf (not 1m) from its child level. Params: venue[], symbol[], price_type[], bucket[]. */
@@ -169,9 +186,13 @@ async function cascadeOver(client: PoolClient, claimed: { venue: string; symbol:
 		const sql = minuteRebuildSql(source);
 		const up = await client.query<KeyRow>(sql.upsert, params);
 		const del = await client.query<KeyRow>(sql.remove, params);
-		minute.push(...rowsToWindows(up.rows), ...rowsToWindows(del.rows));
+		const kept = await client.query<KeyRow>(sql.repaired, params);
+		minute.push(...rowsToWindows(up.rows), ...rowsToWindows(del.rows), ...rowsToWindows(kept.rows));
 	}
 	changed["1m"] = sortWindows(minute);
+	// Parents are flagged only while some 1m candle is repaired (one probe of a partial index; the cascade never
+	// deletes a repaired minute, so without one no parent can need its flag changed).
+	const anyRepaired = (await client.query<{ r: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${tableOf("1m")} WHERE repaired) AS r`)).rows[0].r;
 	let below = changed["1m"];
 	for (const tf of TIMEFRAMES) {
 		if (tf === "1m") continue;
@@ -184,6 +205,7 @@ async function cascadeOver(client: PoolClient, claimed: { venue: string; symbol:
 		const sql = levelRebuildSql(tf);
 		const up = await client.query<KeyRow>(sql.upsert, params);
 		const del = await client.query<KeyRow>(sql.remove, params);
+		if (anyRepaired && REPAIRED_LEVELS.has(tf) && REPAIRED_LEVELS.has(CHILD_TIMEFRAME[tf]!)) await client.query(levelRepairedFlagSql(tf), params);
 		changed[tf] = sortWindows([...rowsToWindows(up.rows), ...rowsToWindows(del.rows)]);
 		below = changed[tf];
 	}

@@ -9,7 +9,7 @@ import type { Pool, PoolClient } from "pg";
 import { TIMEFRAMES, TIMEFRAME_MS, type Timeframe } from "../domain/timeframes";
 import type { Candle, PriceType } from "../domain/types";
 import { ceilBucket, countBucketsInRange, floorBucket, sourceOfPriceType } from "./buckets";
-import { intervalSql, minuteFromTicksSql, tableOf } from "./sql";
+import { intervalSql, minuteFromTicksSql, minuteHasTicksSql, REPAIRED_LEVELS, tableOf } from "./sql";
 import { withTransaction } from "../store/pool";
 
 export interface CandleQuery {
@@ -37,10 +37,13 @@ interface CandleRow {
 	close: string;
 	volume: string;
 	trades: string;
+	repaired?: boolean;
 }
 
 function toCandle(r: CandleRow): Candle {
-	return { time: r.bucket.toISOString(), open: r.open, high: r.high, low: r.low, close: r.close, volume: r.volume, trades: Number(r.trades) };
+	const c: Candle = { time: r.bucket.toISOString(), open: r.open, high: r.high, low: r.low, close: r.close, volume: r.volume, trades: Number(r.trades) };
+	if (r.repaired) c.repaired = true; // built (partly) from venue candles for a feed gap (sql/009)
+	return c;
 }
 
 const EPOCH = "timestamptz '1970-01-01 00:00:00+00'";
@@ -71,7 +74,7 @@ export async function getCandles(pool: Pool, q: CandleQuery): Promise<Candle[]> 
 		await client.query("SET LOCAL jit = off"); // short index-bound queries; JIT would only add latency
 		const key = [q.venue, q.symbol, q.price];
 		const stored = await client.query<CandleRow>(
-			`SELECT bucket, open, high, low, close, volume, trades FROM ${tableOf(tf)}
+			`SELECT bucket, open, high, low, close, volume, trades, ${REPAIRED_LEVELS.has(tf) ? "repaired" : "false AS repaired"} FROM ${tableOf(tf)}
 			 WHERE venue = $1 AND symbol = $2 AND price_type = $3 AND bucket >= $4 AND bucket < $5 ORDER BY bucket`,
 			[...key, iso(first), iso(toMs)],
 		);
@@ -95,17 +98,18 @@ export async function getCandles(pool: Pool, q: CandleQuery): Promise<Candle[]> 
 				`WITH w AS (SELECT $1::text AS venue, $2::text AS symbol, m AS bucket FROM unnest($5::timestamptz[]) AS m),
 				lb AS (SELECT unnest($4::timestamptz[]) AS b),
 				ch AS (
-					SELECT x.bucket, x.open, x.high, x.low, x.close, x.volume, x.trades
+					SELECT x.bucket, x.open, x.high, x.low, x.close, x.volume, x.trades, false AS repaired
 					FROM (${minuteFromTicksSql(source)}) x WHERE x.price_type = $3
 					UNION ALL
-					SELECT c.bucket, c.open, c.high, c.low, c.close, c.volume, c.trades
+					SELECT c.bucket, c.open, c.high, c.low, c.close, c.volume, c.trades, c.repaired
 					FROM lb JOIN ${tableOf("1m")} c ON c.venue = $1 AND c.symbol = $2 AND c.price_type = $3
 						AND c.bucket >= lb.b AND c.bucket < lb.b + ${intervalSql(tf)}
-					WHERE c.bucket <> ALL ($5::timestamptz[])
+					-- a repaired minute without ticks (sql/009) is its stored candle, live or not
+					WHERE c.bucket <> ALL ($5::timestamptz[]) OR (c.repaired AND NOT ${minuteHasTicksSql(source, "c")})
 				)
 				SELECT date_bin(${intervalSql(tf)}, bucket, ${EPOCH}) AS bucket,
 					(array_agg(open ORDER BY bucket))[1] AS open, max(high) AS high, min(low) AS low,
-					(array_agg(close ORDER BY bucket DESC))[1] AS close, sum(volume) AS volume, sum(trades)::bigint AS trades
+					(array_agg(close ORDER BY bucket DESC))[1] AS close, sum(volume) AS volume, sum(trades)::bigint AS trades, bool_or(repaired) AS repaired
 				FROM ch GROUP BY 1`,
 				[...key, [...liveBuckets].sort((a, b) => a - b).map(iso), minutes],
 			);

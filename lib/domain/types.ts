@@ -62,4 +62,6 @@ export interface Candle {
 	close: string;
 	volume: string;
 	trades: number;
+	/** Present (true) when the candle was filled from venue candles for a feed gap, not only from ticks. */
+	repaired?: boolean;
 }

@@ -332,7 +332,7 @@ describe("cost follows the dirty windows, not the history", () => {
 			const sym = source === "trades" ? "BIG-USD-SPOT" : "BIG-JPY-SPOT";
 			const params = [minutes.map(() => "kraken"), minutes.map(() => sym), minutes];
 			const sql = minuteRebuildSql(source);
-			for (const stmt of [sql.upsert, sql.remove]) {
+			for (const stmt of [sql.upsert, sql.remove, sql.repaired]) {
 				const nodes = await explain(stmt, params);
 				const scans = [...scansOf(nodes, source), ...scansOf(nodes, "candles_1m")];
 				expect(scans.length).toBeGreaterThan(0);

@@ -41,9 +41,11 @@ describe("npm start with no configuration, fed by npm run replay", () => {
 		// Live Kraken runs by default; pointed at a closed port here so live BTC/USD trades cannot mix with the replayed ones.
 		const deadUrl = `ws://127.0.0.1:${await freePort()}`;
 		// Only what a fresh machine has: no DATABASE_URL, no transporter, no Redis, memory log.
-		child = startService({ DATA_DIR: path.join(dir, "data"), PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), METRICS_PORT: "0", DATABASE_URL: "", TRANSPORTER: "", REDIS_URL: "", MARKET_LOG: "", SERVICES: "", KRAKEN_WS_URL: deadUrl, KRAKEN_REST_URL: deadUrl.replace("ws:", "http:") });
+		child = startService({ DATA_DIR: path.join(dir, "data"), PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), METRICS_PORT: "0", DATABASE_URL: "", TRANSPORTER: "", REDIS_URL: "", MARKET_LOG: "", SERVICES: "", KRAKEN_WS_URL: deadUrl, KRAKEN_REST_URL: deadUrl.replace("ws:", "http:"), OANDA_API_KEY: "" });
 		await child.waitForOutput(new RegExp(`pipeline up: services=${ALL_SERVICES.join(",")} db=embedded log=memory leadership=in-process`), 60_000);
-		expect((await getJson(`http://127.0.0.1:${port}/api/ready`)).body.checks).toEqual({ database: "ok", log: "ok" });
+		// kraken points at a dead URL: reported in checks.feeds, without failing readiness; oanda-stream is off without a key
+		expect((await getJson(`http://127.0.0.1:${port}/api/ready`)).body.checks).toEqual({ database: "ok", log: "ok", feeds: expect.stringMatching(/^degraded: kraken (backoff|connecting)$/) });
+		await child.waitForOutput(/oanda-stream is off: OANDA_API_KEY is not set/);
 
 		const trades = makeTrades(500, Date.parse("2024-01-15T10:00:00Z"), 2 * 3_600_000, 5);
 		const lines = trades.map((t) => ({ venue: "kraken", symbol: "BTC-USD-SPOT", venueSymbol: "BTC/USD", ...t }));

@@ -1,10 +1,11 @@
 import WebSocket from "ws";
-import { backoffMs } from "../../net/http";
+import { Reconnector, Watchdog } from "../../feed/reconnect";
 
 /**
  * The Kraken WebSocket connection: the only impure part of the venue adapter. It connects, hands
  * every frame (with its receive time) to the session, pings, watches for silence, and reconnects
- * with jittered exponential backoff. What to subscribe and what a frame means is the session's job.
+ * with jittered exponential backoff (lib/feed/reconnect). What to subscribe and what a frame means is the
+ * session's job.
  */
 
 export interface FeedOptions {
@@ -35,6 +36,10 @@ export interface FeedHandlers {
 	onOpen(): void;
 	onFrame(text: string, recvMs: number): void;
 	onClose(info: CloseInfo): void;
+	/** A connection attempt failed (never opened); `retryInMs` until the next one. */
+	onConnectFailed?(info: { reason: string; retryInMs: number }): void;
+	/** An attempt is starting. */
+	onConnecting?(): void;
 }
 
 export interface FeedLogger {
@@ -45,12 +50,11 @@ export interface FeedLogger {
 export class KrakenFeed {
 	private ws: WebSocket | null = null;
 	private stopping = false;
-	private attempt = 0;
 	private lastFrameMs: number | null = null;
 	private openedMs = 0;
-	private watchdogTimer: NodeJS.Timeout | null = null;
+	private readonly retry: Reconnector;
+	private readonly watchdog: Watchdog;
 	private pingTimer: NodeJS.Timeout | null = null;
-	private retryTimer: NodeJS.Timeout | null = null;
 	private reqId = 1_000_000;
 	private closedBy: string | null = null;
 	readonly stats = { connects: 0, disconnects: 0, watchdogCloses: 0, pingsSent: 0, connectFailures: 0 };
@@ -59,7 +63,14 @@ export class KrakenFeed {
 		private readonly opts: FeedOptions,
 		private readonly handlers: FeedHandlers,
 		private readonly logger: FeedLogger,
-	) {}
+	) {
+		this.retry = new Reconnector(opts);
+		this.watchdog = new Watchdog(opts.watchdogMs, (silent) => {
+			if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+			this.stats.watchdogCloses++;
+			this.reconnect(`watchdog: no frame for ${silent} ms`);
+		});
+	}
 
 	get connected(): boolean {
 		return this.ws?.readyState === WebSocket.OPEN;
@@ -73,15 +84,15 @@ export class KrakenFeed {
 	start(): void {
 		this.stopping = false;
 		this.connect();
-		const tick = Math.max(20, Math.min(1000, Math.floor(this.opts.watchdogMs / 4)));
-		this.watchdogTimer = setInterval(() => this.checkWatchdog(), tick);
+		this.watchdog.start();
 	}
 
 	async stop(): Promise<void> {
 		this.stopping = true;
-		for (const t of [this.watchdogTimer, this.pingTimer]) if (t) clearInterval(t);
-		if (this.retryTimer) clearTimeout(this.retryTimer);
-		this.watchdogTimer = this.pingTimer = this.retryTimer = null;
+		this.watchdog.stop();
+		if (this.pingTimer) clearInterval(this.pingTimer);
+		this.pingTimer = null;
+		this.retry.cancel();
 		const ws = this.ws;
 		this.ws = null;
 		if (ws && ws.readyState !== WebSocket.CLOSED) {
@@ -112,6 +123,7 @@ export class KrakenFeed {
 
 	private connect(): void {
 		if (this.stopping) return;
+		this.handlers.onConnecting?.();
 		const ws = new WebSocket(this.opts.url, { handshakeTimeout: this.opts.connectTimeoutMs ?? 10_000, perMessageDeflate: false });
 		this.ws = ws;
 		this.closedBy = null;
@@ -121,7 +133,8 @@ export class KrakenFeed {
 		ws.on("open", () => {
 			opened = true;
 			this.openedMs = Date.now();
-			this.lastFrameMs = this.openedMs; // the watchdog counts from the open
+			this.lastFrameMs = this.openedMs;
+			this.watchdog.touch(this.openedMs); // the watchdog counts from the open
 			this.stats.connects++;
 			if (this.opts.pingIntervalMs > 0) {
 				if (this.pingTimer) clearInterval(this.pingTimer);
@@ -135,7 +148,8 @@ export class KrakenFeed {
 			const now = Date.now();
 			this.lastFrameMs = now;
 			lastOfThis = now;
-			if (this.attempt > 0) this.attempt = 0; // a frame arrived: the connection works
+			this.watchdog.touch(now);
+			this.retry.reset(); // a frame arrived: the connection works
 			const text = isBinary ? Buffer.from(data as Buffer).toString("utf8") : data.toString();
 			this.handlers.onFrame(text, now);
 		});
@@ -149,28 +163,16 @@ export class KrakenFeed {
 			if (this.pingTimer) clearInterval(this.pingTimer);
 			this.pingTimer = null;
 			if (this.ws === ws) this.ws = null;
+			this.watchdog.disarm();
 			if (this.stopping) return;
-			const retryInMs = Math.max(50, backoffMs(this.attempt, this.opts.backoffBaseMs, this.opts.backoffMaxMs, this.opts.random));
-			this.attempt++;
+			const retryInMs = this.retry.nextDelay();
 			const reason = this.closedBy ?? (reasonBuf.length ? reasonBuf.toString() : opened ? `closed by peer (code ${code})` : `connect failed (code ${code})`);
 			if (opened) {
 				this.stats.disconnects++;
 				this.handlers.onClose({ reason, code, lastFrameMs: lastOfThis ?? this.openedMs, watchdog: this.closedBy?.startsWith("watchdog") ?? false, retryInMs });
-			}
+			} else this.handlers.onConnectFailed?.({ reason, retryInMs });
 			this.logger.warn(`Kraken socket ${opened ? "closed" : "could not connect"} (${reason}); reconnecting in ${retryInMs} ms`);
-			this.retryTimer = setTimeout(() => {
-				this.retryTimer = null;
-				this.connect();
-			}, retryInMs);
+			this.retry.schedule(retryInMs, () => this.connect());
 		});
-	}
-
-	private checkWatchdog(): void {
-		if (!this.ws || this.ws.readyState !== WebSocket.OPEN || this.lastFrameMs === null) return;
-		const silent = Date.now() - this.lastFrameMs;
-		if (silent > this.opts.watchdogMs) {
-			this.stats.watchdogCloses++;
-			this.reconnect(`watchdog: no frame for ${silent} ms`);
-		}
 	}
 }

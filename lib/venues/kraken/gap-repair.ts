@@ -1,7 +1,7 @@
-import type { Pool } from "pg";
 import { fastIsoMs } from "../../domain/codec";
+import type { GapLedger } from "../../feed/gap-ledger";
 import type { TradeItem } from "../../domain/types";
-import { backoffMs } from "../../net/http";
+import { RepairQueue } from "../../feed/repair-queue";
 import type { Queryable } from "../../store/migrate";
 import { withoutStoredTrades } from "../../store/trade-ids";
 import { KrakenRest, type TradesPage } from "./rest";
@@ -13,45 +13,10 @@ import { KrakenRest, type TradesPage } from "./rest";
  * published through the same log as live trades. REST times have fewer decimals than the socket's, so a
  * trade the socket delivered would be stored again under another time: with a `store`, ids already in
  * `trades` are dropped before publishing.
- * Each gap is a row in `feed_gaps`, marked repaired once REST has covered it.
+ * Each gap is a row in `feed_gaps` (lib/feed/gap-ledger), marked repaired once REST has covered it.
  */
 
-export interface GapRow {
-	venue: string;
-	symbol: string; // canonical
-	channel: string;
-	fromTime: string;
-	toTime: string | null;
-	cause: string;
-	detail?: Record<string, unknown>;
-}
-
-/** The gap ledger (`feed_gaps`). */
-export interface GapLedger {
-	open(g: GapRow): Promise<string>;
-	close(id: string, toTime: string, detail?: Record<string, unknown>): Promise<void>;
-	repaired(id: string, by: string, detail?: Record<string, unknown>): Promise<void>;
-}
-
-export class PgGapLedger implements GapLedger {
-	constructor(private readonly pool: Pool) {}
-
-	async open(g: GapRow): Promise<string> {
-		const { rows } = await this.pool.query(
-			`INSERT INTO feed_gaps (venue, symbol, channel, from_time, to_time, cause, detail) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id::text`,
-			[g.venue, g.symbol, g.channel, g.fromTime, g.toTime, g.cause, JSON.stringify(g.detail ?? {})],
-		);
-		return rows[0].id;
-	}
-
-	async close(id: string, toTime: string, detail: Record<string, unknown> = {}): Promise<void> {
-		await this.pool.query(`UPDATE feed_gaps SET to_time = $2, detail = detail || $3::jsonb WHERE id = $1`, [id, toTime, JSON.stringify(detail)]);
-	}
-
-	async repaired(id: string, by: string, detail: Record<string, unknown> = {}): Promise<void> {
-		await this.pool.query(`UPDATE feed_gaps SET repaired_at = now(), repaired_by = $2, detail = detail || $3::jsonb WHERE id = $1`, [id, by, JSON.stringify(detail)]);
-	}
-}
+export { PgGapLedger, type GapLedger, type GapRow } from "../../feed/gap-ledger";
 
 /** What is missing: trades after `afterId` (exclusive) and before `beforeId` (exclusive) or up to `toMs`. */
 export interface TradeGap {
@@ -152,25 +117,34 @@ export interface GapRepairerOptions {
 	onFailed?(job: RepairJob, err: Error): void;
 }
 
-/** Repairs gaps one at a time (REST is rate-limited anyway), retrying each with backoff. */
+/** Repairs gaps one at a time (REST is rate-limited anyway), retrying each with backoff (lib/feed/repair-queue). */
 export class GapRepairer {
-	private queue: RepairJob[] = [];
-	private running: Promise<void> | null = null;
-	private stopped = false;
-	private wake: (() => void) | null = null;
+	private readonly queue: RepairQueue<RepairJob>;
 	readonly stats = { queued: 0, repaired: 0, failed: 0, tradesFetched: 0, alreadyStored: 0, pages: 0 };
 
-	constructor(private readonly opts: GapRepairerOptions) {}
+	constructor(private readonly opts: GapRepairerOptions) {
+		this.queue = new RepairQueue<RepairJob>({
+			run: (job) => this.attempt(job),
+			describe: (job) => `gap ${job.ledgerId ?? "?"} (${job.symbol})`,
+			maxAttempts: opts.maxAttempts,
+			baseDelayMs: opts.baseDelayMs,
+			maxDelayMs: opts.maxDelayMs,
+			logger: opts.logger,
+			onFailed: (job, err) => {
+				this.stats.failed++;
+				this.opts.onFailed?.(job, err);
+			},
+		});
+	}
 
 	enqueue(job: RepairJob): void {
-		this.queue.push(job);
 		this.stats.queued++;
-		if (!this.running) this.running = this.drain().finally(() => (this.running = null));
+		this.queue.enqueue(job);
 	}
 
 	/** Resolves when every queued gap was tried. */
-	async idle(): Promise<void> {
-		while (this.running) await this.running;
+	idle(): Promise<void> {
+		return this.queue.idle();
 	}
 
 	/**
@@ -178,58 +152,29 @@ export class GapRepairer {
 	 * finishes (or fails: the owner aborts the REST signal first), and nothing is published after this resolves,
 	 * so the log and the pool may close then.
 	 */
-	async stop(): Promise<void> {
-		this.stopped = true;
-		this.queue = [];
-		this.wake?.();
-		await this.idle();
+	stop(): Promise<void> {
+		return this.queue.stop();
 	}
 
 	get pending(): number {
-		return this.queue.length + (this.running ? 1 : 0);
+		return this.queue.pending;
 	}
 
-	private async drain(): Promise<void> {
-		while (this.queue.length && !this.stopped) {
-			const job = this.queue.shift()!;
-			const max = this.opts.maxAttempts ?? 5;
-			for (let attempt = 0; attempt < max && !this.stopped; attempt++) {
-				try {
-					const r = await fetchMissingTrades(this.opts.rest, job.gap);
-					this.stats.pages += r.pages;
-					this.stats.tradesFetched += r.trades.length;
-					const { fresh, stored } = this.opts.store ? await withoutStoredTrades(this.opts.store, "kraken", job.symbol, r.trades) : { fresh: r.trades, stored: 0 };
-					if (this.stopped) break; // stopping: the log may be closing, and the gap stays open in the ledger
-					this.stats.alreadyStored += stored;
-					r.trades = fresh;
-					if (r.trades.length) await this.opts.publish(job, r.trades);
-					if (!r.covered) throw new Error(`REST did not reach the end of the gap after ${r.pages} pages`);
-					// REST can lag the socket: a gap that ends at a known id is repaired only once REST reached that id.
-					if (job.gap.beforeId !== null && !r.reachedEnd) throw new Error(`REST has no trades up to id ${job.gap.beforeId} yet`);
-					if (job.ledgerId) await this.opts.ledger.repaired(job.ledgerId, this.opts.repairedBy ?? "kraken-rest-trades", { restTrades: r.trades.length, alreadyStored: stored, restPages: r.pages });
-					this.stats.repaired++;
-					this.opts.onRepaired?.(job, r);
-					break;
-				} catch (err) {
-					if (this.stopped) break; // a call aborted by the stop: not a failure worth a retry or a warning
-					if (attempt === max - 1) {
-						this.stats.failed++;
-						this.opts.logger?.warn(`gap ${job.ledgerId ?? "?"} (${job.symbol}) not repaired after ${max} attempts: ${(err as Error).message}`);
-						this.opts.onFailed?.(job, err as Error);
-					} else {
-						const delay = Math.max(100, backoffMs(attempt, this.opts.baseDelayMs ?? 1000, this.opts.maxDelayMs ?? 60_000));
-						this.opts.logger?.warn(`gap repair for ${job.symbol} failed (${(err as Error).message}); retrying in ${delay} ms`);
-						await new Promise<void>((r) => {
-							const t = setTimeout(r, delay);
-							this.wake = () => {
-								clearTimeout(t);
-								r();
-							};
-						});
-						this.wake = null;
-					}
-				}
-			}
-		}
+	/** One try at a gap; throws to be retried. */
+	private async attempt(job: RepairJob): Promise<void> {
+		const r = await fetchMissingTrades(this.opts.rest, job.gap);
+		this.stats.pages += r.pages;
+		this.stats.tradesFetched += r.trades.length;
+		const { fresh, stored } = this.opts.store ? await withoutStoredTrades(this.opts.store, "kraken", job.symbol, r.trades) : { fresh: r.trades, stored: 0 };
+		if (this.queue.isStopped) return; // stopping: the log may be closing, and the gap stays open in the ledger
+		this.stats.alreadyStored += stored;
+		r.trades = fresh;
+		if (r.trades.length) await this.opts.publish(job, r.trades);
+		if (!r.covered) throw new Error(`REST did not reach the end of the gap after ${r.pages} pages`);
+		// REST can lag the socket: a gap that ends at a known id is repaired only once REST reached that id.
+		if (job.gap.beforeId !== null && !r.reachedEnd) throw new Error(`REST has no trades up to id ${job.gap.beforeId} yet`);
+		if (job.ledgerId) await this.opts.ledger.repaired(job.ledgerId, this.opts.repairedBy ?? "kraken-rest-trades", { restTrades: r.trades.length, alreadyStored: stored, restPages: r.pages });
+		this.stats.repaired++;
+		this.opts.onRepaired?.(job, r);
 	}
 }

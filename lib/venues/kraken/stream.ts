@@ -1,15 +1,18 @@
-import { encodeEnvelope, tradeEnvelope } from "../../domain/codec";
+import { encodeEnvelope, fastIsoMs, tradeEnvelope } from "../../domain/codec";
 import { marketTopic } from "../../domain/topics";
 import type { Marker, TradeItem } from "../../domain/types";
+import { NO_LEDGER, type GapLedger } from "../../feed/gap-ledger";
+import { markerPayload } from "../../feed/markers";
+import { BatchPublisher } from "../../feed/publisher";
+import { FeedMonitor } from "../../feed/status";
 import type { MarketLog } from "../../log/types";
 import type { Queryable } from "../../store/migrate";
 import { L2Book } from "./book";
 import { KrakenFeed, type CloseInfo, type FeedOptions } from "./feed";
-import { GapRepairer, type GapLedger, type RepairJob, type TradePager } from "./gap-repair";
+import { GapRepairer, type RepairJob, type TradePager } from "./gap-repair";
 import type { SubscribeParams, WsBook, WsMethodReply, WsPair, WsStatus, WsTicker, WsTrade } from "./messages";
 import { decodeFrame, precisionOf, quoteItem, QuoteSeq, tradeItem, type Precision, type RejectCategory } from "./parse";
 import { renderDecimal } from "./precision";
-import { BatchPublisher } from "./publisher";
 import type { FrameRecorder } from "./recorder";
 import { canonicalSymbol, wsSymbol } from "./symbols";
 
@@ -58,6 +61,8 @@ export interface KrakenStreamOptions {
 	onGapRepaired?(info: { symbol: string; gapId: string | null; trades: number }): void;
 	/** Called first on stop (the service aborts REST calls in flight with it). */
 	onStop?(): void;
+	/** Feed state for /api/feeds and the mdp_feed_* metrics; one is made when not given. */
+	monitor?: FeedMonitor;
 }
 
 interface PendingGap {
@@ -130,8 +135,6 @@ export interface StreamStats {
 	gapsOpened: number;
 }
 
-const NO_LEDGER: GapLedger = { open: async () => "", close: async () => undefined, repaired: async () => undefined };
-
 /** How long after a trade subscription ack its snapshot may take before a reconnect gap is closed without it. */
 const TRADE_SNAPSHOT_WAIT_MS = 2000;
 
@@ -141,6 +144,8 @@ export class KrakenStream {
 	readonly feed: KrakenFeed;
 	readonly publisher: BatchPublisher;
 	readonly repairer: GapRepairer | null;
+	readonly monitor: FeedMonitor;
+	private startedMs = Date.now();
 	private syms = new Map<string, SymState>();
 	private precision = new Map<string, Precision>();
 	private quoteSeq = new QuoteSeq();
@@ -176,7 +181,18 @@ export class KrakenStream {
 				this.opts.logger.error(`stopping: ${items} item(s) in ${payloads} message(s) could not be published (the log refused them) and are lost`);
 			},
 		});
-		this.feed = new KrakenFeed(opts.feed, { onOpen: () => this.onOpen(), onFrame: (t, ms) => this.onFrame(t, ms), onClose: (i) => this.onClose(i) }, opts.logger);
+		this.monitor = opts.monitor ?? new FeedMonitor(VENUE, "ws", () => this.snapshotSymbols());
+		this.feed = new KrakenFeed(
+			opts.feed,
+			{
+				onOpen: () => this.onOpen(),
+				onFrame: (t, ms) => this.onFrame(t, ms),
+				onClose: (i) => this.onClose(i),
+				onConnecting: () => this.monitor.connecting(),
+				onConnectFailed: (i) => this.onConnectFailed(i.reason),
+			},
+			opts.logger,
+		);
 		this.repairer = opts.rest
 			? new GapRepairer({
 					rest: opts.rest,
@@ -203,7 +219,13 @@ export class KrakenStream {
 		return [...this.syms.keys()];
 	}
 
+	/** The canonical symbols streamed ("BTC-USD-SPOT"). */
+	snapshotSymbols(): string[] {
+		return [...this.syms.values()].map((s) => s.symbol);
+	}
+
 	start(): void {
+		this.startedMs = Date.now();
 		this.publisher.start();
 		this.feed.start();
 		const rest = this.opts.rest;
@@ -229,6 +251,7 @@ export class KrakenStream {
 		// Trades dropped while the log was away, whose run no accepted trade ended: at least on record for repair.
 		await Promise.all([...this.syms.values()].map((st) => this.endOverflowOnStop(st)));
 		await this.opts.recorder?.close();
+		this.monitor.stopped();
 	}
 
 	/** Add symbols at run time; resolves with those that were new. */
@@ -290,6 +313,7 @@ export class KrakenStream {
 	/** Everything received goes through here: live frames and replayed recordings alike. */
 	handleFrame(text: string, recvMs: number): void {
 		this.stats.frames++;
+		this.monitor.message(recvMs);
 		const recvTime = new Date(recvMs).toISOString();
 		const f = decodeFrame(text);
 		if (f.kind === "rejected") {
@@ -331,6 +355,7 @@ export class KrakenStream {
 
 	private onOpen(): void {
 		const now = Date.now();
+		this.monitor.connected();
 		this.requests.clear();
 		for (const st of this.syms.values()) {
 			st.bookRequested = false;
@@ -351,18 +376,35 @@ export class KrakenStream {
 	private onClose(info: CloseInfo): void {
 		this.stats.disconnects++;
 		this.count("disconnects", 1, { cause: info.watchdog ? "watchdog" : "disconnect" });
-		const from = new Date(info.lastFrameMs ?? Date.now()).toISOString();
-		const cause = info.watchdog ? "watchdog" : "disconnect";
+		const fromMs = info.lastFrameMs ?? Date.now();
+		this.monitor.disconnected(info.reason, fromMs);
+		this.openOutage(fromMs, info.watchdog ? "watchdog" : "disconnect", info.reason);
+		this.opts.onDisconnect?.({ reason: info.reason, symbols: this.symbols, from: new Date(fromMs).toISOString(), watchdog: info.watchdog });
+	}
+
+	/**
+	 * A connection attempt failed. A feed that should be streaming and cannot connect is an outage from its last
+	 * frame (or from the start when it never connected): opened in the ledger once, closed by the next open.
+	 */
+	private onConnectFailed(reason: string): void {
+		const fromMs = this.feed.lastFrameAt ?? this.startedMs;
+		this.monitor.connectFailed(reason, fromMs);
+		this.openOutage(fromMs, "connect-failed", reason);
+	}
+
+	/** Gap rows (trade, ticker, book) and disconnect markers for every symbol not already inside an outage. */
+	private openOutage(fromMs: number, cause: string, reason: string): void {
+		const from = new Date(fromMs).toISOString();
 		for (const st of this.syms.values()) {
 			st.book?.reset();
 			if (st.pending) continue; // still down from an earlier drop: that gap covers this one too
-			this.marker(st, "disconnect", from, { reason: info.reason, cause });
+			this.marker(st, "disconnect", from, { reason, cause });
 			const ledger = this.opts.ledger;
 			const ids: Promise<Record<string, string | null>> = ledger
 				? Promise.all(
 						CHANNELS_ON_DISCONNECT.map((channel) =>
 							ledger
-								.open({ venue: VENUE, symbol: st.symbol, channel, fromTime: from, toTime: null, cause, detail: { reason: info.reason, lastTradeId: st.lastTradeId?.toString() ?? null } })
+								.open({ venue: VENUE, symbol: st.symbol, channel, fromTime: from, toTime: null, cause, detail: { reason, lastTradeId: st.lastTradeId?.toString() ?? null } })
 								.catch((err) => {
 									this.opts.logger.warn(`feed_gaps insert failed: ${(err as Error).message}`);
 									return null;
@@ -372,10 +414,10 @@ export class KrakenStream {
 				: Promise.resolve({});
 			this.stats.gapsOpened++;
 			st.stats.gaps++;
+			this.monitor.gapOpened(st.symbol);
 			this.bookGaps.set(st.ws, ids.then((r) => r.book ?? null));
-			st.pending = { ledgerIds: ids, fromMs: info.lastFrameMs ?? Date.now(), toMs: null, afterId: st.lastTradeId, afterMs: st.lastTradeTime ? Date.parse(st.lastTradeTime) : null };
+			st.pending = { ledgerIds: ids, fromMs, toMs: null, afterId: st.lastTradeId, afterMs: st.lastTradeTime ? Date.parse(st.lastTradeTime) : null };
 		}
-		this.opts.onDisconnect?.({ reason: info.reason, symbols: this.symbols, from, watchdog: info.watchdog });
 	}
 
 	// ---- subscriptions ----
@@ -514,6 +556,7 @@ export class KrakenStream {
 				continue;
 			}
 			const item = tradeItem(t, recvTime, this.precision.get(st.ws));
+			this.monitor.symbolMessage(st.symbol, Date.parse(recvTime), fastIsoMs(t.timestamp));
 			const id = BigInt(t.trade_id);
 			if (st.pending && st.pending.toMs !== null) {
 				let seen = snapshotIds.get(st);
@@ -576,6 +619,7 @@ export class KrakenStream {
 	private openIdGap(st: SymState, afterId: bigint, beforeId: bigint, from: string, to: string, cause = "trade-id-jump", detail: Record<string, unknown> = {}): void {
 		this.stats.gapsOpened++;
 		st.stats.gaps++;
+		this.monitor.gapOpened(st.symbol);
 		if (cause === "trade-id-jump") {
 			this.count("trade_id_gaps");
 			this.opts.logger.warn(`${st.ws}: trade id jumped from ${afterId} to ${beforeId}; repairing ${beforeId - afterId - 1n} trade(s) from REST`);
@@ -695,6 +739,7 @@ export class KrakenStream {
 				this.stats.unsolicited++;
 				continue;
 			}
+			this.monitor.symbolMessage(st.symbol, Date.parse(recvTime), t.timestamp ? fastIsoMs(t.timestamp) : null);
 			const q = quoteItem(t, recvTime, this.quoteSeq, this.precision.get(st.ws));
 			if (!q) {
 				st.stats.quotesRepeated++;
@@ -713,6 +758,7 @@ export class KrakenStream {
 				this.stats.unsolicited++;
 				continue;
 			}
+			this.monitor.symbolMessage(st.symbol, Date.parse(recvTime), b.timestamp ? fastIsoMs(b.timestamp) : null);
 			const prec = this.precision.get(st.ws);
 			if (!prec) {
 				this.warnOnce(`noprec:${st.ws}`, `${st.ws} book data before its precision is known: dropped`);
@@ -761,6 +807,7 @@ export class KrakenStream {
 				continue;
 			}
 			st.stats.checksumMismatch++;
+			this.monitor.checksumMismatches++;
 			st.mismatchRun++;
 			this.count("checksum_mismatches", 1, { symbol: st.symbol });
 			this.opts.logger.warn(`${st.ws} book checksum mismatch (${st.mismatchRun} in a row): expected ${b.checksum}, computed ${st.book.checksum()}`);
@@ -777,7 +824,7 @@ export class KrakenStream {
 	}
 
 	private marker(st: SymState, type: Marker["type"], time: string, detail: Record<string, unknown>, only?: "trades" | "ticker" | "book"): void {
-		const payload = Buffer.from(JSON.stringify({ v: 1, kind: "marker", venue: VENUE, symbol: st.symbol, items: [{ type, time, detail }] }));
+		const payload = markerPayload(VENUE, st.symbol, type, time, detail);
 		for (const ch of ["trades", "ticker", "book"] as const) if (!only || only === ch) this.publisher.payload(st.topics[ch], VENUE, st.symbol, payload);
 	}
 

@@ -1,6 +1,6 @@
-import { encodeEnvelope, quoteEnvelope, tradeEnvelope } from "../../domain/codec";
-import type { QuoteItem, TradeItem } from "../../domain/types";
-import type { MarketLog } from "../../log/types";
+import { encodeEnvelope, quoteEnvelope, tradeEnvelope } from "../domain/codec";
+import type { QuoteItem, TradeItem } from "../domain/types";
+import type { MarketLog } from "../log/types";
 
 /**
  * Batches what the session produces into log messages: trades and quotes accumulate per topic and
@@ -9,7 +9,7 @@ import type { MarketLog } from "../../log/types";
  * payloads and retries them first on the next flush, so nothing is dropped while the log is briefly away.
  * While it stays away, memory is bounded: past `maxPending` held items, new trades, quotes and book
  * messages are refused (the call returns false and `stats.dropped` counts them) and the caller records
- * what it lost (stream.ts: a feed_gaps row, and REST repair for trades). Markers are always kept.
+ * what it lost (a feed_gaps row; Kraken repairs trades from REST). Markers are always kept.
  */
 interface Held {
 	data: Buffer;

@@ -1,7 +1,7 @@
-import { decodeEnvelope } from "../../../lib/domain/codec";
-import type { MarketLog } from "../../../lib/log/types";
-import { MemoryLog } from "../../../lib/log/memory";
-import { BatchPublisher } from "../../../lib/venues/kraken/publisher";
+import { decodeEnvelope } from "../../lib/domain/codec";
+import type { MarketLog } from "../../lib/log/types";
+import { MemoryLog } from "../../lib/log/memory";
+import { BatchPublisher } from "../../lib/feed/publisher";
 
 const T = "market-data/crypto/raw/kraken/btcusd/trades";
 const trade = (id: number) => ({ tradeId: String(id), side: "buy" as const, price: "29430.2", qty: "0.00100000", time: "2023-07-30T15:29:58.343415Z", recvTime: "2023-07-30T15:29:58.400Z" });
