@@ -111,7 +111,7 @@ export class AutoIngester {
 		let h = await this.cursor(inst, now);
 		const max = this.o.maxHoursPerRound ?? 168;
 		while (h + HOUR_MS <= now && r.fetched.length < max && !this.stopping && this.o.lease.isLeader()) {
-			if (!marketOpen(inst.asset, h)) {
+			if (!marketOpen(inst.asset, h, inst.exchange)) {
 				r.skippedClosed++;
 				h += HOUR_MS;
 				await this.advance(inst, h);

@@ -116,6 +116,7 @@ export function binanceAdapter(market: BinanceMarket, baseUrl: string, get: Json
 	return {
 		venue: "binance",
 		source: `binance ${market}`,
+		owns: (row) => row.meta?.market === market,
 		async load(signal) {
 			return nonEmpty(`binance ${market}`, parseBinanceExchangeInfo(market, await get(`${baseUrl}${PATHS[market]}`, { signal }))).instruments;
 		},

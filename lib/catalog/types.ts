@@ -45,6 +45,8 @@ export interface VenueCatalogAdapter {
 	/** A name for logs ("binance spot", "binance usd-m"). */
 	readonly source: string;
 	load(signal?: AbortSignal): Promise<CatalogInstrument[]>;
+	/** Whether a stored row of the venue came from this source (Binance: spot, USD-M and COIN-M share the venue). Default: all. */
+	owns?(row: Pick<CatalogRow, "meta">): boolean;
 }
 
 /** Raised by an adapter when the venue answered something that is not its instrument list. */
