@@ -10,6 +10,7 @@ import CascadeRefresherService from "../services/cascade-refresher.service";
 import DukascopyBackfillService from "../services/dukascopy-backfill.service";
 import ExchangeHistoryService from "../services/exchange-history.service";
 import KrakenStreamService from "../services/kraken-stream.service";
+import { symbolCatalogSchema } from "../services/symbol-catalog.service";
 import TickWriterService from "../services/tick-writer.service";
 
 export interface Pipeline {
@@ -25,6 +26,7 @@ const SCHEMAS: Record<string, (c: Config) => ServiceSchema> = {
 	"exchange-history": () => ExchangeHistoryService as ServiceSchema,
 	"dukascopy-backfill": () => DukascopyBackfillService as ServiceSchema,
 	"kraken-stream": () => KrakenStreamService as ServiceSchema,
+	"symbol-catalog": () => symbolCatalogSchema(),
 };
 
 /**

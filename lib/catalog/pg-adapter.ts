@@ -28,23 +28,27 @@ type Query = Record<string, unknown>;
 
 export class PgDbAdapter {
 	private pool: Pool | null = null;
+	private broker: unknown = null;
 
+	/** `poolOf` gets the broker moleculer-db hands to init() (null when used outside a service). */
 	constructor(
 		readonly spec: PgTableSpec,
-		private readonly poolOf: () => Pool,
+		private readonly poolOf: (broker: unknown) => Pool,
 	) {}
 
 	// moleculer-db lifecycle: the pool belongs to the process runtime, so connect/disconnect only take/release our reference.
-	init(): void {}
+	init(broker: unknown): void {
+		this.broker = broker;
+	}
 	async connect(): Promise<void> {
-		this.pool = this.poolOf();
+		this.pool = this.poolOf(this.broker);
 	}
 	async disconnect(): Promise<void> {
 		this.pool = null;
 	}
 
 	private db(): Pool {
-		return this.pool ?? this.poolOf();
+		return this.pool ?? this.poolOf(this.broker);
 	}
 
 	private col(field: string): PgColumn {
