@@ -5,6 +5,7 @@ import ApiGateway from "moleculer-web";
 import { intParam, parseCandleQuery, parseTickQuery, ParamError } from "../lib/api/params";
 import { queryQuotes, queryTrades } from "../lib/api/ticks";
 import { freshness } from "../lib/api/freshness";
+import { SymbolKnowledge, UnknownMarketError } from "../lib/api/known";
 import { getCandles } from "../lib/candles/query";
 import { parseKlinesQuery } from "../lib/history/params";
 import { queryKlines } from "../lib/history/klines-store";
@@ -12,6 +13,25 @@ import { parseReplay } from "../lib/replay";
 import { runtimeOf } from "../mixins/runtime";
 
 type Params = Record<string, unknown>;
+
+/** An empty read of a venue/symbol nobody knows is a 404 naming it, not an empty 200 (lib/api/known.ts says what "known" is). */
+async function emptyMeansUnknown<T>(rows: T, empty: boolean, known: SymbolKnowledge, venue: string, symbol: string): Promise<T> {
+	if (!empty) return rows;
+	try {
+		await known.assertReadable(venue, symbol);
+	} catch (err) {
+		if (err instanceof UnknownMarketError) throw new Errors.MoleculerClientError(err.message, 404, "UNKNOWN_SYMBOL", { venue, symbol, matches: err.matches });
+		throw err;
+	}
+	return rows;
+}
+
+const knowledge = new WeakMap<object, SymbolKnowledge>();
+function knownOf(pool: import("pg").Pool): SymbolKnowledge {
+	let k = knowledge.get(pool);
+	if (!k) knowledge.set(pool, (k = new SymbolKnowledge(pool)));
+	return k;
+}
 
 /** Turn a parameter problem into a 400 that says what is wrong; let everything else through. */
 /**
@@ -48,6 +68,12 @@ const ApiService: ServiceSchema<any> = {
 					"GET klines": "api.klines",
 					"POST history/klines": "exchange-history.klines",
 					"POST history/kraken-trades": "exchange-history.krakenTrades",
+					// the symbol catalog (symbol-catalog service, Moleculer name `symbols`)
+					"GET symbols": "symbols.list",
+					"POST symbols/sync": "symbols.sync",
+					"POST symbols": "symbols.add",
+					"GET symbols/:venue/:symbol": "symbols.resolve",
+					"DELETE symbols/:venue/:symbol": "symbols.remove",
 				},
 				bodyParsers: { json: { limit: "64mb" } },
 			},
@@ -61,7 +87,10 @@ const ApiService: ServiceSchema<any> = {
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const q = await asClientErrors(() => parseCandleQuery(ctx.params, { maxBuckets: rt.config.apiMaxRangeBuckets }));
-				return getCandles(rt.pool, q);
+				const known = knownOf(rt.pool);
+				if (ctx.params.price === undefined || ctx.params.price === "") q.price = await known.defaultPrice(q.venue, q.symbol);
+				const candles = await getCandles(rt.pool, q);
+				return emptyMeansUnknown(candles, candles.length === 0, known, q.venue, q.symbol);
 			},
 		},
 		trades: {
@@ -69,7 +98,8 @@ const ApiService: ServiceSchema<any> = {
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const q = await asClientErrors(() => parseTickQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
-				return queryTrades(rt.pool, q);
+				const page = await queryTrades(rt.pool, q);
+				return emptyMeansUnknown(page, page.items.length === 0 && !q.cursor, knownOf(rt.pool), q.venue, q.symbol);
 			},
 		},
 		quotes: {
@@ -77,7 +107,8 @@ const ApiService: ServiceSchema<any> = {
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const q = await asClientErrors(() => parseTickQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
-				return queryQuotes(rt.pool, q);
+				const page = await queryQuotes(rt.pool, q);
+				return emptyMeansUnknown(page, page.items.length === 0 && !q.cursor, knownOf(rt.pool), q.venue, q.symbol);
 			},
 		},
 		/** Stored exchange klines (Binance), oldest first; fill them with POST /api/history/klines. */
@@ -86,7 +117,8 @@ const ApiService: ServiceSchema<any> = {
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const q = await asClientErrors(() => parseKlinesQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
-				return queryKlines(rt.pool, q, q.from, q.to, q.limit);
+				const rows = await queryKlines(rt.pool, q, q.from, q.to, q.limit);
+				return emptyMeansUnknown(rows, rows.length === 0, knownOf(rt.pool), q.venue, q.symbol);
 			},
 		},
 		freshness: {
@@ -172,6 +204,14 @@ const ApiService: ServiceSchema<any> = {
 				const text = (ctx.params as Params).lines;
 				if (typeof text !== "string") throw new Errors.MoleculerClientError('send {"lines": "<JSON lines>"}', 400, "INVALID_PARAMETER", { param: "lines" });
 				const parsed = parseReplay(text);
+				if (!rt.config.ingestAllowUnknown) {
+					const unknown = await knownOf(rt.pool).unknownForIngest(parsed.messages);
+					if (unknown.length) {
+						throw new Errors.MoleculerClientError(`refused: ${unknown.map((u) => u.message).join("; ")} (add it with POST /api/symbols, or set INGEST_ALLOW_UNKNOWN=true)`, 404, "UNKNOWN_SYMBOL", {
+							unknown: unknown.map((u) => ({ venue: u.venue, symbol: u.symbol, matches: u.matches })),
+						});
+					}
+				}
 				const log = await rt.log();
 				for (const m of parsed.messages) await log.publish(m.topic, m.key, [m.payload]);
 				return { lines: parsed.lines, published: parsed.records, messages: parsed.messages.length, errors: parsed.errors.slice(0, 100) };

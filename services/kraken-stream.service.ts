@@ -1,5 +1,11 @@
 import type { Context, Service, ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
+import { krakenSeedRows, startupVenueSymbols } from "../lib/catalog/active";
+import { PgDbAdapter, SYMBOLS_TABLE } from "../lib/catalog/pg-adapter";
+import { withCatalogLock } from "../lib/catalog/venue-lock";
+import type { LeaderElector } from "../lib/coordination/lease";
+import { LocalLease } from "../lib/coordination/local-lease";
+import { RedisLease } from "../lib/coordination/redis-lease";
 import { PgGapLedger } from "../lib/venues/kraken/gap-repair";
 import { FrameRecorder } from "../lib/venues/kraken/recorder";
 import { krakenRestFromConfig } from "../lib/venues/kraken/rest";
@@ -9,7 +15,18 @@ import { runtimeOf } from "../mixins/runtime";
 
 interface Locals {
 	stream: KrakenStream | null;
+	lease: LeaderElector;
+	catalog: PgDbAdapter;
+	reconcileTimer: NodeJS.Timeout | null;
+	catalogPairs: Set<string>; // the active pairs as last read from the catalog
+	leading: Promise<void> | null;
+	lead(): Promise<void>;
+	follow(reason: string): Promise<void>;
+	reconcile(): Promise<void>;
 }
+
+/** How often the leader compares its subscriptions with the catalog (a missed symbols.changed heals here). */
+const RECONCILE_MS = 15_000;
 
 type Self = Service & Locals;
 
@@ -42,7 +59,9 @@ function symbolsParam(v: unknown): string[] {
 
 /**
  * Kraken WebSocket v2 → market-data log (lib/venues/kraken): trades, bbo quotes, verified books,
- * disconnect markers, gap repair from REST. REPL: `call kraken-stream.stats`,
+ * disconnect markers, gap repair from REST. The pairs are the catalog's active kraken symbols
+ * (KRAKEN_SYMBOLS only seeds the first start); one replica streams them all under a lease (Redis with
+ * REDIS_URL), another takes over when it dies, so no pair is streamed twice and none is dropped. REPL: `call kraken-stream.stats`,
  * `call kraken-stream.subscribe --symbols ETH/USD`.
  */
 const KrakenStreamService: ServiceSchema<{}, {}, Locals> = {
@@ -52,6 +71,7 @@ const KrakenStreamService: ServiceSchema<{}, {}, Locals> = {
 		/** From the symbol catalog: `{venue?, symbols?: [...all active], added?: [...], removed?: [...]}`. */
 		"symbols.changed"(this: Self, ctx: Context<{ venue?: string; symbols?: string[]; added?: string[]; removed?: string[] }>) {
 			const p = ctx.params ?? {};
+			// only the lease holder streams; the others pick the catalog up when they are elected
 			if (!this.stream || (p.venue && p.venue !== "kraken")) return;
 			try {
 				const toWs = (l: unknown) => (Array.isArray(l) ? l.map((s) => wsSymbolOf(String(s))) : []);
@@ -59,6 +79,7 @@ const KrakenStreamService: ServiceSchema<{}, {}, Locals> = {
 				let removed = toWs(p.removed);
 				if (Array.isArray(p.symbols)) {
 					const want = new Set(toWs(p.symbols));
+					this.catalogPairs = want;
 					added = [...want];
 					removed = this.stream.symbols.filter((s) => !want.has(s));
 				}
@@ -86,47 +107,110 @@ const KrakenStreamService: ServiceSchema<{}, {}, Locals> = {
 		},
 	},
 
+	methods: {
+		/** Elected: stream the catalog's active pairs. */
+		async lead(this: Self) {
+			if (this.leading) return this.leading;
+			this.leading = (async () => {
+				if (this.stream) return;
+				const rt = runtimeOf(this.broker);
+				const pairs = (await this.catalog.find({ query: { venue: "kraken", active: true }, sort: ["venueSymbol"] })) as { venueSymbol: string }[];
+				if (!this.lease.isLeader()) return;
+				this.catalogPairs = new Set(pairs.map((r) => wsSymbolOf(r.venueSymbol)));
+				this.stream = await createStream(this, rt, [...this.catalogPairs]);
+				this.stream.start();
+				this.logger.info(`kraken-stream leader: streaming ${this.stream.symbols.join(", ") || "(no active pairs)"}`);
+			})().finally(() => (this.leading = null));
+			return this.leading;
+		},
+		/** Lease lost or stopping: stop streaming (the new holder resumes from the catalog). */
+		async follow(this: Self, reason: string) {
+			await this.leading?.catch(() => undefined);
+			const s = this.stream;
+			this.stream = null;
+			if (s) {
+				this.logger.warn(`kraken-stream: stopped streaming (${reason})`);
+				await s.stop();
+			}
+		},
+		async reconcile(this: Self) {
+			if (!this.stream || !this.lease.isLeader()) return;
+			const rows = (await this.catalog.find({ query: { venue: "kraken", active: true } })) as { venueSymbol: string }[];
+			// Apply what changed in the catalog since the last look (not "stream = catalog": a pair added by hand with
+			// kraken-stream.subscribe stays until it is unsubscribed).
+			const want = new Set(rows.map((r) => wsSymbolOf(r.venueSymbol)));
+			const added = this.stream.subscribe([...want].filter((s) => !this.catalogPairs.has(s)));
+			const removed = this.stream.unsubscribe([...this.catalogPairs].filter((s) => !want.has(s)));
+			this.catalogPairs = want;
+			if (added.length || removed.length) this.logger.info(`catalog reconcile: subscribed ${added.join(", ") || "-"}, unsubscribed ${removed.join(", ") || "-"}`);
+		},
+	},
+
 	created(this: Self) {
 		this.stream = null;
+		this.leading = null;
+		this.reconcileTimer = null;
+		this.catalogPairs = new Set();
+		const rt = runtimeOf(this.broker);
+		const c = rt.config;
+		this.catalog = new PgDbAdapter(SYMBOLS_TABLE, () => rt.pool);
+		let token = 0n;
+		this.lease = c.redisUrl
+			? new RedisLease({ redis: c.redisUrl, key: `${this.broker.namespace || "mdp"}:lease:kraken-stream`, ttlMs: c.leaseTtlMs, holderId: this.broker.nodeID, logger: this.logger })
+			: new LocalLease({ holderId: this.broker.nodeID, nextToken: () => ++token });
 		const m = this.broker.metrics;
 		if (m.isEnabled()) for (const [name, labelNames, description] of METRICS) m.register({ name: `mdp_kraken_${name}_total`, type: "counter", labelNames, description });
 	},
 
 	async started(this: Self) {
 		const rt = runtimeOf(this.broker);
-		const c = rt.config;
-		const m = this.broker.metrics;
-		const abort = new AbortController();
-		// KRAKEN_RECORD_FILE, or `npm start -- --record frames.jsonl` (bin/start.ts)
-		const recordFile = c.krakenRecordFile;
-		if (recordFile) this.logger.info(`recording raw Kraken frames to ${recordFile}`);
-		this.stream = new KrakenStream({
-			symbols: c.krakenSymbols,
-			bookDepth: c.krakenBookDepth,
-			log: await rt.log(),
-			ledger: new PgGapLedger(rt.pool),
-			store: rt.pool,
-			rest: krakenRestFromConfig(c, (host, rate, burst) => rt.limiter(host, rate, burst), abort.signal), // the limiter exchange-history uses too
-			feed: { url: c.krakenWsUrl, watchdogMs: c.krakenWatchdogMs, pingIntervalMs: c.krakenPingIntervalMs, backoffBaseMs: c.krakenBackoffBaseMs, backoffMaxMs: c.krakenBackoffMaxMs },
-			flushMs: c.krakenFlushMs,
-			maxBatchItems: 1000,
-			maxPending: c.krakenMaxPending,
-			checksumMismatchLimit: c.krakenChecksumMismatchLimit,
-			logger: this.logger,
-			recorder: recordFile ? new FrameRecorder(recordFile) : null,
-			onStop: () => abort.abort(new Error("kraken-stream stopped")),
-			count: (name, n, labels) => {
-				if (m.isEnabled()) m.increment(`mdp_kraken_${name}_total`, labels, n);
-			},
-			onDisconnect: (info) => this.broker.emit("feed.disconnected", { venue: "kraken", ...info }),
-			onGapRepaired: (info) => this.broker.emit("feed.repaired", { venue: "kraken", ...info }),
-		});
-		this.stream.start();
+		// KRAKEN_SYMBOLS seeds the catalog once (first start); from then on the active rows are the truth
+		const seeded = await withCatalogLock(rt.pool, "seed:kraken", () => startupVenueSymbols(this.catalog, "kraken", krakenSeedRows(rt.config.krakenSymbols)));
+		if (seeded?.seeded.length) this.logger.info(`first start: activated ${seeded.seeded.join(", ")} from KRAKEN_SYMBOLS`);
+		this.lease.on("elected", () => void this.lead().catch((err) => this.logger.error(`kraken-stream: could not start streaming: ${(err as Error).message}`)));
+		this.lease.on("revoked", (reason: string) => void this.follow(`lease ${reason}`));
+		await this.lease.start();
+		if (this.lease.isLeader()) await this.lead();
+		this.reconcileTimer = setInterval(() => void this.reconcile().catch((err) => this.logger.warn(`catalog reconcile failed: ${(err as Error).message}`)), RECONCILE_MS);
+		this.reconcileTimer.unref();
 	},
 
 	async stopped(this: Self) {
-		await this.stream?.stop();
+		if (this.reconcileTimer) clearInterval(this.reconcileTimer);
+		await this.follow("service stopping");
+		await this.lease.stop();
 	},
 };
+
+/** One KrakenStream for a leadership, wired to this process's log, pool, REST limiter and metrics. */
+async function createStream(svc: Self, rt: ReturnType<typeof runtimeOf>, symbols: string[]): Promise<KrakenStream> {
+	const c = rt.config;
+	const m = svc.broker.metrics;
+	const abort = new AbortController();
+	// KRAKEN_RECORD_FILE, or `npm start -- --record frames.jsonl` (bin/start.ts)
+	const recordFile = c.krakenRecordFile;
+	if (recordFile) svc.logger.info(`recording raw Kraken frames to ${recordFile}`);
+	return new KrakenStream({
+		symbols,
+		bookDepth: c.krakenBookDepth,
+		log: await rt.log(),
+		ledger: new PgGapLedger(rt.pool),
+		store: rt.pool,
+		rest: krakenRestFromConfig(c, (host, rate, burst) => rt.limiter(host, rate, burst), abort.signal), // the limiter exchange-history uses too
+		feed: { url: c.krakenWsUrl, watchdogMs: c.krakenWatchdogMs, pingIntervalMs: c.krakenPingIntervalMs, backoffBaseMs: c.krakenBackoffBaseMs, backoffMaxMs: c.krakenBackoffMaxMs },
+		flushMs: c.krakenFlushMs,
+		maxBatchItems: 1000,
+		maxPending: c.krakenMaxPending,
+		checksumMismatchLimit: c.krakenChecksumMismatchLimit,
+		logger: svc.logger,
+		recorder: recordFile ? new FrameRecorder(recordFile) : null,
+		onStop: () => abort.abort(new Error("kraken-stream stopped")),
+		count: (name, n, labels) => {
+			if (m.isEnabled()) m.increment(`mdp_kraken_${name}_total`, labels, n);
+		},
+		onDisconnect: (info) => svc.broker.emit("feed.disconnected", { venue: "kraken", ...info }),
+		onGapRepaired: (info) => svc.broker.emit("feed.repaired", { venue: "kraken", ...info }),
+	});
+}
 
 export default KrakenStreamService;
