@@ -54,6 +54,15 @@ export class AutoIngester {
 
 	constructor(private readonly o: AutoIngestOptions) {}
 
+	/** Follow this list from the next round on (the symbol catalog's active instruments change at run time). */
+	setInstruments(list: DukascopyInstrument[]): void {
+		this.o.instruments = list;
+	}
+
+	get instruments(): readonly DukascopyInstrument[] {
+		return this.o.instruments;
+	}
+
 	start(): void {
 		if (this.running) return;
 		this.running = true;
