@@ -97,11 +97,13 @@ describe("symbol catalog (pipeline, PostgreSQL, fake Kraken/Binance)", () => {
 			return t.status === 200 && t.body.items.length === 5 ? t.body.items : null;
 		}, { what: "ETH/USD trades in /api/trades" });
 		expect(trades.map((t: any) => t.price)).toEqual(rows.map((x) => x.price));
+		// no price given: crypto candles default to trade prices
 		const candles = await waitFor(async () => {
-			const c = await getJson(`${api}/candles?venue=kraken&symbol=ETH-USD-SPOT&timeframe=1m&from=${from}`);
-			return c.status === 200 && c.body.length ? c.body : null;
-		}, { what: "ETH/USD candles" });
-		expect(candles.reduce((n: number, c: any) => n + Number(c.trades ?? c.count ?? 0), 0)).toBeGreaterThanOrEqual(0);
+			const c = await getJson(`${api}/candles?venue=kraken&symbol=ETH-USD-SPOT&timeframe=1h&from=${from}`);
+			return c.status === 200 && c.body.reduce((n: number, x: any) => n + x.trades, 0) === 5 ? c.body : null;
+		}, { what: "ETH/USD candles of the 5 trades" });
+		const prices = rows.map((x) => Number(x.price));
+		expect(Number(candles[candles.length - 1].high)).toBeLessThanOrEqual(Math.max(...prices));
 	}, 60_000);
 
 	it("an unknown symbol gets 404 with the closest matches, on the catalog and on the reads", async () => {
