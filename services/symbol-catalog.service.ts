@@ -79,7 +79,7 @@ const SymbolCatalogService: ServiceSchema<any, {}, Locals> = {
 		add: {
 			params: { venue: { ...NAME, lowercase: true }, symbol: NAME },
 			async handler(this: Self, ctx: Context<{ venue: string; symbol: string }, { $statusCode?: number }>) {
-				const { row, changed } = await this.catalog.add(ctx.params.venue, ctx.params.symbol).catch(notFound);
+				const { row, changed } = await this.catalog.add(ctx.params.venue, ctx.params.symbol, (v) => this.syncVenue(v)).catch(notFound);
 				ctx.meta.$statusCode = 201;
 				if (changed) {
 					await this.announce(changed);

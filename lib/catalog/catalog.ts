@@ -87,7 +87,9 @@ export class Catalog {
 		const v = venue.trim().toLowerCase();
 		const rows = await this.venueRows(v);
 		if (!rows.length) {
-			const known = new Set([...this.venues(), ...((await this.store.find({ sort: ["venue"] })) as unknown as CatalogRow[]).map((r) => r.venue)]);
+			if (this.venues().includes(v)) throw new UnknownSymbolError(v, name, []); // a configured venue not synced yet
+			const stored = (await this.store.find({ query: { venue: { $ne: v } }, sort: ["venue"], limit: 1000 })) as unknown as CatalogRow[];
+			const known = new Set([...this.venues(), ...stored.map((r) => r.venue)]);
 			throw new UnknownSymbolError(v, name, [...known].sort().slice(0, 5), false);
 		}
 		const row = resolveName(rows, name);
@@ -109,8 +111,19 @@ export class Catalog {
 		return { row: stored, changed: { venue: row.venue, symbols, added: active ? [row.venueSymbol] : [], removed: active ? [] : [row.venueSymbol] } };
 	}
 
-	add(venue: string, name: string) {
-		return this.setActive(venue, name, true);
+	/**
+	 * Activate a symbol. A name the stored rows do not know, on a venue this catalog syncs, gets one sync
+	 * of that venue first (a symbol listed since the last sync, or a first start that could not sync yet).
+	 */
+	async add(venue: string, name: string, syncVenue: (venue: string) => Promise<unknown> = (v) => this.sync(v)) {
+		try {
+			return await this.setActive(venue, name, true);
+		} catch (err) {
+			const v = venue.trim().toLowerCase();
+			if (!(err instanceof UnknownSymbolError) || !this.venues().includes(v)) throw err;
+			await syncVenue(v);
+			return this.setActive(venue, name, true);
+		}
 	}
 
 	remove(venue: string, name: string) {
