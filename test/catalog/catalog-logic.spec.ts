@@ -105,3 +105,45 @@ describe("names", () => {
 		expect(closestMatches(rows, "x", 3)).toHaveLength(3);
 	});
 });
+
+describe("catalog configuration", () => {
+	it("reads durations, venues and the ingest switch", () => {
+		const { loadConfig } = require("../../lib/config") as typeof import("../../lib/config");
+		const c = loadConfig({ ADD_SYMBOL_BACKFILL: "7d", CATALOG_SYNC_INTERVAL_MS: "90m", CATALOG_VENUES: "kraken, Dukascopy", INGEST_ALLOW_UNKNOWN: "true" });
+		expect([c.addSymbolBackfillMs, c.catalogSyncIntervalMs, c.catalogVenues, c.ingestAllowUnknown]).toEqual([7 * 86_400_000, 90 * 60_000, ["kraken", "dukascopy"], true]);
+		const d = loadConfig({});
+		expect([d.addSymbolBackfillMs, d.catalogSyncIntervalMs, d.oandaRestUrl, d.ingestAllowUnknown, d.services]).toEqual([86_400_000, 21_600_000, "https://api-fxpractice.oanda.com", false, expect.arrayContaining(["symbol-catalog"])]);
+		expect(() => loadConfig({ ADD_SYMBOL_BACKFILL: "a day" })).toThrow(/ADD_SYMBOL_BACKFILL/);
+		expect(() => loadConfig({ CATALOG_VENUES: "kraken,nasdaq" })).toThrow(/unknown venue "nasdaq"/);
+	});
+});
+
+describe("retrying schedule", () => {
+	it("runs at start, retries a failure with a doubling delay, and logs one line per failure streak", async () => {
+		const { RetryingSchedule } = require("../../lib/catalog/schedule") as typeof import("../../lib/catalog/schedule");
+		const runs: number[] = [];
+		const info: string[] = [];
+		const debug: string[] = [];
+		let fail = 3;
+		const s = new RetryingSchedule({
+			what: "sync",
+			intervalMs: 3_600_000,
+			retryBaseMs: 5,
+			retryMaxMs: 40,
+			logger: { info: (m: unknown) => info.push(String(m)), warn: () => undefined, error: () => undefined, debug: (m: unknown) => debug.push(String(m)) },
+			run: async () => {
+				runs.push(Date.now());
+				if (fail-- > 0) throw new Error("unreachable");
+				return true;
+			},
+		});
+		s.start(["kraken"]);
+		const deadline = Date.now() + 5000;
+		while (runs.length < 4 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+		await s.stop();
+		expect(runs).toHaveLength(4); // three failures, then the success; the next run is an interval away
+		expect(info.filter((l) => /failed: unreachable/.test(l))).toHaveLength(1);
+		expect(debug).toHaveLength(2);
+		expect(info.some((l) => /succeeded again after 3/.test(l))).toBe(true);
+	});
+});

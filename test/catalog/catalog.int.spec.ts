@@ -127,6 +127,18 @@ describe("symbol catalog (pipeline, PostgreSQL, fake Kraken/Binance)", () => {
 		expect(ing.body.message).toMatch(/ETH-USDX-SPOT/);
 	});
 
+	it("candles default to bid for FX and to trade for crypto", async () => {
+		const t0 = Date.parse("2024-01-15T13:00:00Z");
+		const quotes = [0, 1, 2].map((i) => JSON.stringify({ venue: "dukascopy", symbol: "EUR-USD-SPOT", seq: String(i), bid: `1.0912${i}`, ask: `1.0913${i}`, time: new Date(t0 + i * 1000).toISOString() }));
+		const ing = await send("POST", `${api}/ingest`, { lines: quotes.join("\n") });
+		expect(ing).toMatchObject({ status: 200, body: { published: 3 } });
+		const c = await waitFor(async () => {
+			const r = await getJson(`${api}/candles?venue=dukascopy&symbol=EUR-USD-SPOT&timeframe=1m&from=2024-01-15T13:00:00Z&to=2024-01-15T13:01:00Z`);
+			return r.status === 200 && r.body.length ? r.body : null;
+		}, { what: "EUR-USD candles without price=" });
+		expect(c[0]).toMatchObject({ open: "1.09120", close: "1.09122" });
+	});
+
 	it("removing ETH-USD unsubscribes it; adding it again and restarting keeps it", async () => {
 		const del = await send("DELETE", `${api}/symbols/kraken/ETH-USD-SPOT`);
 		expect(del.status).toBe(200);
