@@ -1,7 +1,7 @@
 import type { PgDbAdapter } from "./pg-adapter";
 import { closestMatches, resolveName } from "./match";
 import { planSync } from "./sync";
-import { CATALOG_ASSET_CLASSES, INSTRUMENT_TYPES, type CatalogRow, type VenueCatalogAdapter } from "./types";
+import type { CatalogRow, VenueCatalogAdapter } from "./types";
 
 /** A name the catalog does not know, with the closest ones it does (the REST layer makes it a 404). */
 export class UnknownSymbolError extends Error {
@@ -173,6 +173,3 @@ export async function seedActiveOnce(store: PgDbAdapter, venue: string, seeds: r
 	}
 	return seeded;
 }
-
-export const LIST_TYPES = INSTRUMENT_TYPES;
-export const ASSET_CLASSES = CATALOG_ASSET_CLASSES;
