@@ -156,7 +156,7 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 			handler(this: Self) {
 				return {
 					worker: this.worker ? { ...this.worker.stats } : null,
-					autoIngest: this.ingester ? { leader: this.lease?.isLeader() ?? false, ...this.ingester.stats } : null,
+					autoIngest: this.ingester ? { leader: this.lease?.isLeader() ?? false, instruments: this.ingester.instruments.map((i) => i.id), ...this.ingester.stats } : null,
 				};
 			},
 		},

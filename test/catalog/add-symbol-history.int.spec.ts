@@ -75,6 +75,8 @@ describe("adding a symbol starts its history (Dukascopy jobs, Binance klines)", 
 		const r = await post(`${api}/symbols`, { venue: "dukascopy", symbol: name });
 		expect(r.status).toBe(201);
 		expect(r.body).toMatchObject({ venueSymbol: id, symbol, active: true });
+		// from now on auto-ingest follows it
+		await waitFor(async () => ((await p.broker.call("dukascopy-backfill.stats")) as any).autoIngest.instruments.includes(id), { what: `auto-ingest follows ${id}` });
 		const cls = r.body.assetClass;
 		const exchange = r.body.meta.exchange;
 		// the hours that ended in the last 24 h and that the instrument's calendar has open
@@ -94,5 +96,11 @@ describe("adding a symbol starts its history (Dukascopy jobs, Binance klines)", 
 		expect(r.body).toMatchObject({ venueSymbol: "BTCUSDT", symbol: "BTC-USDT-SPOT", type: "SPOT", active: true });
 		await waitFor(async () => (await db.pool.query("SELECT count(*)::int AS n FROM klines WHERE venue = 'binance'")).rows[0].n >= 1000, { what: "klines stored", timeoutMs: 30_000 });
 		expect(binance.requests.some((q) => q.path === "/api/v3/klines" && q.query.symbol === "BTCUSDT")).toBe(true);
+		const from = new Date(Date.now() - 86_400_000).toISOString();
+		const to = new Date().toISOString();
+		expect((await getJson(`${api}/klines?venue=binance&symbol=BTC-USDT-SPOT&interval=1m&from=${from}&to=${to}&limit=10`)).body).toHaveLength(10);
+		const typo = await getJson(`${api}/klines?venue=binance&symbol=BTC-USDTX-SPOT&interval=1m&from=${from}&to=${to}`);
+		expect(typo.status).toBe(404);
+		expect(typo.body.data.matches).toContain("BTC-USDT-SPOT");
 	}, 60_000);
 });
