@@ -7,7 +7,7 @@ import { historyRequestFor } from "../lib/catalog/follow";
 import { PgDbAdapter, SYMBOLS_TABLE } from "../lib/catalog/pg-adapter";
 import { RetryingSchedule } from "../lib/catalog/schedule";
 import { INSTRUMENT_TYPES, type CatalogRow } from "../lib/catalog/types";
-import { withCatalogLock } from "../lib/catalog/venue-lock";
+import { venueLockName, withCatalogLock } from "../lib/catalog/venue-lock";
 import { provisionPulsarTopics, symbolTopics } from "../lib/log/pulsar/provision";
 import { runtimeOf } from "../mixins/runtime";
 
@@ -18,7 +18,7 @@ interface Locals {
 	topUps: RetryingSchedule | null;
 	abort: AbortController;
 	followUps: Set<Promise<unknown>>;
-	syncVenue(venue: string): Promise<SyncOutcome | undefined>;
+	syncVenue(venue: string): Promise<SyncOutcome>;
 	announce(changed: SymbolsChanged): Promise<void>;
 	followUp(row: CatalogRow): void;
 }
@@ -107,7 +107,6 @@ const SymbolCatalogService: ServiceSchema<any, {}, Locals> = {
 					throw new Errors.MoleculerClientError(`venue ${JSON.stringify(venue)} is not synced here (configured: ${this.catalog.venues().join(", ") || "none"})`, 404, "UNKNOWN_VENUE", { venue, matches: this.catalog.venues() });
 				}
 				const outcome = await this.syncVenue(venue);
-				if (!outcome) throw new Errors.MoleculerError(`a sync of ${venue} is already running`, 409, "BUSY", { venue });
 				if (!outcome.sources.some((s) => s.ok)) throw new Errors.MoleculerError(`${venue} could not be synced; its rows are unchanged`, 502, "VENUE_UNREACHABLE", outcome);
 				return outcome;
 			},
@@ -117,8 +116,9 @@ const SymbolCatalogService: ServiceSchema<any, {}, Locals> = {
 	methods: {
 		async syncVenue(this: Self, venue: string) {
 			const rt = runtimeOf(this.broker);
-			const outcome = await withCatalogLock(rt.pool, `sync:${venue}`, () => this.catalog.sync(venue, this.abort.signal));
-			if (outcome?.sources.some((s) => s.ok && (s.inserted || s.updated || s.delisted))) {
+			// rows are written under the venue's lock, after a sync on another replica (or kraken-stream's first-start seeding)
+			const outcome = await this.catalog.sync(venue, this.abort.signal, async (fn) => (await withCatalogLock(rt.pool, venueLockName(venue), fn, { wait: true }))!);
+			if (outcome.sources.some((s) => s.ok && (s.inserted || s.updated || s.delisted))) {
 				await this.broker.broadcast("symbols.synced", { venue, sources: outcome.sources });
 			}
 			return outcome;
@@ -174,7 +174,6 @@ const SymbolCatalogService: ServiceSchema<any, {}, Locals> = {
 			logger: this.logger,
 			run: async (venue) => {
 				const outcome = await this.syncVenue(venue);
-				if (!outcome) return true; // another replica is syncing it
 				const failed = outcome.sources.filter((s) => !s.ok);
 				if (failed.length) throw new Error(failed.map((s) => s.error).join("; "));
 				this.logger.info(`catalog ${venue}: ${outcome.sources.map((s) => `${s.source} listed ${s.listed}, new ${s.inserted}, changed ${s.updated}, delisted ${s.delisted}`).join("; ")}`);

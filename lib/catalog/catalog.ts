@@ -132,25 +132,29 @@ export class Catalog {
 
 	/**
 	 * Fetch every source of the venue and apply its listing. A source that fails (unreachable, 500, garbage)
-	 * changes nothing: its rows stay as they were, and the outcome says why.
+	 * changes nothing: its rows stay as they were, and the outcome says why. The venues are asked first and
+	 * the rows written inside `exclusive` (the venue's lock), so a slow venue never holds the lock.
 	 */
-	async sync(venue: string, signal?: AbortSignal): Promise<SyncOutcome> {
-		const sources = this.adapters.filter((a) => a.venue === venue);
+	async sync(venue: string, signal?: AbortSignal, exclusive: <T>(fn: () => Promise<T>) => Promise<T> = (fn) => fn()): Promise<SyncOutcome> {
 		const outcome: SyncOutcome = { venue, sources: [] };
-		for (const a of sources) {
-			let listing;
+		const listings: { source: VenueCatalogAdapter; listing: Awaited<ReturnType<VenueCatalogAdapter["load"]>> }[] = [];
+		for (const a of this.adapters.filter((x) => x.venue === venue)) {
 			try {
-				listing = await a.load(signal);
+				listings.push({ source: a, listing: await a.load(signal) });
 			} catch (err) {
 				outcome.sources.push({ source: a.source, ok: false, error: (err as Error).message });
-				continue;
 			}
-			const existing = (await this.venueRows(venue)).filter((r) => (a.owns ? a.owns(r) : true));
-			const plan = planSync(existing, listing, this.now());
-			if (plan.insert.length) await this.store.insertMany(plan.insert.map((x) => ({ ...x, updatedAt: this.now().toISOString() })));
-			for (const u of [...plan.update, ...plan.delist]) await this.store.updateById(u.id, { $set: u.set });
-			outcome.sources.push({ source: a.source, ok: true, listed: listing.length, inserted: plan.insert.length, updated: plan.update.length, delisted: plan.delist.length, dropped: plan.dropped.length });
 		}
+		if (!listings.length) return outcome;
+		await exclusive(async () => {
+			for (const { source: a, listing } of listings) {
+				const existing = (await this.venueRows(venue)).filter((r) => (a.owns ? a.owns(r) : true));
+				const plan = planSync(existing, listing, this.now());
+				if (plan.insert.length) await this.store.insertMany(plan.insert.map((x) => ({ ...x, updatedAt: this.now().toISOString() })));
+				for (const u of [...plan.update, ...plan.delist]) await this.store.updateById(u.id, { $set: u.set });
+				outcome.sources.push({ source: a.source, ok: true, listed: listing.length, inserted: plan.insert.length, updated: plan.update.length, delisted: plan.delist.length, dropped: plan.dropped.length });
+			}
+		});
 		return outcome;
 	}
 }
