@@ -17,6 +17,7 @@ import ExchangeHistoryService from "../services/exchange-history.service";
 import KrakenStreamService from "../services/kraken-stream.service";
 import OrderbookPollerService from "../services/orderbook-poller.service";
 import OandaStreamService from "../services/oanda-stream.service";
+import { symbolCatalogSchema } from "../services/symbol-catalog.service";
 import TickWriterService from "../services/tick-writer.service";
 
 export interface Pipeline {
@@ -34,6 +35,7 @@ const SCHEMAS: Record<string, (c: Config) => ServiceSchema> = {
 	"kraken-stream": () => KrakenStreamService as ServiceSchema,
 	"orderbook-poller": () => OrderbookPollerService as ServiceSchema,
 	"oanda-stream": () => OandaStreamService as ServiceSchema,
+	"symbol-catalog": () => symbolCatalogSchema(),
 };
 
 /**

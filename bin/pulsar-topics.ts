@@ -8,10 +8,9 @@
 import { loadConfig } from "../lib/config";
 import { marketTopic, type Channel, type Stream } from "../lib/domain/topics";
 import type { AssetClass } from "../lib/domain/types";
-import { PulsarAdmin } from "../lib/log/pulsar/admin";
-import { deriveUrls, pulsarTopic, type PulsarLayout } from "../lib/log/pulsar/topics";
+import { provisionPulsarTopics, TOPIC_CHANNELS as CHANNELS } from "../lib/log/pulsar/provision";
 
-const CHANNELS: Channel[] = ["trades", "ticker", "quotes", "book"];
+const ASSETS: AssetClass[] = ["crypto", "fx", "metal", "index", "equity", "commodity"];
 
 function usage(msg: string): never {
 	throw Object.assign(new Error(msg), { usage: true });
@@ -29,7 +28,7 @@ function topicsFromArgs(argv: string[]): { topics: string[]; dedup: boolean } {
 	const positional = argv.filter((a, i) => !a.startsWith("--") && !(i > 0 && argv[i - 1].startsWith("--") && argv[i - 1] !== "--no-dedup"));
 	if (positional.length) return { topics: positional, dedup };
 	const asset = opt("asset", "crypto") as AssetClass;
-	if (asset !== "crypto" && asset !== "fx") usage(`--asset ${asset}: expected crypto or fx`);
+	if (!ASSETS.includes(asset)) usage(`--asset ${asset}: expected one of ${ASSETS.join(", ")}`);
 	const venue = opt("venue", "kraken");
 	const symbols = opt("symbols", "BTC/USD").split(",").map((s) => s.trim()).filter(Boolean);
 	const channels = opt("channels", "trades,ticker").split(",").map((s) => s.trim()) as Channel[];
@@ -44,7 +43,6 @@ function topicsFromArgs(argv: string[]): { topics: string[]; dedup: boolean } {
 
 async function main(): Promise<number> {
 	const cfg = loadConfig(process.env);
-	const layout: PulsarLayout = { tenant: cfg.pulsarTenant, namespace: cfg.pulsarNamespace, historicalNamespace: cfg.pulsarHistoricalNamespace };
 	let plan: { topics: string[]; dedup: boolean };
 	try {
 		plan = topicsFromArgs(process.argv.slice(2));
@@ -52,19 +50,8 @@ async function main(): Promise<number> {
 		console.error(`pulsar-topics: ${(e as Error).message}`);
 		return 2;
 	}
-	const { admin: adminUrl } = deriveUrls(cfg.pulsarUrl, cfg.pulsarAdminUrl);
-	const admin = new PulsarAdmin({ url: adminUrl, token: cfg.pulsarToken });
 	try {
-		const topics = plan.topics.map((t) => pulsarTopic(t, layout));
-		const namespaces = [...new Set([`${layout.tenant}/${layout.namespace}`, `${layout.tenant}/${layout.historicalNamespace}`])];
-		for (const ns of namespaces) {
-			console.log(`pulsar-topics: namespace ${ns} ${(await admin.createNamespace(ns)) ? "created" : "exists"}`);
-			if (plan.dedup) {
-				await admin.setDeduplication(ns, true);
-				console.log(`pulsar-topics: namespace ${ns} deduplication on`);
-			}
-		}
-		for (const t of topics) console.log(`pulsar-topics: ${t.full} ${(await admin.createTopic(t.restPath)) ? "created" : "exists"}`);
+		await provisionPulsarTopics(cfg, plan.topics, { dedup: plan.dedup, report: (line) => console.log(`pulsar-topics: ${line}`) });
 		return 0;
 	} catch (e) {
 		console.error(`pulsar-topics: ${(e as Error).message}`);

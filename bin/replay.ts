@@ -2,7 +2,9 @@ import { clientAuthorization } from "../lib/api/guard";
 import { readFileSync } from "node:fs";
 import { loadConfig, logConfig } from "../lib/config";
 import { createMarketLog } from "../lib/log";
+import { SymbolKnowledge } from "../lib/api/known";
 import { parseReplay } from "../lib/replay";
+import { createPool } from "../lib/store/pool";
 
 /**
  * `npm run replay -- <file.jsonl> [--api http://localhost:3000]`
@@ -49,6 +51,24 @@ async function main() {
 		return;
 	}
 	const parsed = parseReplay(text);
+	if (!config.ingestAllowUnknown) {
+		// The catalog decides what may enter the log (as POST /api/ingest does): a typo must not create a market.
+		if (!config.databaseUrl) {
+			console.error("replay into the log checks venue/symbols against the symbol catalog: set DATABASE_URL (or INGEST_ALLOW_UNKNOWN=true)");
+			process.exit(2);
+		}
+		const pool = createPool(config.databaseUrl, { max: 2 });
+		try {
+			const unknown = await new SymbolKnowledge(pool).unknownForIngest(parsed.messages);
+			if (unknown.length) {
+				for (const u of unknown) console.error(`refused: ${u.message}`);
+				console.error("add them with POST /api/symbols, or set INGEST_ALLOW_UNKNOWN=true");
+				process.exit(1);
+			}
+		} finally {
+			await pool.end();
+		}
+	}
 	const log = await createMarketLog(logConfig(config));
 	try {
 		for (const m of parsed.messages) await log.publish(m.topic, m.key, [m.payload]);

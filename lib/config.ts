@@ -6,7 +6,7 @@ import type { NatsAuth } from "./net/nats-options";
  * Everything the pipeline reads from the environment, in one place. With nothing set it runs embedded:
  * one process, embedded PostgreSQL, in-memory log, in-process leadership, API on port 3000.
  */
-export const ALL_SERVICES = ["tick-writer", "cascade-refresher", "api", "exchange-history", "dukascopy-backfill", "kraken-stream", "orderbook-poller", "oanda-stream"] as const;
+export const ALL_SERVICES = ["tick-writer", "cascade-refresher", "api", "exchange-history", "dukascopy-backfill", "kraken-stream", "symbol-catalog", "orderbook-poller", "oanda-stream"] as const;
 
 export interface Config {
 	databaseUrl: string | null; // null: start embedded PostgreSQL under dataDir
@@ -74,6 +74,15 @@ export interface Config {
 	krakenHistoryLiveMarginMs: number; // Kraken trades history stops this far behind now (the live stream's stretch)
 	krakenMaxPending: number; // trades/quotes/book messages held while the log refuses them; beyond: dropped, recorded in feed_gaps
 	krakenRecordFile: string | null; // append raw frames here (one JSON line each)
+	binanceCoinmRestUrl: string; // COIN-M futures (dapi)
+	dukascopyMetaUrl: string; // instrument metadata (HTTP(S) URL or a local file)
+	catalogVenues: string[]; // venues the catalog syncs
+	catalogSyncIntervalMs: number;
+	catalogRetryBaseMs: number; // first retry after a venue failed to answer; doubles up to catalogRetryMaxMs
+	catalogRetryMaxMs: number;
+	addSymbolBackfillMs: number; // history fetched when a symbol is added
+	historyTopUpIntervalMs: number; // how often Binance klines and Kraken trades of active symbols are topped up
+	ingestAllowUnknown: boolean; // POST /api/ingest and replay accept venue/symbols the catalog does not know
 	oandaApiKey: string | null; // OANDA_API_KEY (a secret: never logged); oanda-stream is off without it
 	oandaAccountId: string | null;
 	oandaStreamUrl: string;
@@ -259,6 +268,25 @@ function natsAuth(env: NodeJS.ProcessEnv): NatsAuth {
 	if ([a.user, a.token, a.credsFile].filter(Boolean).length > 1) throw new ConfigError("set only one of NATS_USER (with NATS_PASSWORD), NATS_TOKEN and NATS_CREDS");
 	return a;
 }
+/** A duration: milliseconds, or a number with a unit (90s, 15m, 24h, 7d). */
+function duration(env: NodeJS.ProcessEnv, name: string, defMs: number): number {
+	const raw = env[name];
+	if (raw === undefined || raw === "") return defMs;
+	const m = /^(\d+)(ms|s|m|h|d)?$/.exec(raw.trim());
+	if (!m) throw new ConfigError(`${name}=${JSON.stringify(raw)}: expected milliseconds or a duration like 24h, 90m, 7d`);
+	return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? "ms") as "ms"];
+}
+
+const CATALOG_VENUES = ["binance", "kraken", "dukascopy", "oanda"] as const;
+
+function catalogVenues(env: NodeJS.ProcessEnv): string[] {
+	const list = (env.CATALOG_VENUES ?? CATALOG_VENUES.join(",")).split(",").map((s) => s.trim().toLowerCase()).filter(Boolean);
+	for (const v of list) if (!(CATALOG_VENUES as readonly string[]).includes(v)) throw new ConfigError(`CATALOG_VENUES: unknown venue ${JSON.stringify(v)} (known: ${CATALOG_VENUES.join(", ")})`);
+	return list;
+}
+
+/** Where dukascopy-node publishes Dukascopy's instrument metadata (PROTOCOLS.md). */
+export const DEFAULT_DUKASCOPY_META_URL = "https://raw.githubusercontent.com/Leo4815162342/dukascopy-node/master/src/utils/instrument-meta-data/generated/instrument-meta-data.json";
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 	const marketLog = (env.MARKET_LOG || "memory").toLowerCase();
@@ -376,5 +404,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		oandaRestRatePerSec: positive(env, "OANDA_REST_RATE_PER_SEC", 2),
 		oandaFlushMs: int(env, "OANDA_FLUSH_MS", 100, 1),
 		oandaMaxPending: int(env, "OANDA_MAX_PENDING", 200_000, 1),
+		binanceCoinmRestUrl: (env.BINANCE_COINM_REST_URL || "https://dapi.binance.com").replace(/\/+$/, ""),
+		dukascopyMetaUrl: env.DUKASCOPY_META_URL || DEFAULT_DUKASCOPY_META_URL,
+		catalogVenues: catalogVenues(env),
+		catalogSyncIntervalMs: duration(env, "CATALOG_SYNC_INTERVAL_MS", 6 * 3_600_000),
+		catalogRetryBaseMs: duration(env, "CATALOG_RETRY_BASE_MS", 60_000),
+		catalogRetryMaxMs: duration(env, "CATALOG_RETRY_MAX_MS", 3_600_000),
+		addSymbolBackfillMs: duration(env, "ADD_SYMBOL_BACKFILL", 24 * 3_600_000),
+		historyTopUpIntervalMs: duration(env, "HISTORY_TOPUP_INTERVAL_MS", 15 * 60_000),
+		ingestAllowUnknown: env.INGEST_ALLOW_UNKNOWN === "true",
 	};
 }

@@ -13,6 +13,8 @@ import type { AssetClass, Envelope, QuoteItem, TradeItem } from "./domain/types"
  * Prices stay strings; a number where a decimal string belongs is rejected rather than rounded.
  */
 export interface ReplayMessage {
+	venue: string;
+	symbol: string;
 	topic: string;
 	key: string;
 	payload: Buffer;
@@ -102,7 +104,7 @@ export class ReplayBuilder {
 		const g = this.groups.get(k)!;
 		if (!g.items.length) return;
 		const env = { v: 1, kind: g.kind, venue: g.venue, symbol: g.symbol, items: g.items } as Envelope;
-		this.out.messages.push({ topic: g.topic, key: g.symbol, payload: encodeEnvelope(env), items: g.items.length });
+		this.out.messages.push({ venue: g.venue, symbol: g.symbol, topic: g.topic, key: g.symbol, payload: encodeEnvelope(env), items: g.items.length });
 		g.items = [];
 	}
 

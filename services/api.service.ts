@@ -11,6 +11,7 @@ import { asMoleculerError, guard, sendApiError, type GatewayLocals } from "../mi
 import { parseIngestStream, parseIngestText } from "../lib/api/ingest";
 import { gatherFeeds, type FeedBroker } from "../lib/feed/gather";
 import { feedsCheck } from "../lib/feed/status";
+import { SymbolKnowledge, UnknownMarketError } from "../lib/api/known";
 import { getCandles } from "../lib/candles/query";
 import { parseKlinesQuery } from "../lib/history/params";
 import { queryKlines } from "../lib/history/klines-store";
@@ -25,6 +26,25 @@ import { Q, READ_PARAMS } from "../mixins/action-params";
 type Params = Record<string, unknown>;
 
 type Self = Service & GatewayLocals;
+
+/** An empty read of a venue/symbol nobody knows is a 404 naming it, not an empty 200 (lib/api/known.ts says what "known" is). */
+async function emptyMeansUnknown<T>(rows: T, empty: boolean, known: SymbolKnowledge, venue: string, symbol: string): Promise<T> {
+	if (!empty) return rows;
+	try {
+		await known.assertReadable(venue, symbol);
+	} catch (err) {
+		if (err instanceof UnknownMarketError) throw new Errors.MoleculerClientError(err.message, 404, "UNKNOWN_SYMBOL", { venue, symbol, matches: err.matches });
+		throw err;
+	}
+	return rows;
+}
+
+const knowledge = new WeakMap<object, SymbolKnowledge>();
+function knownOf(pool: import("pg").Pool): SymbolKnowledge {
+	let k = knowledge.get(pool);
+	if (!k) knowledge.set(pool, (k = new SymbolKnowledge(pool)));
+	return k;
+}
 
 /**
  * The REST gateway (moleculer-web). Routes are listed in README.md and docs/openapi.yaml; access rules
@@ -65,6 +85,12 @@ const ApiService: ServiceSchema<any, any, GatewayLocals> = {
 					"GET books": "api.books",
 					"POST history/klines": "exchange-history.klines",
 					"POST history/kraken-trades": "exchange-history.krakenTrades",
+					// the symbol catalog (symbol-catalog service, Moleculer name `symbols`)
+					"GET symbols": "symbols.list",
+					"POST symbols/sync": "symbols.sync",
+					"POST symbols": "symbols.add",
+					"GET symbols/:venue/:symbol": "symbols.resolve",
+					"DELETE symbols/:venue/:symbol": "symbols.remove",
 				},
 				// Bodies are read by `guard`, after the access checks and within each route's limit.
 				bodyParsers: false,
@@ -102,7 +128,10 @@ const ApiService: ServiceSchema<any, any, GatewayLocals> = {
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const q = await asClientErrors(() => parseCandleQuery(ctx.params, { maxBuckets: rt.config.apiMaxRangeBuckets }));
-				return getCandles(rt.pool, q);
+				const known = knownOf(rt.pool);
+				if (ctx.params.price === undefined || ctx.params.price === "") q.price = await known.defaultPrice(q.venue, q.symbol);
+				const candles = await getCandles(rt.pool, q);
+				return emptyMeansUnknown(candles, candles.length === 0, known, q.venue, q.symbol);
 			},
 		},
 		trades: {
@@ -111,7 +140,8 @@ const ApiService: ServiceSchema<any, any, GatewayLocals> = {
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const q = await asClientErrors(() => parseTickQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
-				return queryTrades(rt.pool, q);
+				const page = await queryTrades(rt.pool, q);
+				return emptyMeansUnknown(page, page.items.length === 0 && !q.cursor, knownOf(rt.pool), q.venue, q.symbol);
 			},
 		},
 		quotes: {
@@ -120,7 +150,8 @@ const ApiService: ServiceSchema<any, any, GatewayLocals> = {
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const q = await asClientErrors(() => parseTickQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
-				return queryQuotes(rt.pool, q);
+				const page = await queryQuotes(rt.pool, q);
+				return emptyMeansUnknown(page, page.items.length === 0 && !q.cursor, knownOf(rt.pool), q.venue, q.symbol);
 			},
 		},
 		/** Stored exchange klines (Binance), oldest first; fill them with POST /api/history/klines. */
@@ -130,7 +161,8 @@ const ApiService: ServiceSchema<any, any, GatewayLocals> = {
 			async handler(this: Service, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const q = await asClientErrors(() => parseKlinesQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
-				return queryKlines(rt.pool, q, q.from, q.to, q.limit);
+				const rows = await queryKlines(rt.pool, q, q.from, q.to, q.limit);
+				return emptyMeansUnknown(rows, rows.length === 0, knownOf(rt.pool), q.venue, q.symbol);
 			},
 		},
 		/** Stored order-book snapshots (REST polls and live Kraken books), newest first. */
@@ -281,6 +313,14 @@ const ApiService: ServiceSchema<any, any, GatewayLocals> = {
 					},
 					(err) => asMoleculerError(err) as Error,
 				);
+				if (!c.ingestAllowUnknown) {
+					const unknown = await knownOf(rt.pool).unknownForIngest(parsed.messages);
+					if (unknown.length) {
+						throw new Errors.MoleculerClientError(`refused: ${unknown.map((u) => u.message).join("; ")} (add it with POST /api/symbols, or set INGEST_ALLOW_UNKNOWN=true)`, 404, "UNKNOWN_SYMBOL", {
+							unknown: unknown.map((u) => ({ venue: u.venue, symbol: u.symbol, matches: u.matches })),
+						});
+					}
+				}
 				const log = await rt.log();
 				for (const m of parsed.messages) await log.publish(m.topic, m.key, [m.payload]);
 				return parsed.result;

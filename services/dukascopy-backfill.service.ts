@@ -3,7 +3,9 @@ import { asClientErrors } from "../mixins/client-errors";
 import { Errors } from "moleculer";
 import { intParam, ParamError } from "../lib/api/params";
 import { AutoIngester } from "../lib/backfill/auto-ingest";
-import { getInstrument } from "../lib/backfill/dukascopy/instruments";
+import { findInstrument, getInstrument, type DukascopyInstrument } from "../lib/backfill/dukascopy/instruments";
+import { activeDukascopyInstruments, registerCatalogInstruments } from "../lib/catalog/instruments";
+import { PgDbAdapter, SYMBOLS_TABLE } from "../lib/catalog/pg-adapter";
 import { createSource } from "../lib/backfill/dukascopy/source";
 import { findGaps } from "../lib/backfill/gaps";
 import { BackfillWorker, cancelJob, createJob, getJob, listJobs, retryFailed } from "../lib/backfill/jobs";
@@ -23,6 +25,10 @@ interface Locals {
 	worker: BackfillWorker | null;
 	ingester: AutoIngester | null;
 	lease: LeaderElector | null;
+	catalog: PgDbAdapter;
+	configured: DukascopyInstrument[]; // AUTO_INGEST_INSTRUMENTS
+	refreshCatalog(): Promise<void>;
+	knowsInstrument(p: Params): Promise<void>;
 }
 
 type Self = Service & Locals;
@@ -48,6 +54,32 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 		"backfill.queued"(this: Self) {
 			this.worker?.wake();
 		},
+		/** A Dukascopy symbol was added or removed: auto-ingest follows the catalog's active ones. */
+		"symbols.changed"(this: Self, ctx: Context<{ venue?: string }>) {
+			if (ctx.params?.venue === "dukascopy") return this.refreshCatalog().catch((err) => this.logger.warn(`catalog refresh failed: ${(err as Error).message}`));
+		},
+		/** A catalog sync may have listed new instruments. */
+		"symbols.synced"(this: Self, ctx: Context<{ venue?: string }>) {
+			if (ctx.params?.venue === "dukascopy") return this.refreshCatalog().catch((err) => this.logger.warn(`catalog refresh failed: ${(err as Error).message}`));
+		},
+	},
+
+	methods: {
+		/** Learn the catalog's Dukascopy instruments, and follow the active ones with auto-ingest (besides AUTO_INGEST_INSTRUMENTS). */
+		async refreshCatalog(this: Self) {
+			await registerCatalogInstruments(this.catalog);
+			if (!this.ingester) return;
+			const list = new Map(this.configured.map((i) => [i.id, i]));
+			for (const i of await activeDukascopyInstruments(this.catalog)) list.set(i.id, i);
+			const before = this.ingester.instruments.map((i) => i.id).join(",");
+			this.ingester.setInstruments([...list.values()]);
+			const after = [...list.keys()].join(",");
+			if (before !== after) this.logger.info(`auto-ingest follows ${after || "nothing"}`);
+		},
+		/** An instrument the built-in table does not know may have reached the catalog since the last refresh. */
+		async knowsInstrument(this: Self, p: Params) {
+			if (typeof p.instrument === "string" && !findInstrument(p.instrument)) await registerCatalogInstruments(this.catalog);
+		},
 	},
 
 	actions: {
@@ -56,6 +88,7 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 			params: JOB_PARAMS,
 			async handler(this: Self, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
+				await this.knowsInstrument(ctx.params);
 				const req = await asClientErrors(() => parseBackfillRequest(ctx.params));
 				const id = await createJob(rt.pool, { instrument: req.inst.id, hours: req.hours, from: req.from, to: req.to, kind: "range" });
 				this.worker?.wake();
@@ -116,6 +149,7 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 			params: { ...JOB_PARAMS, dryRun: Q.bool },
 			async handler(this: Self, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
+				await this.knowsInstrument(ctx.params);
 				const req = await asClientErrors(() => parseBackfillRequest(ctx.params));
 				const gaps = await findGaps(rt.pool, req.inst, req.from, req.to);
 				const dryRun = ctx.params.dryRun === true || ctx.params.dryRun === "true";
@@ -132,7 +166,7 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 			handler(this: Self) {
 				return {
 					worker: this.worker ? { ...this.worker.stats } : null,
-					autoIngest: this.ingester ? { leader: this.lease?.isLeader() ?? false, ...this.ingester.stats } : null,
+					autoIngest: this.ingester ? { leader: this.lease?.isLeader() ?? false, instruments: this.ingester.instruments.map((i) => i.id), ...this.ingester.stats } : null,
 				};
 			},
 		},
@@ -142,6 +176,8 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 		this.worker = null;
 		this.ingester = null;
 		this.lease = null;
+		this.catalog = new PgDbAdapter(SYMBOLS_TABLE, () => runtimeOf(this.broker).pool);
+		this.configured = [];
 		const m = this.broker.metrics;
 		if (m.isEnabled()) {
 			m.register({ name: "mdp_backfill_hours_total", type: "counter", labelNames: ["result"], description: "Dukascopy hours by result: done, retried (transient failure), waiting (not published yet), failed" });
@@ -187,8 +223,12 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 				this.broker.emit("backfill.finished", { id: jobId, state });
 			},
 		});
+		// the catalog's instruments first: jobs of queued catalog instruments (AAPLUSUSD) must resolve
+		await registerCatalogInstruments(this.catalog);
 		this.worker.start();
-		if (c.autoIngestInstruments.length > 0) {
+		this.configured = c.autoIngestInstruments.map((n) => getInstrument(n));
+		{
+			// Always on: the catalog's active Dukascopy symbols may be added at any time.
 			const holderId = this.broker.nodeID;
 			let token = 0n;
 			this.lease = c.redisUrl
@@ -199,13 +239,14 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 				source,
 				log,
 				lease: this.lease,
-				instruments: c.autoIngestInstruments.map((n) => getInstrument(n)),
+				instruments: this.configured,
 				intervalMs: c.autoIngestIntervalMs,
 				publishWindowMs: c.dukascopyPublishWindowMs,
 				logger: this.logger,
 				onHour: ({ instrument, hour, ticks }) => this.logger.info(`auto-ingest ${instrument} ${new Date(hour).toISOString()}: ${ticks} ticks`, { symbol: instrument, hour: new Date(hour).toISOString(), ticks }),
 			});
 			await this.lease.start();
+			await this.refreshCatalog();
 			this.ingester.start();
 		}
 	},

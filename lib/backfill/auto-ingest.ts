@@ -54,6 +54,15 @@ export class AutoIngester {
 
 	constructor(private readonly o: AutoIngestOptions) {}
 
+	/** Follow this list from the next round on (the symbol catalog's active instruments change at run time). */
+	setInstruments(list: DukascopyInstrument[]): void {
+		this.o.instruments = list;
+	}
+
+	get instruments(): readonly DukascopyInstrument[] {
+		return this.o.instruments;
+	}
+
 	start(): void {
 		if (this.running) return;
 		this.running = true;
@@ -111,7 +120,7 @@ export class AutoIngester {
 		let h = await this.cursor(inst, now);
 		const max = this.o.maxHoursPerRound ?? 168;
 		while (h + HOUR_MS <= now && r.fetched.length < max && !this.stopping && this.o.lease.isLeader()) {
-			if (!marketOpen(inst.asset, h)) {
+			if (!marketOpen(inst.asset, h, inst.exchange)) {
 				r.skippedClosed++;
 				h += HOUR_MS;
 				await this.advance(inst, h);

@@ -13,7 +13,7 @@ import { marketOpen } from "./market-hours";
 export async function findGaps(pool: Pool, inst: DukascopyInstrument, fromMs: number, toMs: number, nowMs = Date.now()): Promise<number[]> {
 	const candidates: number[] = [];
 	for (let h = Math.max(floorHour(fromMs), inst.firstTickHourMs); h < toMs && h + HOUR_MS <= nowMs; h += HOUR_MS) {
-		if (marketOpen(inst.asset, h)) candidates.push(h);
+		if (marketOpen(inst.asset, h, inst.exchange)) candidates.push(h);
 	}
 	if (candidates.length === 0) return [];
 	const { rows } = await pool.query(

@@ -15,3 +15,13 @@ export function hoursIn(fromMs: number, toMs: number): number[] {
 export function hourIso(ms: number): string {
 	return new Date(ms).toISOString();
 }
+
+/** US daylight time (since 2007): second Sunday of March 07:00 UTC to first Sunday of November 06:00 UTC. */
+export function usDaylightTime(ms: number): boolean {
+	const y = new Date(ms).getUTCFullYear();
+	const march1 = new Date(Date.UTC(y, 2, 1)).getUTCDay();
+	const start = Date.UTC(y, 2, 1 + ((7 - march1) % 7) + 7, 7);
+	const nov1 = new Date(Date.UTC(y, 10, 1)).getUTCDay();
+	const end = Date.UTC(y, 10, 1 + ((7 - nov1) % 7), 6);
+	return ms >= start && ms < end;
+}

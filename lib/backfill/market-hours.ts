@@ -1,5 +1,8 @@
 import type { AssetClass } from "../domain/types";
-import { HOUR_MS } from "./hours";
+import { exchangeHourOpen } from "./exchange-calendar";
+import { HOUR_MS, usDaylightTime } from "./hours";
+
+export { usDaylightTime };
 
 /**
  * When a market is open, hour by hour. Crypto never closes. The FX week (and metals with it) closes at
@@ -7,16 +10,6 @@ import { HOUR_MS } from "./hours";
  * winter, 21:00 UTC while the US is on daylight time. Holidays (25 December, 1 January) are not
  * modelled: such an hour simply comes back empty, which the backfill records as a valid result.
  */
-
-/** US daylight time (since 2007): second Sunday of March 07:00 UTC to first Sunday of November 06:00 UTC. */
-export function usDaylightTime(ms: number): boolean {
-	const y = new Date(ms).getUTCFullYear();
-	const march1 = new Date(Date.UTC(y, 2, 1)).getUTCDay();
-	const start = Date.UTC(y, 2, 1 + ((7 - march1) % 7) + 7, 7);
-	const nov1 = new Date(Date.UTC(y, 10, 1)).getUTCDay();
-	const end = Date.UTC(y, 10, 1 + ((7 - nov1) % 7), 6);
-	return ms >= start && ms < end;
-}
 
 /** True when the hour starting at hourStartMs belongs to the FX weekend. */
 export function fxWeekendHour(hourStartMs: number): boolean {
@@ -27,11 +20,19 @@ export function fxWeekendHour(hourStartMs: number): boolean {
 	return (day === 5 && h >= 17) || day === 6 || (day === 0 && h < 17);
 }
 
-export function marketOpen(asset: AssetClass, hourStartMs: number): boolean {
-	return asset === "crypto" ? true : !fxWeekendHour(hourStartMs);
+/**
+ * The calendar of each asset class: crypto never closes; fx, metals, and the index and commodity CFDs
+ * (which Dukascopy and OANDA quote around the clock on weekdays) follow the FX week; equity CFDs follow
+ * their exchange's session and holidays (lib/backfill/exchange-calendar.ts; `exchange` is the listing
+ * suffix, US when not given). Gap detection and the backfill skip closed hours without asking.
+ */
+export function marketOpen(asset: AssetClass, hourStartMs: number, exchange?: string | null): boolean {
+	if (asset === "crypto") return true;
+	if (asset === "equity") return exchangeHourOpen(exchange ?? "US", hourStartMs);
+	return !fxWeekendHour(hourStartMs);
 }
 
 /** The hours of [from, to) in which the market is open. */
-export function openHours(asset: AssetClass, hours: readonly number[]): number[] {
-	return hours.filter((h) => marketOpen(asset, h));
+export function openHours(asset: AssetClass, hours: readonly number[], exchange?: string | null): number[] {
+	return hours.filter((h) => marketOpen(asset, h, exchange));
 }

@@ -3,7 +3,8 @@
  * never JS numbers. Times are ISO-8601 UTC strings kept at the venue's precision (µs for Kraken),
  * so nothing is rounded through a Date on the way to PostgreSQL.
  */
-export type AssetClass = "crypto" | "fx";
+/** Market kinds; each has a trading calendar (lib/backfill/market-hours.ts). */
+export type AssetClass = "crypto" | "fx" | "metal" | "index" | "equity" | "commodity";
 export type Side = "buy" | "sell";
 export type PriceType = "trade" | "bid" | "ask" | "mid";
 

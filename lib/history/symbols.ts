@@ -8,11 +8,11 @@ export interface HistorySymbol {
 	meta: Record<string, unknown>;
 }
 
-/** The active crypto symbols of the catalog (sql/001 `symbols`), optionally of one venue. */
+/** The active crypto spot symbols of the catalog (sql/001 + 008 `symbols`), optionally of one venue (klines and trades history is spot only). */
 export async function activeCryptoSymbols(db: Queryable, venue?: string): Promise<HistorySymbol[]> {
 	const r = await db.query<{ venue: string; symbol: string; venue_symbol: string; meta: Record<string, unknown> }>(
 		`SELECT venue, symbol, venue_symbol, meta FROM symbols
-		  WHERE active AND asset_class = 'crypto' AND ($1::text IS NULL OR venue = $1)
+		  WHERE active AND asset_class = 'crypto' AND kind = 'SPOT' AND ($1::text IS NULL OR venue = $1)
 		  ORDER BY venue, symbol`,
 		[venue ?? null],
 	);
@@ -28,7 +28,7 @@ export async function findCatalogSymbol(db: Queryable, venue: string, name: stri
 		`SELECT venue, symbol, venue_symbol, meta FROM symbols
 		  WHERE venue = $1 AND (upper(symbol) = upper($2) OR upper(venue_symbol) = upper($2)
 		        OR upper(regexp_replace(venue_symbol, '[^A-Za-z0-9]', '', 'g')) = upper(regexp_replace($2, '[^A-Za-z0-9]', '', 'g')))
-		  ORDER BY (upper(symbol) = upper($2)) DESC, (upper(venue_symbol) = upper($2)) DESC
+		  ORDER BY (upper(symbol) = upper($2)) DESC, (upper(venue_symbol) = upper($2)) DESC, (kind = 'SPOT') DESC
 		  LIMIT 1`,
 		[venue, name],
 	);

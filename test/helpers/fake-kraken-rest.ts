@@ -81,6 +81,8 @@ function rowJson(t: KrakenTradeRow, decimals: number): string {
 export class FakeKrakenRest extends RecordingHttpFake {
 	private readonly pairs = realAssetPairs();
 	private readonly trades = new Map<string, KrakenTradeRow[]>(); // by result key (XXBTZUSD)
+	/** How /0/public/AssetPairs fails, for catalog tests: an HTTP 500, or a 200 that is not JSON. */
+	assetPairsFailure: null | "500" | "garbage" = null;
 
 	constructor(private readonly opts: { timeDecimals?: number } = {}) {
 		super();
@@ -117,7 +119,6 @@ export class FakeKrakenRest extends RecordingHttpFake {
 			res.end(text);
 		};
 		const error = (e: string) => send(JSON.stringify({ error: [e] }));
-		if (u.pathname === "/0/public/AssetPairs") return send(JSON.stringify(this.pairs));
 		if (u.pathname === "/0/public/Depth") {
 			const key = query.pair ? this.keyOf(query.pair) : null;
 			if (!key) return error("EQuery:Unknown asset pair");
@@ -129,6 +130,15 @@ export class FakeKrakenRest extends RecordingHttpFake {
 			}
 			// Kraken sends each level as [price, volume, timestamp] with the timestamp a JSON number.
 			return send(JSON.stringify({ error: [], result: { [key]: { bids: REAL_DEPTH_BOOK.bids.slice(0, count), asks: REAL_DEPTH_BOOK.asks.slice(0, count) } } }));
+		}
+		if (u.pathname === "/0/public/AssetPairs") {
+			if (this.assetPairsFailure === "500") {
+				entry.status = 500;
+				res.writeHead(500, { "content-type": "text/plain" });
+				res.end("Internal Server Error");
+				return;
+			}
+			return send(this.assetPairsFailure === "garbage" ? "<html>maintenance</html>" : JSON.stringify(this.pairs));
 		}
 		if (u.pathname !== "/0/public/Trades") return error("EGeneral:Unknown method");
 		const key = query.pair ? this.keyOf(query.pair) : null;

@@ -241,6 +241,27 @@ export class FakeKraken {
 		return trades;
 	}
 
+	/**
+	 * Emit `n` trades on `symbol`, a pair with no recording of its own (ETH/USD): the recorded BTC/USD trades'
+	 * sizes and sides, prices divided by 20 and cut to the pair's AssetPairs precision. Returns the rows emitted.
+	 */
+	emitTradesOn(symbol: string, n: number): KrakenTradeRow[] {
+		const prec = this.pairs.get(symbol);
+		if (!prec) throw new Error(`${symbol} is not in the AssetPairs fixture`);
+		const recorded = this.timeline.filter((e): e is Extract<Event, { kind: "trade" }> => e.kind === "trade").slice(0, n);
+		const mine = this.tradesBy.get(symbol) ?? [];
+		this.tradesBy.set(symbol, mine);
+		const out: KrakenTradeRow[] = [];
+		for (const e of recorded) {
+			const row: KrakenTradeRow = { price: new Decimal(e.price).div(20).toFixed(prec.price, Decimal.ROUND_DOWN), volume: new Decimal(e.qty).toFixed(Math.min(8, prec.qty)), timeUs: this.nowUs(), side: e.side === "buy" ? "b" : "s", ordertype: e.ordType === "market" ? "m" : "l", tradeId: this.nextTradeId++ };
+			mine.push(row);
+			out.push(row);
+			this.broadcast("trade", symbol, { channel: "trade", type: "update", data: [this.wsTrade(symbol, row)] });
+		}
+		this.rest.setTrades(prec.key, mine);
+		return out;
+	}
+
 	// ---- internals ----
 
 	/** A wall-clock timestamp with µs, strictly increasing. */

@@ -90,7 +90,12 @@ describe("npm run replay into JetStream", () => {
 			await migrate(db.pool);
 			const trades = makeTrades(1_000, Date.parse("2024-01-15T10:00:00Z"), 3_600_000, 9);
 			const file = writeJsonl(dir, "t.jsonl", trades.map((t) => ({ venue: "kraken", symbol: "BTC-USD-SPOT", ...t })));
-			const env = { MARKET_LOG: "jetstream", MARKET_LOG_STREAM: stream, MARKET_LOG_SUBJECT_PREFIX: prefix };
+			const env = { MARKET_LOG: "jetstream", MARKET_LOG_STREAM: stream, MARKET_LOG_SUBJECT_PREFIX: prefix, DATABASE_URL: db.url };
+			// the catalog must know the market first: a replay of an unknown one is refused
+			const refused = await replay(file, env);
+			expect(refused.code).toBe(1);
+			expect(refused.stderr).toMatch(/unknown symbol "BTC-USD-SPOT" on venue "kraken"/);
+			await db.pool.query(`INSERT INTO symbols (venue, symbol, venue_symbol, asset_class, base, quote) VALUES ('kraken', 'BTC-USD-SPOT', 'BTC/USD', 'crypto', 'BTC', 'USD')`);
 			expect((await replay(file, env)).out).toMatch(/1000 records published/);
 			expect((await replay(file, env)).code).toBe(0); // twice: the log holds duplicates now
 			const w = new TickWriter({ pool: db.pool, log });

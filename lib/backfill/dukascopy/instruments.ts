@@ -22,6 +22,8 @@ export interface DukascopyInstrument {
 	decimals: number;
 	/** First hour with ticks (ms), from the metadata. */
 	firstTickHourMs: number;
+	/** Listing exchange of an equity CFD (US, DE, HK, ...): its session is the trading calendar. */
+	exchange?: string | null;
 }
 
 // id, decimal factor, asset class, first tick hour (UTC)
@@ -54,9 +56,24 @@ export const DUKASCOPY_INSTRUMENTS: ReadonlyMap<string, DukascopyInstrument> = n
 	}),
 );
 
+/**
+ * Instruments beyond the built-in table, from the symbol catalog (all 1,499 of Dukascopy's metadata): the
+ * process that runs the backfill loads them with `registerCatalogInstruments` (lib/catalog/instruments.ts).
+ * The built-in table wins for its 15 ids, so their topics and classes stay what they were.
+ */
+const registered = new Map<string, DukascopyInstrument>();
+
+export function registerInstruments(list: readonly DukascopyInstrument[]): void {
+	for (const i of list) if (!DUKASCOPY_INSTRUMENTS.has(i.id)) registered.set(i.id, i);
+}
+
+export function registeredInstrumentCount(): number {
+	return registered.size;
+}
+
 export class UnknownInstrumentError extends Error {
 	constructor(readonly instrument: string) {
-		super(`unknown Dukascopy instrument ${JSON.stringify(instrument)} (known: ${[...DUKASCOPY_INSTRUMENTS.keys()].join(", ")})`);
+		super(`unknown Dukascopy instrument ${JSON.stringify(instrument)} (known: ${[...DUKASCOPY_INSTRUMENTS.keys()].join(", ")}${registered.size ? ` and ${registered.size} more from the symbol catalog` : "; the symbol catalog lists the rest"})`);
 		this.name = "UnknownInstrumentError";
 	}
 }
@@ -64,8 +81,8 @@ export class UnknownInstrumentError extends Error {
 /** Look an instrument up by datafeed name ("EURUSD", "eurusd"), JSON API code ("EUR-USD") or canonical symbol ("EUR-USD-SPOT"). */
 export function findInstrument(name: string): DukascopyInstrument | undefined {
 	if (typeof name !== "string") return undefined;
-	const n = name.toUpperCase().replace(/-SPOT$/, "").replace(/[-/_]/g, "");
-	return DUKASCOPY_INSTRUMENTS.get(n);
+	const n = name.toUpperCase().replace(/-(SPOT|CFD)$/, "").replace(/[-/_.]/g, "");
+	return DUKASCOPY_INSTRUMENTS.get(n) ?? registered.get(n);
 }
 
 export function getInstrument(name: string): DukascopyInstrument {
