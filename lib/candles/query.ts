@@ -9,7 +9,7 @@ import type { Pool, PoolClient } from "pg";
 import { TIMEFRAMES, TIMEFRAME_MS, type Timeframe } from "../domain/timeframes";
 import type { Candle, PriceType } from "../domain/types";
 import { ceilBucket, countBucketsInRange, floorBucket, sourceOfPriceType } from "./buckets";
-import { intervalSql, minuteFromTicksSql, tableOf } from "./sql";
+import { binSql, intervalSql, minuteFromTicksSql, tableOf } from "./sql";
 import { withTransaction } from "../store/pool";
 
 export interface CandleQuery {
@@ -42,8 +42,6 @@ interface CandleRow {
 function toCandle(r: CandleRow): Candle {
 	return { time: r.bucket.toISOString(), open: r.open, high: r.high, low: r.low, close: r.close, volume: r.volume, trades: Number(r.trades) };
 }
-
-const EPOCH = "timestamptz '1970-01-01 00:00:00+00'";
 
 /** Price of one tick of the source for a price type, in the same expression the candles use. */
 function tickPriceSql(p: PriceType): string {
@@ -103,7 +101,7 @@ export async function getCandles(pool: Pool, q: CandleQuery): Promise<Candle[]> 
 						AND c.bucket >= lb.b AND c.bucket < lb.b + ${intervalSql(tf)}
 					WHERE c.bucket <> ALL ($5::timestamptz[])
 				)
-				SELECT date_bin(${intervalSql(tf)}, bucket, ${EPOCH}) AS bucket,
+				SELECT ${binSql(tf, "bucket")} AS bucket,
 					(array_agg(open ORDER BY bucket))[1] AS open, max(high) AS high, min(low) AS low,
 					(array_agg(close ORDER BY bucket DESC))[1] AS close, sum(volume) AS volume, sum(trades)::bigint AS trades
 				FROM ch GROUP BY 1`,
