@@ -10,6 +10,50 @@ import { parseKlinesQuery } from "../lib/history/params";
 import { queryKlines } from "../lib/history/klines-store";
 import { parseReplay } from "../lib/replay";
 import { runtimeOf } from "../mixins/runtime";
+import path from "node:path";
+import { createReadStream, existsSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { LiveHub, TooManyClientsError, type CandleWindowSummary, type LiveLoaders, type StreamKind, type TickSpan } from "../lib/live/hub";
+import { pgLiveLoaders } from "../lib/live/loaders";
+import { openStream } from "../lib/live/open";
+import { parseStreamKey, resumeFrom } from "../lib/live/params";
+
+interface Locals {
+	hub: LiveHub | null;
+	loaders: LiveLoaders | null;
+}
+
+type Next = (err?: unknown) => void;
+type GatewayReq = IncomingMessage & { $params?: Record<string, unknown> };
+
+/** The chart page (public/) and the one vendor file it loads, served from the project: no CDN. */
+const PUBLIC_DIR = path.resolve(__dirname, "../public");
+// The package's "exports" offer only its ES module entry, so the standalone build (global LightweightCharts)
+// is looked up in the node_modules folders Node would search.
+const LIGHTWEIGHT_CHARTS = (require.resolve.paths("lightweight-charts") ?? [])
+	.map((dir) => path.join(dir, "lightweight-charts/dist/lightweight-charts.standalone.production.js"))
+	.find((f) => existsSync(f));
+
+/** A moleculer-web alias that answers with Server-Sent Events of one stream kind (see lib/live). */
+function streamAlias(kind: StreamKind) {
+	return async function (this: Service & Locals, req: GatewayReq, res: ServerResponse, next: Next) {
+		try {
+			const params = req.$params ?? Object.fromEntries(new URL(req.url ?? "/", "http://x").searchParams);
+			const key = await asClientErrors(() => parseStreamKey(kind, params));
+			const since = await asClientErrors(() => resumeFrom(params, req.headers["last-event-id"] as string | undefined));
+			if (!this.hub || !this.loaders) throw new Errors.MoleculerServerError("live streams are not running", 503, "NOT_READY");
+			const c = runtimeOf(this.broker).config;
+			await openStream(this.hub, this.loaders, key, since, req, res, { heartbeatMs: c.liveHeartbeatMs, maxBufferedBytes: c.liveMaxBufferedBytes, retryMs: 2000 });
+			// The response stays open: `next` is never called, the client's close ends it.
+		} catch (err) {
+			if (res.headersSent) {
+				res.end();
+				return;
+			}
+			next(err instanceof TooManyClientsError ? new Errors.MoleculerServerError(err.message, 503, "TOO_MANY_CLIENTS") : err);
+		}
+	};
+}
 
 type Params = Record<string, unknown>;
 
@@ -18,14 +62,27 @@ type Params = Record<string, unknown>;
  * The REST gateway (moleculer-web). Routes are listed in README.md and docs/openapi.yaml.
  * Market data is read straight from PostgreSQL; the still-open candle is computed live.
  */
-const ApiService: ServiceSchema<any> = {
+const ApiService: ServiceSchema<any, any, Locals> = {
 	name: "api",
 	mixins: [ApiGateway as unknown as Partial<ServiceSchema>],
 
 	settings: {
 		port: 3000, // bin/pipeline sets PORT from the configuration
 		ip: "0.0.0.0",
+		// `/` and the page's own files; moleculer-web serves these when no route matched.
+		assets: { folder: PUBLIC_DIR, options: { index: "index.html", maxAge: 0 } },
 		routes: [
+			{
+				path: "/vendor",
+				mappingPolicy: "restrict",
+				aliases: {
+					"GET lightweight-charts.js"(req: IncomingMessage, res: ServerResponse, next: Next) {
+						if (!LIGHTWEIGHT_CHARTS) return next(new Errors.MoleculerServerError("lightweight-charts is not installed (npm install)", 500, "NO_CHART_LIBRARY"));
+						res.writeHead(200, { "Content-Type": "application/javascript; charset=utf-8", "Cache-Control": "public, max-age=3600" });
+						createReadStream(LIGHTWEIGHT_CHARTS).pipe(res);
+					},
+				},
+			},
 			{
 				path: "/api",
 				mappingPolicy: "restrict",
@@ -38,6 +95,10 @@ const ApiService: ServiceSchema<any> = {
 					"GET ready": "api.ready",
 					"GET dead-letters": "api.deadLetters",
 					"GET gaps": "api.gaps",
+					// Server-Sent Events (lib/live): live candles and ticks, fed by ticks.stored and candles.updated
+					"GET stream/candles": streamAlias("candles"),
+					"GET stream/trades": streamAlias("trades"),
+					"GET stream/quotes": streamAlias("quotes"),
 					"POST ingest": "api.ingest",
 					// Dukascopy history jobs (served by the dukascopy-backfill service, local or on another node)
 					"POST backfill/gaps": "dukascopy-backfill.fillGaps",
@@ -55,7 +116,41 @@ const ApiService: ServiceSchema<any> = {
 		log4XXResponses: false,
 	},
 
+	events: {
+		/** From every tick-writer (any node): ticks committed; moves the open candles and the tick streams. */
+		"ticks.stored"(this: Service & Locals, ctx: Context<{ spans?: TickSpan[] }>) {
+			if (Array.isArray(ctx.params?.spans)) this.hub?.ticksStored(ctx.params.spans);
+		},
+		/** From the cascade leader: rebuilt windows (late ticks, backfills). */
+		"candles.updated"(this: Service & Locals, ctx: Context<{ windows?: CandleWindowSummary[] }>) {
+			if (Array.isArray(ctx.params?.windows)) this.hub?.candlesUpdated(ctx.params.windows);
+		},
+	},
+
+	created(this: Service & Locals) {
+		this.hub = null;
+		this.loaders = null;
+	},
+
+	started(this: Service & Locals) {
+		const rt = runtimeOf(this.broker);
+		this.loaders = pgLiveLoaders(rt.pool);
+		this.hub = new LiveHub({ loaders: this.loaders, maxClients: rt.config.liveMaxClients, coalesceMs: rt.config.liveCoalesceMs, logger: this.logger });
+	},
+
+	async stopped(this: Service & Locals) {
+		await this.hub?.stop();
+	},
+
 	actions: {
+		/** Live-stream counters (REPL: `call api.live`). */
+		live: {
+			visibility: "public",
+			params: {},
+			handler(this: Service & Locals) {
+				return this.hub ? { clients: this.hub.clientCount, ...this.hub.stats } : null;
+			},
+		},
 		candles: {
 			visibility: "published",
 			async handler(this: Service, ctx: Context<Params>) {
