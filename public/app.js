@@ -132,7 +132,7 @@ async function loadOlder() {
 	}
 }
 chart.timeScale().subscribeVisibleLogicalRangeChange((range) => {
-	if (range && range.from < 10) void loadOlder();
+	if (range && range.from < 10) void loadOlder(); // loadOlder catches its own errors
 });
 
 // ---- gaps -------------------------------------------------------------------------------------------------
@@ -324,7 +324,7 @@ async function select(change) {
 	}
 	if (gen !== state.generation) return;
 	showFreshness();
-	void loadGaps();
+	void quietly("gaps", loadGaps)();
 	void streamLoop(gen);
 }
 
@@ -400,7 +400,7 @@ $("token-form").addEventListener("submit", (e) => {
 	state.token = $("token").value.trim();
 	if (state.token) localStorage.setItem("mdp.token", state.token);
 	else localStorage.removeItem("mdp.token");
-	void start();
+	void quietly("start", start)();
 });
 
 // ---- what a test (or a curious user in the console) can read back ------------------------------------------
@@ -437,10 +437,17 @@ async function start() {
 	});
 	if (m) $("market").value = `${m.venue}/${m.symbol}`;
 	window.chartApp.ready = true;
-	void loadFeeds();
-	void loadActiveSymbols();
+	void quietly("feeds", loadFeeds)();
+	void quietly("symbols", loadActiveSymbols)();
 }
-setInterval(() => void loadFreshness(), 5000);
-setInterval(() => void loadFeeds(), 10_000);
-setInterval(() => void loadGaps(), 15_000);
-void start();
+/** Background refreshes: a server that is briefly away (restart, network) is not an error of the page. */
+function quietly(what, fn) {
+	return () =>
+		fn().catch((err) => {
+			console.warn(`${what}: ${err.message}`);
+		});
+}
+setInterval(quietly("freshness", loadFreshness), 5000);
+setInterval(quietly("feeds", loadFeeds), 10_000);
+setInterval(quietly("gaps", () => (state.venue ? loadGaps() : Promise.resolve())), 15_000);
+quietly("start", start)();
