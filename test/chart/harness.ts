@@ -29,11 +29,11 @@ export interface Harness {
 	close(): Promise<void>;
 }
 
-export async function startHarness(prefix: string): Promise<Harness> {
+export async function startHarness(prefix: string, extraEnv: Record<string, string> = {}): Promise<Harness> {
 	const db = await freshDatabase(prefix);
 	const port = await freePort();
 	const dir = mkdtempSync(path.join(tmpdir(), `mdp-${prefix}-`));
-	const env = { PORT: String(port), METRICS_PORT: "0", DATABASE_URL: db.url, SERVICES, MARKET_LOG: "memory", TRANSPORTER: "", REDIS_URL: "", CASCADE_INTERVAL_MS: "500" };
+	const env = { PORT: String(port), METRICS_PORT: "0", DATABASE_URL: db.url, SERVICES, MARKET_LOG: "memory", TRANSPORTER: "", REDIS_URL: "", CASCADE_INTERVAL_MS: "500", ...extraEnv };
 	const boot = async () => {
 		const s = startService(env);
 		await s.waitForOutput(/pipeline up: services=/, 90_000);
