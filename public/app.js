@@ -18,6 +18,7 @@ const state = {
 	gaps: [],
 	loadingOlder: false,
 	noOlder: false,
+	olderCursor: null, // ms: history before this has not been asked for yet
 	generation: 0, // bumps on every market/timeframe/price switch; stale responses are ignored
 	live: { connected: false, candles: 0, abort: null },
 };
@@ -108,23 +109,32 @@ async function loadLatest() {
 	state.bars.clear();
 	for (const c of candles) state.bars.set(toSec(c.time), c);
 	state.noOlder = false;
+	state.olderCursor = candles.length ? Date.parse(candles[0].time) : Date.now();
 	redraw();
 	chart.timeScale().fitContent();
 	showLegend(candles[candles.length - 1]);
 }
-/** Scrolled near the left edge: one more page before the oldest candle shown. */
+/** Empty pages in a row after which scrolling back stops asking (a market's history has holes, not an end marker). */
+const MAX_EMPTY_PAGES = 10;
+/** Scrolled near the left edge: the next page of history before what was asked for so far, skipping empty stretches. */
 async function loadOlder() {
-	if (state.loadingOlder || state.noOlder || !state.bars.size) return;
+	if (state.loadingOlder || state.noOlder || state.olderCursor === null) return;
 	state.loadingOlder = true;
 	const gen = state.generation;
 	try {
-		const oldest = Math.min(...state.bars.keys()) * 1000;
 		const size = TF_MS[state.timeframe];
-		const older = await loadCandles(oldest - PAGE * size, oldest);
-		if (gen !== state.generation) return;
-		if (!older.length) state.noOlder = true;
-		for (const c of older) state.bars.set(toSec(c.time), c);
-		if (older.length) redraw();
+		for (let empty = 0; empty < MAX_EMPTY_PAGES; empty++) {
+			const to = state.olderCursor;
+			const older = await loadCandles(to - PAGE * size, to);
+			if (gen !== state.generation) return;
+			state.olderCursor = to - PAGE * size;
+			if (older.length) {
+				for (const c of older) state.bars.set(toSec(c.time), c);
+				redraw();
+				return;
+			}
+		}
+		state.noOlder = true;
 	} catch (err) {
 		console.warn("older candles:", err.message);
 	} finally {
@@ -307,6 +317,7 @@ async function select(change) {
 	state.live.abort?.abort();
 	state.bars.clear();
 	state.gaps = [];
+	state.olderCursor = null;
 	renderToggles();
 	if (!state.venue) {
 		redraw();

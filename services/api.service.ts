@@ -139,7 +139,12 @@ const ApiService: ServiceSchema<any, any, Locals> = {
 	},
 
 	async stopped(this: Service & Locals) {
+		// Runs before moleculer-web's own stopped (mixins' hooks stop in reverse), which waits in server.close()
+		// for every connection to end: live streams end here, and keep-alive connections of a page that keeps
+		// polling are cut after a grace period, or the close would wait for them forever.
 		await this.hub?.stop();
+		const server = (this as unknown as { server?: { closeAllConnections?(): void } }).server;
+		if (server?.closeAllConnections) setTimeout(() => server.closeAllConnections!(), 2000).unref();
 	},
 
 	actions: {

@@ -99,12 +99,14 @@ export class LiveHub {
 		return this.clients;
 	}
 
+	/** Room for one more client; never once stopped (a shutting-down server must not take new streams, or its close would wait for them). */
 	hasRoom(): boolean {
-		return this.clients < this.o.maxClients;
+		return !this.stopped && this.clients < this.o.maxClients;
 	}
 
 	/** Register a client on a key; throws TooManyClientsError past the limit. Unregisters itself on close. */
 	add(key: StreamKey, client: SseClient): void {
+		if (this.stopped) throw new TooManyClientsError("live streams are stopping");
 		if (this.clients >= this.o.maxClients) throw new TooManyClientsError(`at most ${this.o.maxClients} live clients`);
 		const id = streamKeyId(key);
 		let sub = this.subs.get(id);

@@ -25,7 +25,7 @@ export async function openStream(
 	now = Date.now(),
 ): Promise<SseClient> {
 	// Refused before the 200 goes out, so the gateway can still answer 503.
-	if (!hub.hasRoom()) throw new TooManyClientsError("too many live clients");
+	if (!hub.hasRoom()) throw new TooManyClientsError("no room for another live client (limit reached, or the server is stopping)");
 	const client = new SseClient(req, res, sse);
 	try {
 		hub.add(key, client);

@@ -55,7 +55,12 @@ export async function startHarness(prefix: string, extraEnv: Record<string, stri
 			if (r.code !== 0 || !/0 rejected/.test(r.out)) throw new Error(`replay failed (${r.code}): ${r.out}`);
 		},
 		async restart() {
-			await h.server.kill("SIGTERM");
+			// A clean stop must not wait on open live streams; one that hangs fails the test, it is not papered over.
+			const stopped = await Promise.race([h.server.kill("SIGTERM").then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 30_000))]);
+			if (!stopped) {
+				await h.server.kill("SIGKILL");
+				throw new Error(`the server did not stop within 30 s of SIGTERM:\n${h.server.output().slice(-3000)}`);
+			}
 			h.server = await boot();
 		},
 		async close() {

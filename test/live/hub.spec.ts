@@ -119,6 +119,15 @@ describe("LiveHub", () => {
 		expect(hub.hasRoom()).toBe(true);
 	});
 
+	it("closes its clients on stop and takes no new ones after", async () => {
+		const hub = new LiveHub({ loaders: recordingLoaders().loaders, maxClients: 10, coalesceMs: 10 });
+		hub.add(key, fakeClient() as unknown as SseClient);
+		await hub.stop();
+		expect(hub.clientCount).toBe(0);
+		expect(hub.hasRoom()).toBe(false);
+		expect(() => hub.add(key, fakeClient() as unknown as SseClient)).toThrow(TooManyClientsError);
+	});
+
 	it("coalesces tick spans into one read per subscription over the candle buckets they touch", async () => {
 		const { calls, loaders } = recordingLoaders();
 		const hub = new LiveHub({ loaders, maxClients: 10, coalesceMs: 1_000_000 });
