@@ -48,6 +48,10 @@ export interface Config {
 	writerAckTimeoutMs: number;
 	apiMaxRangeBuckets: number;
 	apiMaxRows: number;
+	liveMaxClients: number; // SSE clients over all /api/stream/* routes of one api process
+	liveHeartbeatMs: number; // SSE comment line after this long without a frame
+	liveMaxBufferedBytes: number; // an SSE client with more unsent bytes than this is too slow and is disconnected
+	liveCoalesceMs: number; // changes gathered this long before one read per live subscription
 	dukascopyUrl: string; // .bi5 datafeed base
 	dukascopyJsonUrl: string; // JSON API base
 	dukascopySource: "bi5" | "json";
@@ -346,6 +350,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		writerAckTimeoutMs: int(env, "WRITER_ACK_TIMEOUT_MS", 30_000, 100),
 		apiMaxRangeBuckets: int(env, "API_MAX_RANGE_BUCKETS", 10_000, 1),
 		apiMaxRows: int(env, "API_MAX_ROWS", 10_000, 1),
+		liveMaxClients: int(env, "LIVE_MAX_CLIENTS", 500, 1),
+		liveHeartbeatMs: int(env, "LIVE_HEARTBEAT_MS", 15_000, 100),
+		liveMaxBufferedBytes: int(env, "LIVE_MAX_BUFFERED_BYTES", 1_048_576, 1024),
+		liveCoalesceMs: int(env, "LIVE_COALESCE_MS", 100, 0),
 		dukascopyUrl: (env.DUKASCOPY_URL || "https://datafeed.dukascopy.com/datafeed").replace(/\/+$/, ""),
 		dukascopyJsonUrl: (env.DUKASCOPY_JSON_URL || "https://jetta.dukascopy.com/v1").replace(/\/+$/, ""),
 		dukascopySource: dukascopySource(env),

@@ -22,6 +22,50 @@ import { parseBooksQuery, parseLatestBookQuery } from "../lib/api/books";
 import { queryBooks } from "../lib/orderbook/store";
 import type { LiveBookSnapshot } from "../lib/venues/kraken/stream";
 import { Q, READ_PARAMS } from "../mixins/action-params";
+import path from "node:path";
+import { createReadStream, existsSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { LiveHub, TooManyClientsError, type CandleWindowSummary, type LiveLoaders, type StreamKind, type TickSpan } from "../lib/live/hub";
+import { pgLiveLoaders } from "../lib/live/loaders";
+import { openStream } from "../lib/live/open";
+import { parseStreamKey, resumeFrom } from "../lib/live/params";
+
+interface Locals {
+	hub: LiveHub | null;
+	loaders: LiveLoaders | null;
+}
+
+type Next = (err?: unknown) => void;
+type GatewayReq = IncomingMessage & { $params?: Record<string, unknown> };
+
+/** The chart page (public/) and the one vendor file it loads, served from the project: no CDN. */
+const PUBLIC_DIR = path.resolve(__dirname, "../public");
+// The package's "exports" offer only its ES module entry, so the standalone build (global LightweightCharts)
+// is looked up in the node_modules folders Node would search.
+const LIGHTWEIGHT_CHARTS = (require.resolve.paths("lightweight-charts") ?? [])
+	.map((dir) => path.join(dir, "lightweight-charts/dist/lightweight-charts.standalone.production.js"))
+	.find((f) => existsSync(f));
+
+/** A moleculer-web alias that answers with Server-Sent Events of one stream kind (see lib/live). */
+function streamAlias(kind: StreamKind) {
+	return async function (this: Service & Locals, req: GatewayReq, res: ServerResponse, next: Next) {
+		try {
+			const params = req.$params ?? Object.fromEntries(new URL(req.url ?? "/", "http://x").searchParams);
+			const key = await asClientErrors(() => parseStreamKey(kind, params));
+			const since = await asClientErrors(() => resumeFrom(params, req.headers["last-event-id"] as string | undefined));
+			if (!this.hub || !this.loaders) throw new Errors.MoleculerServerError("live streams are not running", 503, "NOT_READY");
+			const c = runtimeOf(this.broker).config;
+			await openStream(this.hub, this.loaders, key, since, req, res, { heartbeatMs: c.liveHeartbeatMs, maxBufferedBytes: c.liveMaxBufferedBytes, retryMs: 2000 });
+			// The response stays open: `next` is never called, the client's close ends it.
+		} catch (err) {
+			if (res.headersSent) {
+				res.end();
+				return;
+			}
+			next(err instanceof TooManyClientsError ? new Errors.MoleculerServerError(err.message, 503, "TOO_MANY_CLIENTS") : err);
+		}
+	};
+}
 
 type Params = Record<string, unknown>;
 
@@ -51,7 +95,7 @@ function knownOf(pool: import("pg").Pool): SymbolKnowledge {
  * and limits in README "Security".
  * Market data is read straight from PostgreSQL; the still-open candle is computed live.
  */
-const ApiService: ServiceSchema<any, any, GatewayLocals> = {
+const ApiService: ServiceSchema<any, any, GatewayLocals & Locals> = {
 	name: "api",
 	mixins: [ApiGateway as unknown as Partial<ServiceSchema>],
 
@@ -59,7 +103,20 @@ const ApiService: ServiceSchema<any, any, GatewayLocals> = {
 		port: 3000, // bin/pipeline sets PORT, API_HOST and the request timeout from the configuration
 		ip: "127.0.0.1",
 		requestTimeout: 120_000,
+		// `/` and the page's own files; moleculer-web serves these when no route matched (public: no market data).
+		assets: { folder: PUBLIC_DIR, options: { index: "index.html", maxAge: 0 } },
 		routes: [
+			{
+				path: "/vendor",
+				mappingPolicy: "restrict",
+				aliases: {
+					"GET lightweight-charts.js"(req: IncomingMessage, res: ServerResponse, next: Next) {
+						if (!LIGHTWEIGHT_CHARTS) return next(new Errors.MoleculerServerError("lightweight-charts is not installed (npm install)", 500, "NO_CHART_LIBRARY"));
+						res.writeHead(200, { "Content-Type": "application/javascript; charset=utf-8", "Cache-Control": "public, max-age=3600" });
+						createReadStream(LIGHTWEIGHT_CHARTS).pipe(res);
+					},
+				},
+			},
 			{
 				path: "/api",
 				mappingPolicy: "restrict",
@@ -73,6 +130,10 @@ const ApiService: ServiceSchema<any, any, GatewayLocals> = {
 					"GET dead-letters": "api.deadLetters",
 					"GET gaps": "api.gaps",
 					"GET feeds": "api.feeds",
+					// Server-Sent Events (lib/live): live candles and ticks, fed by ticks.stored and candles.updated
+					"GET stream/candles": streamAlias("candles"),
+					"GET stream/trades": streamAlias("trades"),
+					"GET stream/quotes": streamAlias("quotes"),
 					"POST ingest": "stream:api.ingest",
 					// Dukascopy history jobs (served by the dukascopy-backfill service, local or on another node)
 					"POST backfill/gaps": "dukascopy-backfill.fillGaps",
@@ -106,13 +167,18 @@ const ApiService: ServiceSchema<any, any, GatewayLocals> = {
 		logResponseData: null,
 	},
 
-	created(this: Self) {
+	created(this: Self & Locals) {
 		const c = runtimeOf(this.broker).config;
 		this.writeLimiter = new ClientRateLimiter(c.apiWriteRatePerMin, c.apiWriteBurst);
+		this.hub = null;
+		this.loaders = null;
 	},
 
-	started(this: Self) {
-		const c = runtimeOf(this.broker).config;
+	started(this: Self & Locals) {
+		const rt = runtimeOf(this.broker);
+		const c = rt.config;
+		this.loaders = pgLiveLoaders(rt.pool);
+		this.hub = new LiveHub({ loaders: this.loaders, maxClients: c.liveMaxClients, coalesceMs: c.liveCoalesceMs, logger: this.logger });
 		const server = (this as unknown as { server: import("node:http").Server }).server;
 		server.headersTimeout = Math.min(60_000, c.apiRequestTimeoutMs);
 		const access = c.apiToken ? `writes need API_TOKEN${c.apiReadToken ? ", reads API_READ_TOKEN" : ", reads are open"}` : "no API_TOKEN: anyone who reaches this address can write";
@@ -121,7 +187,35 @@ const ApiService: ServiceSchema<any, any, GatewayLocals> = {
 		this.logger.info(`api listening on ${c.apiHost}:${(this as unknown as { settings: { port: number } }).settings.port} (${where}; ${access})`);
 	},
 
+	events: {
+		/** From every tick-writer (any node): ticks committed; moves the open candles and the tick streams. */
+		"ticks.stored"(this: Service & Locals, ctx: Context<{ spans?: TickSpan[] }>) {
+			if (Array.isArray(ctx.params?.spans)) this.hub?.ticksStored(ctx.params.spans);
+		},
+		/** From the cascade leader: rebuilt windows (late ticks, backfills). */
+		"candles.updated"(this: Service & Locals, ctx: Context<{ windows?: CandleWindowSummary[] }>) {
+			if (Array.isArray(ctx.params?.windows)) this.hub?.candlesUpdated(ctx.params.windows);
+		},
+	},
+
+	async stopped(this: Service & Locals) {
+		// Runs before moleculer-web's own stopped (mixins' hooks stop in reverse), which waits in server.close()
+		// for every connection to end: live streams end here, and keep-alive connections of a page that keeps
+		// polling are cut after a grace period, or the close would wait for them forever.
+		await this.hub?.stop();
+		const server = (this as unknown as { server?: { closeAllConnections?(): void } }).server;
+		if (server?.closeAllConnections) setTimeout(() => server.closeAllConnections!(), 2000).unref();
+	},
+
 	actions: {
+		/** Live-stream counters (REPL: `call api.live`). */
+		live: {
+			visibility: "public",
+			params: {},
+			handler(this: Service & Locals) {
+				return this.hub ? { clients: this.hub.clientCount, ...this.hub.stats } : null;
+			},
+		},
 		candles: {
 			visibility: "published",
 			params: { ...READ_PARAMS, timeframe: Q.text(64), price: Q.text(64), fill: Q.text(64) },

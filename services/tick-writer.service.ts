@@ -65,7 +65,8 @@ const TickWriterService: ServiceSchema<{}, {}, Locals> = {
 				}
 				if (r.dirtyBuckets > 0) {
 					// Wakes the cascade leader early; losing this event only delays candles to the next cycle.
-					this.broker.emit("ticks.stored", { trades: r.insertedTrades, quotes: r.insertedQuotes, minTime: r.minTime, maxTime: r.maxTime });
+					// Also feeds the api's live streams (/api/stream/*), on whichever node they run.
+					this.broker.emit("ticks.stored", { trades: r.insertedTrades, quotes: r.insertedQuotes, minTime: r.minTime, maxTime: r.maxTime, spans: r.spans });
 				}
 			},
 		});

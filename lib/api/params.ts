@@ -19,7 +19,7 @@ type Params = Record<string, unknown>;
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._\-/]{0,63}$/;
 const DATE_ONLY_RE = /^\d{4}-\d{2}-\d{2}$/;
 const DATETIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
-const PRICE_TYPES: PriceType[] = ["trade", "bid", "ask", "mid"];
+export const PRICE_TYPES: PriceType[] = ["trade", "bid", "ask", "mid"];
 
 function str(p: Params, name: string): string | undefined {
 	const v = p[name];
@@ -59,7 +59,7 @@ export function parseTime(p: Params, name: string): Date | undefined {
 	return new Date(ms);
 }
 
-function enumParam<T extends string>(p: Params, name: string, allowed: readonly T[], def: T): T {
+export function enumParam<T extends string>(p: Params, name: string, allowed: readonly T[], def: T): T {
 	const v = str(p, name);
 	if (v === undefined) return def;
 	if (!(allowed as readonly string[]).includes(v)) throw new ParamError(name, `${name}=${JSON.stringify(v)} is not one of ${allowed.join(", ")}`);

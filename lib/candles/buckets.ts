@@ -1,8 +1,8 @@
 /**
- * Candle bucket math (UTC, aligned to the Unix epoch like TimescaleDB's time_bucket for these sizes) and the
+ * Candle bucket math (UTC; 1m..1d aligned to the Unix epoch, 1w to Monday 1970-01-05, like date_bin with that origin) and the
  * cascade plan: which windows each level has to rebuild when some 1m buckets changed. Pure: no I/O.
  */
-import { TIMEFRAMES, TIMEFRAME_MS, type Timeframe } from "../domain/timeframes";
+import { TIMEFRAMES, TIMEFRAME_MS, TIMEFRAME_ORIGIN_MS, type Timeframe } from "../domain/timeframes";
 import type { PriceType } from "../domain/types";
 
 export type DirtySource = "trades" | "quotes";
@@ -25,6 +25,8 @@ export const CHILD_TIMEFRAME: Record<Timeframe, Timeframe | null> = {
 	"1h": "15m",
 	"4h": "1h",
 	"12h": "4h",
+	"1d": "12h",
+	"1w": "1d",
 };
 
 function toMs(t: number | Date | string): number {
@@ -36,13 +38,15 @@ function toMs(t: number | Date | string): number {
 /** Start of the bucket containing t. */
 export function floorBucket(t: number | Date | string, tf: Timeframe): number {
 	const size = TIMEFRAME_MS[tf];
-	return Math.floor(toMs(t) / size) * size;
+	const origin = TIMEFRAME_ORIGIN_MS[tf];
+	return Math.floor((toMs(t) - origin) / size) * size + origin;
 }
 
 /** Start of the first bucket that starts at or after t. */
 export function ceilBucket(t: number | Date | string, tf: Timeframe): number {
 	const size = TIMEFRAME_MS[tf];
-	return Math.ceil(toMs(t) / size) * size;
+	const origin = TIMEFRAME_ORIGIN_MS[tf];
+	return Math.ceil((toMs(t) - origin) / size) * size + origin;
 }
 
 /** Start of the bucket after the one containing t. */
@@ -50,7 +54,7 @@ export function nextBucket(t: number | Date | string, tf: Timeframe): number {
 	return floorBucket(t, tf) + TIMEFRAME_MS[tf];
 }
 
-/** Start of the `parent` bucket that contains the bucket starting at `childStart` (parents are whole multiples). */
+/** Start of the `parent` bucket that contains the bucket starting at `childStart` (every child bucket lies in one parent: a week is seven whole days). */
 export function parentBucket(childStart: number | Date | string, parent: Timeframe): number {
 	return floorBucket(childStart, parent);
 }

@@ -1,6 +1,6 @@
 /**
  * The candle cascade: one fenced transaction claims dirty 1m buckets, rebuilds their 1m candles from the raw
- * ticks, then 5m from 1m, 15m from 5m, 1h from 15m, 4h from 1h and 12h from 4h, each level only over the
+ * ticks, then 5m from 1m, 15m from 5m, 1h from 15m, 4h from 1h, 12h from 4h, 1d from 12h and 1w from 1d, each level only over the
  * parents of the windows that really changed below it. Set-based (a couple of statements per level over
  * unnest() arrays) and bounded by primary-key ranges, so a cycle costs what its dirty windows cost, whatever
  * the size of the history. Plain SQL: works the same on TimescaleDB hypertables.
@@ -26,7 +26,7 @@ import {
 	type DirtySource,
 	type WindowSummary,
 } from "./buckets";
-import { intervalSql, levelFromChildrenSql, REPAIRED_LEVELS, levelHasChildrenSql, minuteFromTicksSql, minuteHasTicksSql, tableOf, upsertSql } from "./sql";
+import { binSql, intervalSql, levelFromChildrenSql, REPAIRED_LEVELS, levelHasChildrenSql, minuteFromTicksSql, minuteHasTicksSql, tableOf, upsertSql } from "./sql";
 
 export const DEFAULT_FENCE_NAME = "cascade-refresher";
 export const DEFAULT_MAX_DIRTY = 50_000;
@@ -175,7 +175,7 @@ export const CLAIM_SQL = `DELETE FROM dirty_buckets
 		SELECT venue, symbol, source, bucket FROM dirty_buckets LIMIT $1 FOR UPDATE SKIP LOCKED)
 	RETURNING venue, symbol, source, bucket`;
 
-/** Rebuild 1m..12h over the given dirty minutes inside the caller's transaction; returns the changed windows per level. */
+/** Rebuild 1m..1w over the given dirty minutes inside the caller's transaction; returns the changed windows per level. */
 async function cascadeOver(client: PoolClient, claimed: { venue: string; symbol: string; source: DirtySource; bucket: Date }[]): Promise<Record<Timeframe, CandleWindow[]>> {
 	const changed = {} as Record<Timeframe, CandleWindow[]>;
 	const minute: CandleWindow[] = [];
@@ -260,10 +260,8 @@ export interface RebuildAllResult {
 	durationMs: number;
 }
 
-const EPOCH = "timestamptz '1970-01-01 00:00:00+00'";
-
 /**
- * Rebuild all six levels from all ticks in one transaction: empty the candle tables, aggregate 1m from trades
+ * Rebuild all levels from all ticks in one transaction: empty the candle tables, aggregate 1m from trades
  * and quotes, then each level from the one below, all set-based. For an operator after a restore, and the
  * baseline the incremental cascade is measured against. Readers are not blocked: they see the old candles
  * until the transaction commits and the rebuilt ones after (the deleted rows are reclaimed by autovacuum).
@@ -282,7 +280,7 @@ export async function rebuildAll(pool: Pool, opts: RebuildAllOptions = {}): Prom
 		const t = await client.query(`INSERT INTO ${tableOf("1m")} (venue, symbol, price_type, bucket, open, high, low, close, volume, trades)
 			SELECT venue, symbol, 'trade', b, (array_agg(price ORDER BY time, trade_id))[1], max(price), min(price),
 				(array_agg(price ORDER BY time DESC, trade_id DESC))[1], sum(qty), count(*)
-			FROM (SELECT venue, symbol, date_bin(${intervalSql("1m")}, time, ${EPOCH}) AS b, time, trade_id, price, qty FROM trades) x
+			FROM (SELECT venue, symbol, ${binSql("1m", "time")} AS b, time, trade_id, price, qty FROM trades) x
 			GROUP BY venue, symbol, b`);
 		const q = await client.query(`INSERT INTO ${tableOf("1m")} (venue, symbol, price_type, bucket, open, high, low, close, volume, trades)
 			SELECT g.venue, g.symbol, v.price_type, g.b, v.open, v.high, v.low, v.close, v.volume, g.n
@@ -293,7 +291,7 @@ export async function rebuildAll(pool: Pool, opts: RebuildAllOptions = {}): Prom
 					max(bid) AS hb, min(bid) AS lb, sum(coalesce(bid_qty, 0)) AS vb,
 					max(ask) AS ha, min(ask) AS la, sum(coalesce(ask_qty, 0)) AS va,
 					max((bid + ask) * 0.5) AS hm, min((bid + ask) * 0.5) AS lm, count(*) AS n
-				FROM (SELECT venue, symbol, date_bin(${intervalSql("1m")}, time, ${EPOCH}) AS b, time, seq, bid, ask, bid_qty, ask_qty FROM quotes) x
+				FROM (SELECT venue, symbol, ${binSql("1m", "time")} AS b, time, seq, bid, ask, bid_qty, ask_qty FROM quotes) x
 				GROUP BY venue, symbol, b
 			) g
 			CROSS JOIN LATERAL (VALUES
@@ -308,7 +306,7 @@ export async function rebuildAll(pool: Pool, opts: RebuildAllOptions = {}): Prom
 			const r = await client.query(`INSERT INTO ${tableOf(tf)} (venue, symbol, price_type, bucket, open, high, low, close, volume, trades)
 				SELECT venue, symbol, price_type, b, (array_agg(open ORDER BY bucket))[1], max(high), min(low),
 					(array_agg(close ORDER BY bucket DESC))[1], sum(volume), sum(trades)
-				FROM (SELECT *, date_bin(${intervalSql(tf)}, bucket, ${EPOCH}) AS b FROM ${tableOf(child)}) x
+				FROM (SELECT *, ${binSql(tf, "bucket")} AS b FROM ${tableOf(child)}) x
 				GROUP BY venue, symbol, price_type, b`);
 			perLevel[tf] = r.rowCount ?? 0;
 		}
@@ -328,8 +326,8 @@ export async function markRangeDirty(pool: Pool, range: { from: Date; to: Date; 
 	const filter = "time >= $1 AND time < $2 AND ($3::text IS NULL OR venue = $3) AND ($4::text IS NULL OR symbol = $4)";
 	const r = await pool.query(
 		`INSERT INTO dirty_buckets (venue, symbol, source, bucket)
-		 SELECT venue, symbol, 'trades', date_bin(${intervalSql("1m")}, time, ${EPOCH}) FROM trades WHERE ${filter}
-		 UNION SELECT venue, symbol, 'quotes', date_bin(${intervalSql("1m")}, time, ${EPOCH}) FROM quotes WHERE ${filter}
+		 SELECT venue, symbol, 'trades', ${binSql("1m", "time")} FROM trades WHERE ${filter}
+		 UNION SELECT venue, symbol, 'quotes', ${binSql("1m", "time")} FROM quotes WHERE ${filter}
 		 UNION SELECT venue, symbol, CASE WHEN price_type = 'trade' THEN 'trades' ELSE 'quotes' END, bucket FROM ${tableOf("1m")}
 		  WHERE bucket >= $1 AND bucket < $2 AND ($3::text IS NULL OR venue = $3) AND ($4::text IS NULL OR symbol = $4)
 		 ON CONFLICT (venue, symbol, source, bucket) DO UPDATE SET marked_at = EXCLUDED.marked_at`,

@@ -9,7 +9,7 @@ import type { Pool, PoolClient } from "pg";
 import { TIMEFRAMES, TIMEFRAME_MS, type Timeframe } from "../domain/timeframes";
 import type { Candle, PriceType } from "../domain/types";
 import { ceilBucket, countBucketsInRange, floorBucket, sourceOfPriceType } from "./buckets";
-import { intervalSql, minuteFromTicksSql, minuteHasTicksSql, REPAIRED_LEVELS, tableOf } from "./sql";
+import { binSql, intervalSql, minuteFromTicksSql, minuteHasTicksSql, REPAIRED_LEVELS, tableOf } from "./sql";
 import { withTransaction } from "../store/pool";
 
 export interface CandleQuery {
@@ -45,8 +45,6 @@ function toCandle(r: CandleRow): Candle {
 	if (r.repaired) c.repaired = true; // built (partly) from venue candles for a feed gap (sql/009)
 	return c;
 }
-
-const EPOCH = "timestamptz '1970-01-01 00:00:00+00'";
 
 /** Price of one tick of the source for a price type, in the same expression the candles use. */
 function tickPriceSql(p: PriceType): string {
@@ -107,7 +105,7 @@ export async function getCandles(pool: Pool, q: CandleQuery): Promise<Candle[]> 
 					-- a repaired minute without ticks (sql/009) is its stored candle, live or not
 					WHERE c.bucket <> ALL ($5::timestamptz[]) OR (c.repaired AND NOT ${minuteHasTicksSql(source, "c")})
 				)
-				SELECT date_bin(${intervalSql(tf)}, bucket, ${EPOCH}) AS bucket,
+				SELECT ${binSql(tf, "bucket")} AS bucket,
 					(array_agg(open ORDER BY bucket))[1] AS open, max(high) AS high, min(low) AS low,
 					(array_agg(close ORDER BY bucket DESC))[1] AS close, sum(volume) AS volume, sum(trades)::bigint AS trades, bool_or(repaired) AS repaired
 				FROM ch GROUP BY 1`,

@@ -4,17 +4,27 @@
  * the tables' primary keys (venue, symbol, time, ...) or (venue, symbol, price_type, bucket): the cost follows
  * the number of windows, never the size of the history.
  */
-import { CANDLE_TABLE, TIMEFRAME_MS, type Timeframe } from "../domain/timeframes";
+import { CANDLE_TABLE, TIMEFRAME_MS, TIMEFRAME_ORIGIN_MS, type Timeframe } from "../domain/timeframes";
 import type { DirtySource } from "./buckets";
 
 export const CANDLE_COLUMNS = "venue, symbol, price_type, bucket, open, high, low, close, volume, trades";
 
-/** Levels whose tables carry `repaired` (sql/009 added it to these six; a level added later needs the column first). */
-export const REPAIRED_LEVELS: ReadonlySet<string> = new Set(["1m", "5m", "15m", "1h", "4h", "12h"]);
+/** Levels whose tables carry `repaired` (sql/009 added it to the first six, sql/014 to 1d and 1w; a level added later needs the column first). */
+export const REPAIRED_LEVELS: ReadonlySet<string> = new Set(["1m", "5m", "15m", "1h", "4h", "12h", "1d", "1w"]);
 
 /** An interval literal for a timeframe (ours, never user input). */
 export function intervalSql(tf: Timeframe): string {
 	return `interval '${TIMEFRAME_MS[tf] / 1000} seconds'`;
+}
+
+/** The origin literal buckets of a timeframe are aligned to (for date_bin). */
+export function originSql(tf: Timeframe): string {
+	return `timestamptz '${new Date(TIMEFRAME_ORIGIN_MS[tf]).toISOString()}'`;
+}
+
+/** `date_bin` of a time column into buckets of a timeframe. */
+export function binSql(tf: Timeframe, col: string): string {
+	return `date_bin(${intervalSql(tf)}, ${col}, ${originSql(tf)})`;
 }
 
 export function tableOf(tf: Timeframe): string {

@@ -50,10 +50,39 @@ export interface BatchResult {
 	deadLetters: number;
 	markers: number;
 	dirtyBuckets: number;
+	/** Per venue, symbol and kind: the event-time span and row count of the batch's ticks (for live consumers). */
+	spans: StoredSpan[];
 	/** Earliest and latest event time in the batch (ISO), null when it held no ticks. */
 	minTime: string | null;
 	maxTime: string | null;
 	ms: number;
+}
+
+export interface StoredSpan {
+	venue: string;
+	symbol: string;
+	kind: "trade" | "quote";
+	/** Earliest and latest event time of the rows, ISO-8601 UTC. */
+	minTime: string;
+	maxTime: string;
+	rows: number;
+}
+
+/** One span per venue, symbol and kind of the decoded batches that carried ticks. */
+export function storedSpans(dec: readonly WireBatch[]): StoredSpan[] {
+	const acc = new Map<string, { venue: string; symbol: string; kind: "trade" | "quote"; min: number; max: number; rows: number }>();
+	for (const x of dec) {
+		if (!x.rows || (x.kind !== "trade" && x.kind !== "quote")) continue;
+		const k = `${x.venue}\u0000${x.symbol}\u0000${x.kind}`;
+		const a = acc.get(k);
+		if (!a) acc.set(k, { venue: x.venue, symbol: x.symbol, kind: x.kind, min: x.minMs, max: x.maxMs, rows: x.rows });
+		else {
+			a.min = Math.min(a.min, x.minMs);
+			a.max = Math.max(a.max, x.maxMs);
+			a.rows += x.rows;
+		}
+	}
+	return [...acc.values()].map((a) => ({ venue: a.venue, symbol: a.symbol, kind: a.kind, minTime: new Date(a.min).toISOString(), maxTime: new Date(a.max).toISOString(), rows: a.rows }));
 }
 
 /** The per-batch counts that the writer also totals since start. */
@@ -280,6 +309,7 @@ export class TickWriter {
 			deadLetters: dead.length,
 			markers,
 			dirtyBuckets: dirtyCount,
+			spans: storedSpans(dec),
 			minTime: Number.isFinite(minMs) ? new Date(minMs).toISOString() : null,
 			maxTime: Number.isFinite(maxMs) ? new Date(maxMs).toISOString() : null,
 			ms: Date.now() - t0,

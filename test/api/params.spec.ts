@@ -28,7 +28,7 @@ describe("candle query parameters", () => {
 	});
 
 	it("says what is wrong", () => {
-		expect(problem(() => parseCandleQuery({ ...base, timeframe: "2m" }, { now, maxBuckets: 10 }))).toEqual({ param: "timeframe", message: expect.stringMatching(/"2m" is not one of 1m, 5m, 15m, 1h, 4h, 12h/) });
+		expect(problem(() => parseCandleQuery({ ...base, timeframe: "2m" }, { now, maxBuckets: 10 }))).toEqual({ param: "timeframe", message: expect.stringMatching(/"2m" is not one of 1m, 5m, 15m, 1h, 4h, 12h, 1d, 1w/) });
 		expect(problem(() => parseCandleQuery({ symbol: "X", timeframe: "1m" }, { now, maxBuckets: 10 })).param).toBe("venue");
 		expect(problem(() => parseCandleQuery({ ...base, timeframe: "1m", from: "2024-02-30x" }, { now, maxBuckets: 10 })).message).toMatch(/is not a date/);
 		expect(problem(() => parseCandleQuery({ ...base, timeframe: "1m", from: "2024-02-30" }, { now, maxBuckets: 10 })).message).toMatch(/2024-02-30 does not exist/);

@@ -27,6 +27,28 @@ describe("bucket math", () => {
 		expect(iso(floorBucket(t, "12h"))).toBe("2024-01-15T12:00:00.000Z");
 		expect(iso(floorBucket("2024-01-15T11:59:59.999Z", "12h"))).toBe("2024-01-15T00:00:00.000Z");
 		expect(iso(floorBucket("2024-01-15T03:59:59.999Z", "4h"))).toBe("2024-01-15T00:00:00.000Z");
+		expect(iso(floorBucket(t, "1d"))).toBe("2024-01-15T00:00:00.000Z");
+		expect(iso(floorBucket(t, "1w"))).toBe("2024-01-15T00:00:00.000Z"); // a Monday
+	});
+
+	it("cuts weeks at Monday 00:00 UTC (ISO weeks), though the epoch is a Thursday", () => {
+		expect(iso(floorBucket("2024-01-21T23:59:59.999Z", "1w"))).toBe("2024-01-15T00:00:00.000Z"); // Sunday
+		expect(iso(floorBucket("2024-01-22T00:00:00Z", "1w"))).toBe("2024-01-22T00:00:00.000Z");
+		expect(iso(floorBucket("1970-01-01T00:00:00Z", "1w"))).toBe("1969-12-29T00:00:00.000Z");
+		expect(iso(ceilBucket("2024-01-17T00:00:00Z", "1w"))).toBe("2024-01-22T00:00:00.000Z");
+		expect(iso(parentBucket(ms("2024-01-21T00:00:00Z"), "1w"))).toBe("2024-01-15T00:00:00.000Z");
+		expect(bucketsInRange("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z", "1w").map(iso)).toEqual([
+			"2024-01-01T00:00:00.000Z",
+			"2024-01-08T00:00:00.000Z",
+			"2024-01-15T00:00:00.000Z",
+			"2024-01-22T00:00:00.000Z",
+			"2024-01-29T00:00:00.000Z",
+		]);
+		// every Monday of a few years, checked against the calendar
+		for (let d = ms("2019-12-30T00:00:00Z"); d < ms("2026-01-01T00:00:00Z"); d += 86_400_000) {
+			const monday = d - ((new Date(d).getUTCDay() + 6) % 7) * 86_400_000;
+			expect(floorBucket(d + 12_345, "1w")).toBe(monday);
+		}
 	});
 
 	it("keeps a bucket start where it is and handles times before the epoch", () => {

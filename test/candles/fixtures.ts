@@ -185,10 +185,14 @@ export interface Row {
 	trades: string;
 }
 
-/** Candles of one level computed straight from the ticks (floor of the epoch, first/last by ordered array_agg). */
+/** Candles of one level computed straight from the ticks (floor of the epoch, or date_trunc for days and weeks; first/last by ordered array_agg). */
 export async function directCandles(db: Db, tf: Timeframe, price: PriceType): Promise<Row[]> {
 	const s = TIMEFRAME_MS[tf] / 1000;
-	const bucket = `(floor(extract(epoch FROM time) / ${s}) * ${s})::bigint`;
+	// Days and ISO weeks through date_trunc on the UTC wall clock, independent of the cascade's date_bin origins.
+	const bucket =
+		tf === "1d" || tf === "1w"
+			? `extract(epoch FROM date_trunc('${tf === "1d" ? "day" : "week"}', time AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')::bigint`
+			: `(floor(extract(epoch FROM time) / ${s}) * ${s})::bigint`;
 	if (price === "trade") {
 		return (
 			await db.query<Row>(`SELECT venue, symbol, b::text AS b,

@@ -20,16 +20,25 @@ export function makeTrades(n: number, startMs: number, spanMs: number, seed = 1,
 	});
 }
 
+/** Start of the bucket holding t, from the calendar (weeks: back to Monday 00:00 UTC), not from the library's bucket math. */
+export function referenceBucketStart(t: number, tf: Timeframe): number {
+	if (tf === "1w") {
+		const midnight = Math.floor(t / 86_400_000) * 86_400_000;
+		return midnight - ((new Date(midnight).getUTCDay() + 6) % 7) * 86_400_000;
+	}
+	const step = TIMEFRAME_MS[tf];
+	return Math.floor(t / step) * step;
+}
+
 /**
  * Candles computed in plain TypeScript with decimal.js straight from the trades: the independent
  * reference the pipeline's output is checked against. Order within a bucket: time, then trade id.
  */
 export function referenceCandles(trades: readonly TradeItem[], tf: Timeframe): Map<string, Candle> {
-	const step = TIMEFRAME_MS[tf];
 	const sorted = [...trades].sort((a, b) => Date.parse(a.time) - Date.parse(b.time) || Number(BigInt(a.tradeId) - BigInt(b.tradeId)));
 	const out = new Map<string, { c: Candle; vol: Decimal; hi: Decimal; lo: Decimal }>();
 	for (const t of sorted) {
-		const key = new Date(Math.floor(Date.parse(t.time) / step) * step).toISOString();
+		const key = new Date(referenceBucketStart(Date.parse(t.time), tf)).toISOString();
 		const p = new Decimal(t.price);
 		const e = out.get(key);
 		if (!e) out.set(key, { c: { time: key, open: t.price, high: t.price, low: t.price, close: t.price, volume: "", trades: 1 }, vol: new Decimal(t.qty), hi: p, lo: p });

@@ -17,6 +17,8 @@ const TABLES = [
 	"candles_1h",
 	"candles_4h",
 	"candles_12h",
+	"candles_1d",
+	"candles_1w",
 	"dirty_buckets",
 	"leader_fence",
 	"feed_gaps",

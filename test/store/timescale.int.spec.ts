@@ -7,7 +7,7 @@ import { loadMigrations, migrate, timescaleAvailable } from "../../lib/store/mig
 import { createPool } from "../../lib/store/pool";
 
 const TICK_TABLES = ["trades", "quotes", "book_snapshots"];
-const CANDLE_TABLES = ["candles_1m", "candles_5m", "candles_15m", "candles_1h", "candles_4h", "candles_12h"];
+const CANDLE_TABLES = ["candles_1m", "candles_5m", "candles_15m", "candles_1h", "candles_4h", "candles_12h", "candles_1d", "candles_1w"];
 
 interface Timescale {
 	pool: Pool;
@@ -76,7 +76,7 @@ describe("migrate on TimescaleDB (PGlite over pglite-socket)", () => {
 		].sort((x, y) => x.table.localeCompare(y.table));
 		expect(seg.rows).toEqual(expected);
 		const enabled = await pool.query("SELECT hypertable_name FROM timescaledb_information.hypertables WHERE compression_enabled ORDER BY 1");
-		expect(enabled.rows).toHaveLength(9);
+		expect(enabled.rows).toHaveLength(TICK_TABLES.length + CANDLE_TABLES.length);
 
 		const js = await jobs(pool);
 		const want = [
