@@ -7,14 +7,10 @@ export const ROOT = path.resolve(__dirname, "../..");
 const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { name: string; version: string };
 export const IMAGE = `${pkg.name}:${pkg.version}`;
 
-/** Deployed by the manifests, written on other branches (catalog, books, oanda): removed from here at their merge. */
-export const SERVICES_LANDING_FROM_OTHER_BRANCHES = ["symbol-catalog", "orderbook-poller", "oanda-stream"];
-/** Environment the manifests give that code on other branches reads (access: API tokens; oanda: account): removed at their merge. */
-export const ENV_LANDING_FROM_OTHER_BRANCHES = ["API_TOKEN", "API_READ_TOKEN", "OANDA_API_KEY", "OANDA_ACCOUNT_ID"];
 /** Read by libraries rather than by our code: node-postgres takes the password from PGPASSWORD. */
 export const ENV_READ_BY_LIBRARIES = ["PGPASSWORD"];
 
-export const KNOWN_SERVICES = new Set<string>([...ALL_SERVICES, ...SERVICES_LANDING_FROM_OTHER_BRANCHES]);
+export const KNOWN_SERVICES = new Set<string>(ALL_SERVICES);
 
 /** Every environment variable name our code reads (lib/config.ts and the entry points). */
 export function envReadByCode(): Set<string> {
@@ -33,7 +29,7 @@ export function envReadByCode(): Set<string> {
 	return names;
 }
 
-/** Names a deployment file may set: read by our code, by a library, or by code landing from another branch. */
+/** Names a deployment file may set: read by our code or by a library. */
 export function allowedEnv(): Set<string> {
-	return new Set([...envReadByCode(), ...ENV_READ_BY_LIBRARIES, ...ENV_LANDING_FROM_OTHER_BRANCHES]);
+	return new Set([...envReadByCode(), ...ENV_READ_BY_LIBRARIES]);
 }

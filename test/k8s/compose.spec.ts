@@ -74,7 +74,9 @@ describe("compose.yaml", () => {
 			for (const k of Object.keys(s.environment)) expect(`${name}: ${k} ${allowed.has(k)}`).toBe(`${name}: ${k} true`);
 			const services = String(s.environment.SERVICES).split(",").filter((x) => (ALL_SERVICES as readonly string[]).includes(x));
 			if (services.length === 0) continue; // lands with its branch
-			const config = loadConfig({ ...s.environment, SERVICES: services.join(",") });
+			// Compose passes `KEY:` with nothing after it (an unset ${VAR:-}) as an empty string.
+			const env = Object.fromEntries(Object.entries(s.environment as Record<string, unknown>).map(([k, v]) => [k, v == null ? "" : String(v)]));
+			const config = loadConfig({ ...env, SERVICES: services.join(",") });
 			expect(config.transporter && config.databaseUrl && config.redisUrl).toBeTruthy();
 			expect(config.marketLog).toBe("jetstream");
 			expect(config.healthPort).toBe(3031);
