@@ -6,7 +6,7 @@ import { createMarketLog, type MarketLogLogger } from "../lib/log";
 import { RateLimiter } from "../lib/net/http";
 import { createPool } from "../lib/store/pool";
 import { classifyDbError, type DatabaseState } from "../lib/store/db-wait";
-import { createRedisClient, type WatchedRedis } from "../lib/coordination/redis-client";
+import { createRedisClient, settled, type WatchedRedis } from "../lib/coordination/redis-client";
 
 /**
  * Process-wide resources shared by the services of one broker: one pg pool, one market-log
@@ -99,6 +99,7 @@ export class Runtime {
 		if (!this.started) checks.startup = "waiting-for-database";
 		const redis = this.redis();
 		if (redis) {
+			await settled(redis, 2_000);
 			// Only the state's name: the reason is in the log (an auth failure as an error line).
 			const problem = redis.problem() ?? (await redis.client.ping().then(() => null, () => "unreachable" as const));
 			note("redis", problem ?? "ok");

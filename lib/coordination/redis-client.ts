@@ -63,3 +63,22 @@ export function createRedisClient(url: string, opts: RedisClientOptions): Watche
 	client.on("close", () => (problem ??= "unreachable"));
 	return { client, problem: () => problem };
 }
+
+/**
+ * Wait (at most `ms`) for a connection still being made to succeed or fail, so a first look right after
+ * the client was created does not report "unreachable" for "not connected yet".
+ */
+export function settled(w: WatchedRedis, ms: number): Promise<void> {
+	if (!["connecting", "connect", "reconnecting"].includes(w.client.status) || w.problem() === "auth-failed") return Promise.resolve();
+	return new Promise((resolve) => {
+		const done = () => {
+			clearTimeout(timer);
+			w.client.off("ready", done);
+			w.client.off("error", done);
+			resolve();
+		};
+		const timer = setTimeout(done, ms);
+		w.client.once("ready", done);
+		w.client.once("error", done);
+	});
+}

@@ -33,7 +33,10 @@ export async function startHarness(prefix: string, extraEnv: Record<string, stri
 	const db = await freshDatabase(prefix);
 	const port = await freePort();
 	const dir = mkdtempSync(path.join(tmpdir(), `mdp-${prefix}-`));
-	const env = { PORT: String(port), METRICS_PORT: "0", DATABASE_URL: db.url, SERVICES, MARKET_LOG: "memory", TRANSPORTER: "", REDIS_URL: "", CASCADE_INTERVAL_MS: "500", ...extraEnv };
+	const env = { PORT: String(port), METRICS_PORT: "0", DATABASE_URL: db.url, SERVICES, MARKET_LOG: "memory", TRANSPORTER: "", REDIS_URL: "", CASCADE_INTERVAL_MS: "500",
+		// The replayed markets are not in a catalog here (symbol-catalog is not among SERVICES): let ingest take them.
+		INGEST_ALLOW_UNKNOWN: "true",
+		...extraEnv };
 	const boot = async () => {
 		const s = startService(env);
 		await s.waitForOutput(/pipeline up: services=/, 90_000);

@@ -9,3 +9,13 @@ export async function deleteStream(stream: string, servers = "nats://127.0.0.1:4
 		await nc.close();
 	}
 }
+
+/** How many messages a stream holds right now. */
+export async function streamMessages(stream: string, servers = "nats://127.0.0.1:4222"): Promise<number> {
+	const nc = await connect({ servers });
+	try {
+		return (await (await nc.jetstreamManager()).streams.info(stream)).state.messages;
+	} finally {
+		await nc.close();
+	}
+}

@@ -160,6 +160,6 @@ describe("pipeline end to end (JetStream, PostgreSQL, Redis)", () => {
 		expect((await getJson(`${base}/health`)).body.status).toBe("ok");
 		const ready = await getJson(`${base}/ready`);
 		expect(ready.status).toBe(200);
-		expect(ready.body.checks).toEqual({ database: "ok", log: "ok" });
+		expect(ready.body.checks).toEqual({ database: "ok", log: "ok", redis: "ok", feeds: "ok" });
 	});
 });
