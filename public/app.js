@@ -364,7 +364,7 @@ async function showProgress() {
 async function loadActiveSymbols() {
 	const r = await api("/api/symbols?active=true&limit=500");
 	const ul = $("symbol-active");
-	if (r.status === 404) {
+	if (r.status === 404 || r.status === 503) {
 		$("symbol-note").textContent = "No symbol catalog on this server (GET /api/symbols).";
 		return ul.replaceChildren();
 	}
@@ -382,7 +382,7 @@ $("symbol-search").addEventListener("submit", async (e) => {
 	const q = $("symbol-q").value.trim();
 	const r = await api(`/api/symbols?${qs({ q, limit: 30 })}`);
 	const ul = $("symbol-results");
-	if (r.status === 404) return ($("symbol-note").textContent = "No symbol catalog on this server (GET /api/symbols).");
+	if (r.status === 404 || r.status === 503) return ($("symbol-note").textContent = "No symbol catalog on this server (GET /api/symbols).");
 	if (!r.ok) return ($("symbol-note").textContent = r.body?.message || `HTTP ${r.status}`);
 	const items = r.body.items || [];
 	ul.replaceChildren(

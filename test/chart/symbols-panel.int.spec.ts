@@ -61,7 +61,8 @@ describe("chart page: symbols panel with the catalog", () => {
 		await page.waitForFunction(() => /^Added ETH-USD-SPOT on kraken/.test((globalThis as any).document.getElementById("symbol-note").textContent));
 		await page.waitForFunction(() => [...(globalThis as any).document.querySelectorAll("#symbol-active li")].some((li: any) => li.textContent.startsWith("ETH-USD-SPOT · kraken")));
 		// and the market picker offers it
-		expect(await page.locator('#market option[value="kraken/ETH-USD-SPOT"]').count()).toBe(1);
+		// (the panel and the picker reload side by side after an add: wait for the picker's reload too)
+		await page.waitForFunction(() => (globalThis as any).document.querySelectorAll('#market option[value="kraken/ETH-USD-SPOT"]').length === 1);
 
 		await page.getByRole("button", { name: "Remove ETH-USD-SPOT on kraken" }).click();
 		await page.waitForFunction(() => /^Removed ETH-USD-SPOT on kraken/.test((globalThis as any).document.getElementById("symbol-note").textContent));
