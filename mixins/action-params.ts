@@ -65,4 +65,13 @@ export const VALIDATOR_MESSAGES: Record<string, string> = {
 	arrayMin: "{field} must hold at least {expected} items",
 	arrayMax: "{field} must hold at most {expected} items",
 	object: "{field} must be an object",
+	numberMin: "{field} must be at least {expected}",
+	numberMax: "{field} must be at most {expected}",
+	numberEqual: "{field} must be {expected}",
+	enumValue: "{field} must be one of {expected}",
+	date: "{field} must be a date",
+	dateMin: "{field} must be on or after {expected}",
+	dateMax: "{field} must be on or before {expected}",
+	equalValue: "{field} must be {expected}",
+	multi: "{field} has the wrong type",
 };

@@ -5,6 +5,9 @@ import type { LeaderElector } from "../lib/coordination/lease";
 import { LocalLease } from "../lib/coordination/local-lease";
 import { RedisLease } from "../lib/coordination/redis-lease";
 import { runtimeOf } from "../mixins/runtime";
+import { Q } from "../mixins/action-params";
+import { asClientErrors } from "../mixins/client-errors";
+import { parseTime } from "../lib/api/params";
 
 interface Locals {
 	lease: LeaderElector;
@@ -68,13 +71,15 @@ const CascadeRefresherService: ServiceSchema<{}, { cycleLoop(): Promise<void> },
 		 */
 		refresh: {
 			params: {
-				from: { type: "date", convert: true, optional: true },
-				to: { type: "date", convert: true, optional: true },
+				from: Q.time,
+				to: Q.time,
 				venue: { type: "string", optional: true, max: 64 },
 				symbol: { type: "string", optional: true, max: 64 },
 			},
-			async handler(this: Self, ctx: { params: { from?: Date; to?: Date; venue?: string; symbol?: string } }) {
-				const { from, to, venue, symbol } = ctx.params;
+			async handler(this: Self, ctx: { params: { from?: string | number; to?: string | number; venue?: string; symbol?: string } }) {
+				const { venue, symbol } = ctx.params;
+				// the same time formats as every read route (ISO-8601 or epoch ms), parsed in one place
+				const { from, to } = await asClientErrors(() => ({ from: parseTime(ctx.params, "from"), to: parseTime(ctx.params, "to") }));
 				if ((from === undefined) !== (to === undefined)) throw new Errors.ValidationError("give both from and to, or neither", "VALIDATION_ERROR", [{ field: from ? "to" : "from" }]);
 				if (from && to && !(from < to)) throw new Errors.ValidationError("from must be before to", "VALIDATION_ERROR", [{ field: "to" }]);
 				const marked = from && to ? await markRangeDirty(runtimeOf(this.broker).pool, { from, to, venue, symbol }) : 0;

@@ -27,7 +27,6 @@ export interface RehearsalResult {
 	ok: boolean;
 	summary: string;
 	processes: string[];
-	skipped: string[];
 	sent: number;
 	stored: number;
 	distinct: number;
@@ -96,7 +95,6 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalResult>
 	const namespace = `rehearse-${opts.runId}`;
 	const stream = `MDP_REHEARSE_${opts.runId}`.toUpperCase().replace(/[^A-Z0-9_]/g, "_");
 	const procs: Proc[] = [];
-	const skipped: string[] = [];
 	const broker = new ServiceBroker({ namespace, nodeID: `rehearsal-${process.pid}`, transporter: { type: "NATS", options: { url: "nats://127.0.0.1:4222" } }, logger: false });
 
 	const envFor = (d: K8sObject, container: any, replica: number, ports: Record<string, number>): Record<string, string> => {
@@ -134,16 +132,14 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalResult>
 		for (const d of deployments) {
 			const c = d.spec.template.spec.containers[0];
 			const services = String(c.env.find((e: { name: string }) => e.name === "SERVICES").value).split(",");
-			if (!services.every((s) => (ALL_SERVICES as readonly string[]).includes(s))) {
-				skipped.push(d.metadata.name);
-				continue;
-			}
+			const unknown = services.filter((s) => !(ALL_SERVICES as readonly string[]).includes(s));
+			if (unknown.length) throw new Error(`rehearsal: Deployment ${d.metadata.name} runs SERVICES ${unknown.join(", ")}, which this code does not have`);
 			for (let i = 0; i < (d.spec.replicas ?? 1); i++) {
 				const ports = { metrics: await freePort(), health: await freePort(), http: await freePort() };
 				procs.push(startProcess(`${d.metadata.name}-${i}`, "bin/start.ts", [], envFor(d, c, i, ports)));
 			}
 		}
-		say(`started ${procs.map((p) => p.name).join(", ")}${skipped.length ? `; not on this branch: ${skipped.join(", ")}` : ""}`);
+		say(`started ${procs.map((p) => p.name).join(", ")}`);
 		// Ready as Kubernetes would see it: every readiness probe answers 200.
 		for (const p of procs) {
 			const url = p.env.SERVICES === "api" ? `http://127.0.0.1:${p.env.PORT}/api/ready` : `http://127.0.0.1:${p.env.HEALTH_PORT}/readyz`;
@@ -184,7 +180,9 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalResult>
 			const half = Math.ceil(lines.length / 2);
 			for (const [k, part] of [lines.slice(0, half), lines.slice(half)].entries()) {
 				const api = apis[k % apis.length];
-				const r = await fetch(`http://127.0.0.1:${api.env.PORT}/api/ingest`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ lines: part.join("\n") }) });
+				// the manifests give the api API_TOKEN from the Secret: writes need it
+				const auth: Record<string, string> = api.env.API_TOKEN ? { authorization: `Bearer ${api.env.API_TOKEN}` } : {};
+				const r = await fetch(`http://127.0.0.1:${api.env.PORT}/api/ingest`, { method: "POST", headers: { "content-type": "application/json", ...auth }, body: JSON.stringify({ lines: part.join("\n") }) });
 				if (!r.ok) throw new Error(`rehearsal: ingest via ${api.name}: ${r.status} ${await r.text()}`);
 			}
 			sent += lines.length;
@@ -220,11 +218,10 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalResult>
 		const candleTrades = Number((await opts.pool.query("SELECT coalesce(sum(trades), 0)::int AS n FROM candles_1m WHERE venue = 'kraken' AND symbol = 'BTC-USD-SPOT' AND price_type = 'trade'")).rows[0].n);
 		const ok = stored === sent && distinct === sent && candleTrades === sent && maxLeadersSeen === 1 && leaderAfter !== leaderBefore;
 		const summary =
-			`k8s rehearsal ${ok ? "OK" : "FAILED"}: ${procs.length} processes from ${deployments.length - skipped.length} Deployments` +
-			(skipped.length ? ` (${skipped.length} not on this branch: ${skipped.join(", ")})` : "") +
+			`k8s rehearsal ${ok ? "OK" : "FAILED"}: ${procs.length} processes from ${deployments.length} Deployments` +
 			`; SIGKILL ${killed.join(" and ")}; trades sent ${sent}, stored ${stored} (${sent - distinct} lost, ${stored - distinct} doubled), in 1m candles ${candleTrades}; ` +
 			`leaders at once at most ${maxLeadersSeen}, ${leaderBefore} -> ${leaderAfter}`;
-		return { ok, summary, processes: procs.map((p) => p.name), skipped, sent, stored, distinct, candleTrades, maxLeadersSeen, leaderBefore, leaderAfter, killed };
+		return { ok, summary, processes: procs.map((p) => p.name), sent, stored, distinct, candleTrades, maxLeadersSeen, leaderBefore, leaderAfter, killed };
 	} finally {
 		sampling = false;
 		await broker.stop().catch(() => undefined);

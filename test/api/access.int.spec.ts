@@ -60,6 +60,10 @@ function postChunked(port: number, path: string, token: string, pieces: number, 
 	});
 }
 
+/** Ingest takes only markets the catalog knows (INGEST_ALLOW_UNKNOWN unset): the one these tests send. */
+const knowMarket = (db: TestDb) =>
+	db.pool.query(`INSERT INTO symbols (venue, symbol, venue_symbol, asset_class, base, quote) VALUES ('kraken', 'BTC-USD-SPOT', 'BTC/USD', 'crypto', 'BTC', 'USD') ON CONFLICT DO NOTHING`);
+
 const trade = (id: number, price = "42000.5", qty = "0.25") => JSON.stringify({ venue: "kraken", symbol: "BTC-USD-SPOT", tradeId: String(id), side: "buy", price, qty, time: `2024-01-15T10:00:${String(id % 60).padStart(2, "0")}Z` });
 
 describe("the api behind API_TOKEN and API_READ_TOKEN (npm start as a process)", () => {
@@ -90,6 +94,7 @@ describe("the api behind API_TOKEN and API_READ_TOKEN (npm start as a process)",
 			API_REQUEST_TIMEOUT_MS: "2000",
 		});
 		await child.waitForOutput(/pipeline up/, 60_000);
+		await knowMarket(db);
 	});
 	afterAll(async () => {
 		await child?.kill("SIGKILL");
@@ -123,7 +128,7 @@ describe("the api behind API_TOKEN and API_READ_TOKEN (npm start as a process)",
 		expect((await call(base, "GET", "/api/freshness", { token: WRITE })).status).toBe(200);
 		expect((await call(base, "GET", "/api/health")).status).toBe(200);
 		const ready = await call(base, "GET", "/api/ready");
-		expect([ready.status, ready.body.checks]).toEqual([200, { database: "ok", log: "ok" }]);
+		expect([ready.status, ready.body.checks]).toEqual([200, { database: "ok", log: "ok", feeds: "ok" }]);
 	});
 
 	it("ingests JSON lines as a stream, refusing a zero price and junk by line and field, keeping the good ones", async () => {
@@ -241,6 +246,7 @@ describe("API_HOST without a token", () => {
 		const child = startService({ DATABASE_URL: db.url, SERVICES: "api", MARKET_LOG: "memory", TRANSPORTER: "", PORT: String(port), METRICS_PORT: "0", API_HOST: "", API_TOKEN: "", API_READ_TOKEN: "" });
 		try {
 			await child.waitForOutput(/pipeline up/, 60_000);
+			await knowMarket(db);
 			expect(child.output()).toMatch(new RegExp(`api listening on 127\\.0\\.0\\.1:${port} \\(loopback only \\(set API_TOKEN`));
 			// without a token, writes are open (that is what loopback-only protects)
 			expect((await call(`http://127.0.0.1:${port}`, "POST", "/api/ingest", { body: trade(1), type: "application/x-ndjson" })).status).toBe(200);

@@ -65,14 +65,14 @@ describe("npm start while the database is not usable", () => {
 		await waitFor(async () => (await readyState(base)) === "missing", { what: "readiness naming the missing database" });
 		const ready = await getJson(`${base}/ready`);
 		expect(ready.status).toBe(503);
-		expect(ready.body.data).toEqual({ database: "missing", log: "ok", startup: "waiting-for-database" });
+		expect(ready.body.data).toEqual({ database: "missing", log: "ok", startup: "waiting-for-database", feeds: "ok" });
 		await child.waitForOutput(/database postgres:\/\/postgres:\*\*\*@[^ ]+ not ready \(missing\)/);
 		expect(child.proc.exitCode).toBeNull();
 
 		await admin(`CREATE DATABASE "${name}"`);
 		await child.waitForOutput(/pipeline up/, 60_000);
 		const up = await getJson(`${base}/ready`);
-		expect([up.status, up.body.checks]).toEqual([200, { database: "ok", log: "ok" }]);
+		expect([up.status, up.body.checks]).toEqual([200, { database: "ok", log: "ok", feeds: "ok" }]);
 		const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
 		expect(metrics).toMatch(/moleculer_/);
 		expectNoSecret(child, ready.body, up.body, metrics);

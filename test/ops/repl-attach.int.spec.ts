@@ -65,10 +65,13 @@ describe("npm run repl -- --attach", () => {
 		expect(fresh).toMatch(/1m/);
 		await run("gaps", /\(none\)|venue/);
 		await run("backfill", /\(none\)/);
-		// Not on this branch: the commands say so plainly.
-		await run("feeds", /service not available: nothing in this cluster serves api\.feeds/);
-		await run("symbols kraken", /service not available: nothing in this cluster serves symbols\.list/);
-		await run("add kraken ETH/USD", /service not available: nothing in this cluster serves symbols\.add/);
+		// The Kraken feed backs off against a closed port; the catalog holds the pair KRAKEN_SYMBOLS seeded.
+		const feeds = await run("feeds", /kraken/);
+		expect(feeds).toMatch(/connecting|backoff/);
+		await run("symbols kraken", /BTC-USD-SPOT/);
+		await run("add kraken BTC-USD-SPOT", /added kraken BTC-USD-SPOT/);
+		// Kraken's pair list is unreachable here, so the catalog cannot know ETH/USD: the answer says so.
+		await run("add kraken ETH/USD", /unknown symbol "ETH\/USD" on kraken/);
 		const refresh = await run(`cascade refresh ${new Date(start).toISOString()} ${new Date(start + 10 * 60_000).toISOString()}`, /cascade refresh requested: \d+ buckets marked/);
 		expect(Number(/requested: (\d+) buckets/.exec(refresh)![1])).toBeGreaterThanOrEqual(5);
 		await run("cascade refresh 2026-03-02T11:00:00Z", /give both from and to/);

@@ -70,8 +70,10 @@ describe("cascade-refresher leader election across processes", () => {
 		const leaderId = a!.leader ? "cr-a" : "cr-b";
 		const otherId = leaderId === "cr-a" ? "cr-b" : "cr-a";
 		const oldToken = BigInt((a!.leader ? a : b)!.token!);
-		// the leader has been writing with its token (fencing in the database)
-		await waitFor(async () => (await db.pool.query("SELECT token::text, holder FROM leader_fence WHERE name = 'cascade-refresher'")).rows[0]?.holder === leaderId, { what: "the leader's fence row" });
+		// the leader has been writing with its token (fencing in the database); a holder is "<nodeID>-<6 hex>",
+		// unique per process start, so a restarted node never passes for its former self
+		const fenceHolder = async () => (await db.pool.query("SELECT holder FROM leader_fence WHERE name = 'cascade-refresher'")).rows[0]?.holder as string | undefined;
+		await waitFor(async () => (await fenceHolder())?.startsWith(`${leaderId}-`), { what: "the leader's fence row" });
 
 		const killedAt = Date.now();
 		await children[leaderId].kill("SIGKILL");
@@ -85,6 +87,6 @@ describe("cascade-refresher leader election across processes", () => {
 		// lease time plus one acquisition retry (ttl/3) and the probe's own latency
 		expect(takeoverMs).toBeLessThanOrEqual(TTL + TTL / 3 + 500);
 		expect(BigInt(next.token!)).toBeGreaterThan(oldToken);
-		await waitFor(async () => (await db.pool.query("SELECT holder FROM leader_fence WHERE name = 'cascade-refresher'")).rows[0]?.holder === otherId, { what: "the new leader writing with its fence" });
+		await waitFor(async () => (await fenceHolder())?.startsWith(`${otherId}-`), { what: "the new leader writing with its fence" });
 	});
 });

@@ -128,6 +128,6 @@ describe("pipeline end to end on Pulsar (WebSocket API, fake broker, PostgreSQL,
 			expect((r.body as any[]).map(normalizeCandle)).toEqual([...referenceCandles(trades, tf).values()].map(normalizeCandle));
 		}
 		const ready = await getJson(`${base}/ready`);
-		expect(ready.body.checks).toEqual({ database: "ok", log: "ok" });
+		expect(ready.body.checks).toEqual({ database: "ok", log: "ok", redis: "ok", feeds: "ok" });
 	}, 180_000);
 });
