@@ -15,6 +15,8 @@ COPY mixins ./mixins
 COPY services ./services
 RUN npx tsc -p tsconfig.build.json
 COPY sql ./dist/sql
+# the chart page the api serves at / (static files, no build step)
+COPY public ./dist/public
 # Production dependencies only; embedded PostgreSQL is for `npm start` on a laptop, never in the image
 # (a container gets DATABASE_URL).
 RUN npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
