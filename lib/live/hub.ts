@@ -9,6 +9,7 @@ import { TIMEFRAME_MS, type Timeframe } from "../domain/timeframes";
 import type { Candle, PriceType } from "../domain/types";
 import { floorBucket, nextBucket, sourceOfPriceType } from "../candles/buckets";
 import type { SseClient } from "./sse";
+import type { WindowSummary } from "../candles/buckets";
 
 export type StreamKind = "candles" | "trades" | "quotes";
 
@@ -53,15 +54,8 @@ export interface TickSpan {
 	maxTime: string;
 }
 
-/** What `candles.updated` carries per venue, symbol and level (see lib/candles/buckets WindowSummary). */
-export interface CandleWindowSummary {
-	venue: string;
-	symbol: string;
-	timeframe: Timeframe;
-	priceTypes: PriceType[];
-	from: string;
-	to: string;
-}
+/** What `candles.updated` carries per venue, symbol and level. */
+export type CandleWindowSummary = WindowSummary;
 
 export class TooManyClientsError extends Error {
 	override readonly name = "TooManyClientsError";

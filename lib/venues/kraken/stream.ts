@@ -15,6 +15,7 @@ import { decodeFrame, precisionOf, quoteItem, QuoteSeq, tradeItem, type Precisio
 import { renderDecimal } from "./precision";
 import type { FrameRecorder } from "./recorder";
 import { canonicalSymbol, wsSymbol } from "./symbols";
+import type { StreamLogger } from "../../feed/logger";
 
 /**
  * One Kraken v2 session: subscriptions, normalization, books, markers, gap detection and repair.
@@ -24,12 +25,7 @@ import { canonicalSymbol, wsSymbol } from "./symbols";
 
 export const VENUE = "kraken";
 
-export interface StreamLogger {
-	debug?(...a: unknown[]): void;
-	info(...a: unknown[]): void;
-	warn(...a: unknown[]): void;
-	error(...a: unknown[]): void;
-}
+export type { StreamLogger };
 
 export interface KrakenStreamOptions {
 	symbols: string[];

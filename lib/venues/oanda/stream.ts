@@ -7,6 +7,7 @@ import { FeedMonitor } from "../../feed/status";
 import type { MarketLog } from "../../log/types";
 import { OandaStreamClient, type CloseInfo, type ConnectFailure, type OandaClientOptions } from "./client";
 import { canonicalSymbol, decodeLine, isInstrument, isTradeable, LineSplitter, quoteOf, VENUE } from "./parse";
+import type { StreamLogger } from "../../feed/logger";
 
 /**
  * One OANDA pricing session: the instrument list, PRICE lines into quotes, heartbeats into the watchdog (the
@@ -15,12 +16,7 @@ import { canonicalSymbol, decodeLine, isInstrument, isTradeable, LineSplitter, q
  * The moleculer service only builds and starts this.
  */
 
-export interface StreamLogger {
-	debug?(...a: unknown[]): void;
-	info(...a: unknown[]): void;
-	warn(...a: unknown[]): void;
-	error(...a: unknown[]): void;
-}
+export type { StreamLogger };
 
 /** What the stream missed for one instrument: from its last data to the reconnect. */
 export interface OandaGap {
