@@ -10,6 +10,7 @@ import { INSTRUMENT_TYPES, type CatalogRow } from "../lib/catalog/types";
 import { venueLockName, withCatalogLock } from "../lib/catalog/venue-lock";
 import { provisionPulsarTopics, symbolTopics } from "../lib/log/pulsar/provision";
 import { runtimeOf } from "../mixins/runtime";
+import { Q } from "../mixins/action-params";
 
 interface Locals {
 	catalog: Catalog;
@@ -58,14 +59,16 @@ const SymbolCatalogService: ServiceSchema<any, {}, Locals> = {
 				type: { type: "enum", values: [...INSTRUMENT_TYPES, ...INSTRUMENT_TYPES.map((t) => t.toLowerCase())], optional: true },
 				active: { type: "boolean", convert: true, optional: true },
 				q: { type: "string", min: 1, max: 64, optional: true },
-				limit: { type: "number", integer: true, min: 1, max: 1000, convert: true, optional: true },
+				limit: Q.int, // range checked below (a converting number rule would coerce any object)
 				cursor: { type: "string", max: 200, optional: true },
 			},
-			async handler(this: Self, ctx: Context<{ venue?: string; symbol?: string; type?: string; active?: boolean; q?: string; limit?: number; cursor?: string }>) {
+			async handler(this: Self, ctx: Context<{ venue?: string; symbol?: string; type?: string; active?: boolean; q?: string; limit?: number | string; cursor?: string }>) {
 				const p = ctx.params;
+				const limit = p.limit === undefined ? 100 : Number(p.limit);
+				if (!(limit >= 1 && limit <= 1000)) throw new Errors.MoleculerClientError("limit must be from 1 to 1000", 400, "INVALID_PARAMETER", { param: "limit" });
 				const cursor = p.cursor ? decodeListCursor(p.cursor) : null;
 				if (p.cursor && !cursor) throw new Errors.MoleculerClientError("cursor is not one this API returned", 400, "INVALID_PARAMETER", { param: "cursor" });
-				return this.catalog.list({ venue: p.venue, symbol: p.symbol, type: p.type, active: p.active, q: p.q, limit: p.limit ?? 100, cursor });
+				return this.catalog.list({ venue: p.venue, symbol: p.symbol, type: p.type, active: p.active, q: p.q, limit, cursor });
 			},
 		},
 		/** Any spelling (BTC-USDT-SPOT, BTCUSDT, btc/usd, AAPL) → the row; 404 with the closest matches. */

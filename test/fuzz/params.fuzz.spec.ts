@@ -13,6 +13,10 @@ import DukascopyBackfillService from "../../services/dukascopy-backfill.service"
 import ExchangeHistoryService from "../../services/exchange-history.service";
 import KrakenStreamService from "../../services/kraken-stream.service";
 import TickWriterService from "../../services/tick-writer.service";
+import OandaStreamService from "../../services/oanda-stream.service";
+import OrderbookPollerService from "../../services/orderbook-poller.service";
+import { symbolCatalogSchema } from "../../services/symbol-catalog.service";
+import { FeedServiceMixin } from "../../mixins/feed";
 
 /**
  * Every REST parameter, fuzzed at both layers: the actions' `params` schemas (what the validator answers
@@ -94,7 +98,19 @@ describe("REST parameter parsers under hostile input", () => {
 });
 
 describe("every action's params schema under hostile input", () => {
-	const services: ServiceSchema<any, any, any>[] = [ApiService, CascadeRefresherService, DukascopyBackfillService, ExchangeHistoryService, KrakenStreamService, TickWriterService] as ServiceSchema<any, any, any>[];
+	// every deployable of lib/config ALL_SERVICES, and the mixin that gives each feed service its `feeds` action
+	const services: ServiceSchema<any, any, any>[] = [
+		ApiService,
+		CascadeRefresherService,
+		DukascopyBackfillService,
+		ExchangeHistoryService,
+		KrakenStreamService,
+		TickWriterService,
+		OandaStreamService,
+		OrderbookPollerService,
+		symbolCatalogSchema(),
+		{ name: "feed-service-mixin", ...FeedServiceMixin },
+	] as ServiceSchema<any, any, any>[];
 	const v = new Validator({ messages: VALIDATOR_MESSAGES });
 	const checks = services.flatMap((s) =>
 		Object.entries(s.actions ?? {}).map(([name, a]) => {
@@ -105,7 +121,7 @@ describe("every action's params schema under hostile input", () => {
 
 	it("declares params on every action", () => {
 		expect(checks.filter((c) => !c.schema).map((c) => c.action)).toEqual([]);
-		expect(checks.length).toBeGreaterThanOrEqual(25);
+		expect(checks.length).toBeGreaterThanOrEqual(35);
 	});
 
 	it("answers true or errors naming the field, for any params", () => {
