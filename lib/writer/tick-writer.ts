@@ -5,6 +5,10 @@ import type { Consumer, Delivery, MarketLog } from "../log/types";
 import { withTransaction, type Logger } from "../store/pool";
 import { copyInto, QUOTE_COLUMNS, TRADE_COLUMNS } from "./copy";
 
+/** An empty pull faster than this did not wait for data; the loop pauses EMPTY_PULL_PAUSE_MS before the next. */
+const EMPTY_PULL_MIN_MS = 5;
+const EMPTY_PULL_PAUSE_MS = 50;
+
 /**
  * tick-writer core: consumes trades and quotes from the market-data log, writes them with COPY,
  * marks the 1m buckets it touched, and acks only after the transaction has committed.
@@ -164,6 +168,7 @@ export class TickWriter {
 		const inflight = new Set<Promise<void>>();
 		while (this.running) {
 			let batch: Prepared;
+			const pulledAt = Date.now();
 			try {
 				batch = await this.collect(consumer);
 			} catch (err) {
@@ -171,7 +176,12 @@ export class TickWriter {
 				await this.pause();
 				continue;
 			}
-			if (batch.deliveries.length === 0) continue;
+			if (batch.deliveries.length === 0) {
+				// An empty pull that did not wait at all (a closed log answers [] at once) would make this loop a chain
+				// of resolved promises that starves timers and signal handlers: wait a little before asking again.
+				if (Date.now() - pulledAt < EMPTY_PULL_MIN_MS) await new Promise((r) => setTimeout(r, EMPTY_PULL_PAUSE_MS));
+				continue;
+			}
 			while (inflight.size >= this.o.writeConcurrency) await Promise.race(inflight);
 			const p: Promise<void> = this.commitAndAck(consumer, batch).finally(() => inflight.delete(p));
 			inflight.add(p);
