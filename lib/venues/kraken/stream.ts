@@ -16,6 +16,7 @@ import { renderDecimal } from "./precision";
 import type { FrameRecorder } from "./recorder";
 import { canonicalSymbol, wsSymbol } from "./symbols";
 import type { StreamLogger } from "../../feed/logger";
+import { FloodGuard } from "../../feed/flood-guard";
 
 /**
  * One Kraken v2 session: subscriptions, normalization, books, markers, gap detection and repair.
@@ -146,7 +147,7 @@ export class KrakenStream {
 	private precision = new Map<string, Precision>();
 	private quoteSeq = new QuoteSeq();
 	private requests = new Map<number, { method: string; channel: string; symbols: string[] }>();
-	private logged = new Map<string, number>();
+	private readonly floods = new FloodGuard(() => this.opts.logger);
 	/** feed_gaps row of each symbol's book channel, open since the last disconnect. */
 	private bookGaps = new Map<string, Promise<string | null>>();
 	/** Repair jobs of gaps without an end id, with the first id the socket delivered after them. */
@@ -828,10 +829,8 @@ export class KrakenStream {
 		this.opts.count?.(name, n, labels);
 	}
 
-	/** Log the first occurrence of a kind of problem, then every 1000th, so a flood cannot drown the log. */
+	/** The first occurrence of a kind of problem, then every 1000th (lib/feed/flood-guard). */
 	private warnOnce(key: string, msg: string): void {
-		const n = (this.logged.get(key) ?? 0) + 1;
-		this.logged.set(key, n);
-		if (n === 1 || n % 1000 === 0) this.opts.logger.warn(n === 1 ? msg : `${msg} (${n} so far)`);
+		this.floods.warn(key, msg);
 	}
 }

@@ -8,6 +8,7 @@ import type { MarketLog } from "../../log/types";
 import { OandaStreamClient, type CloseInfo, type ConnectFailure, type OandaClientOptions } from "./client";
 import { canonicalSymbol, decodeLine, isInstrument, isTradeable, LineSplitter, quoteOf, VENUE } from "./parse";
 import type { StreamLogger } from "../../feed/logger";
+import { FloodGuard } from "../../feed/flood-guard";
 
 /**
  * One OANDA pricing session: the instrument list, PRICE lines into quotes, heartbeats into the watchdog (the
@@ -74,7 +75,7 @@ export class OandaStream {
 	readonly monitor: FeedMonitor;
 	private readonly splitter = new LineSplitter();
 	private insts = new Map<string, InstrumentState>();
-	private logged = new Map<string, number>();
+	private readonly floods = new FloodGuard(() => this.opts.logger);
 	private startedMs = Date.now();
 	private authError: string | null = null;
 	readonly stats: OandaStreamStats = { lines: 0, prices: 0, heartbeats: 0, rejected: 0, unsolicited: 0, dropped: 0, lastErrors: [] };
@@ -303,10 +304,8 @@ export class OandaStream {
 		this.opts.count?.(name, n, labels);
 	}
 
-	/** Log the first occurrence of a kind of problem, then every 1000th, so a flood cannot drown the log. */
+	/** The first occurrence of a kind of problem, then every 1000th (lib/feed/flood-guard). */
 	private warnOnce(key: string, msg: string): void {
-		const n = (this.logged.get(key) ?? 0) + 1;
-		this.logged.set(key, n);
-		if (n === 1 || n % 1000 === 0) this.opts.logger.warn(n === 1 ? msg : `${msg} (${n} so far)`);
+		this.floods.warn(key, msg);
 	}
 }
