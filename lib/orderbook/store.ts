@@ -122,21 +122,8 @@ export interface BooksQuery {
 	limit: number;
 }
 
-/** A stored snapshot as the API serves it. */
-export interface BookItem {
-	venue: string;
-	symbol: string;
-	time: string;
-	recvTime: string;
-	source: BookSource;
-	lastUpdateId: string | null;
-	checksum: number | null;
-	bids: BookLevel[];
-	asks: BookLevel[];
-}
-
 /** Snapshots of one book in [from, to), newest first. */
-export async function queryBooks(db: Queryable, q: BooksQuery): Promise<BookItem[]> {
+export async function queryBooks(db: Queryable, q: BooksQuery): Promise<BookSnapshot[]> {
 	const r = await db.query<{ time: Date; recv_time: Date; source: BookSource; last_update_id: string | null; checksum: string | null; bids: BookLevel[]; asks: BookLevel[] }>(
 		`SELECT time, recv_time, source, last_update_id::text, checksum::text, bids, asks FROM book_snapshots
 		  WHERE venue = $1 AND symbol = $2 AND ($3::timestamptz IS NULL OR time >= $3) AND ($4::timestamptz IS NULL OR time < $4)
