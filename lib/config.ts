@@ -103,7 +103,6 @@ export interface Config {
 	apiToken: string | null; // never logged; required on every non-GET route when set
 	apiReadToken: string | null; // never logged; required on GET routes when set (the write token also reads)
 	apiHost: string; // listen address of the REST gateway
-	apiInsecure: boolean; // allow a non-loopback API_HOST without API_TOKEN
 	apiIngestMaxBytes: number; // /api/ingest body limit
 	apiBodyMaxBytes: number; // every other route's body limit
 	apiIngestMaxLines: number; // lines per /api/ingest request
@@ -250,13 +249,13 @@ export function isLoopback(host: string): boolean {
  * API_HOST: loopback unless a token guards the writes. An exposed address without API_TOKEN would let
  * anyone publish market data, so it is refused unless API_INSECURE=true says it is meant.
  */
-function apiHost(env: NodeJS.ProcessEnv, token: string | null, services: string[]): { host: string; insecure: boolean } {
+function apiHost(env: NodeJS.ProcessEnv, token: string | null, services: string[]): string {
 	const insecure = env.API_INSECURE === "true";
 	const host = env.API_HOST || (token ? "0.0.0.0" : "127.0.0.1");
 	if (services.includes("api") && !token && !isLoopback(host) && !insecure) {
 		throw new ConfigError(`API_HOST=${host} exposes the API without API_TOKEN: set API_TOKEN (clients send "Authorization: Bearer <token>"), or API_INSECURE=true to accept anonymous writes`);
 	}
-	return { host, insecure };
+	return host;
 }
 
 function token(env: NodeJS.ProcessEnv, name: string): string | null {
@@ -310,7 +309,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		throw new ConfigError("MARKET_LOG=memory cannot span processes: set MARKET_LOG=jetstream (or pulsar) in cluster mode");
 	}
 	const apiToken = token(env, "API_TOKEN");
-	const api = apiHost(env, apiToken, services);
+	const host = apiHost(env, apiToken, services);
 	return {
 		databaseUrl: env.DATABASE_URL || null,
 		dataDir: env.DATA_DIR || "./.data",
@@ -389,8 +388,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		orderbookWsSnapshots: bool(env, "ORDERBOOK_WS_SNAPSHOTS", true),
 		apiToken,
 		apiReadToken: token(env, "API_READ_TOKEN"),
-		apiHost: api.host,
-		apiInsecure: api.insecure,
+		apiHost: host,
 		apiIngestMaxBytes: int(env, "API_INGEST_MAX_BYTES", 8 * 1024 * 1024, 1024),
 		apiBodyMaxBytes: int(env, "API_BODY_MAX_BYTES", 64 * 1024, 1024),
 		apiIngestMaxLines: int(env, "API_INGEST_MAX_LINES", 100_000, 1),

@@ -12,8 +12,6 @@ import { runtimeOf } from "./runtime";
 
 export interface GatewayLocals {
 	writeLimiter: ClientRateLimiter;
-	/** Last state of each readiness check, so a change is logged once and not at every probe. */
-	readyStates: Map<string, string>;
 }
 
 type Self = Service & GatewayLocals;

@@ -25,11 +25,15 @@ export function isReadMethod(method: string | undefined): boolean {
 	return method === "GET" || method === "HEAD" || method === "OPTIONS";
 }
 
+const sha256 = (s: string): Buffer => createHash("sha256").update(s).digest();
+/** Digests of the configured tokens: they do not change, so they are hashed once, not at every request. */
+const expectedDigests = new Map<string, Buffer>();
+
 /** Constant-time comparison: both sides hashed to the same length first, so neither content nor length leaks. */
 export function tokenMatches(given: string, expected: string): boolean {
-	const a = createHash("sha256").update(given).digest();
-	const b = createHash("sha256").update(expected).digest();
-	return timingSafeEqual(a, b);
+	let b = expectedDigests.get(expected);
+	if (!b) expectedDigests.set(expected, (b = sha256(expected)));
+	return timingSafeEqual(sha256(given), b);
 }
 
 export function bearerOf(header: string | string[] | undefined): string | null {
