@@ -1,6 +1,7 @@
 import type { Context, Service, ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
-import { krakenSeedRows, startupVenueSymbols } from "../lib/catalog/active";
+import { krakenSeedRows } from "../lib/catalog/active";
+import { seedActiveOnce } from "../lib/catalog/catalog";
 import { PgDbAdapter, SYMBOLS_TABLE } from "../lib/catalog/pg-adapter";
 import { venueLockName, withCatalogLock } from "../lib/catalog/venue-lock";
 import type { LeaderElector } from "../lib/coordination/lease";
@@ -204,8 +205,8 @@ const KrakenStreamService: ServiceSchema<{}, {}, Locals> = {
 		const rt = runtimeOf(this.broker);
 		// KRAKEN_SYMBOLS seeds the catalog once (first start); from then on the active rows are the truth
 		// (under the venue's catalog lock: a sync inserting the same rows waits, or is waited for)
-		const seeded = await withCatalogLock(rt.pool, venueLockName("kraken"), () => startupVenueSymbols(this.catalog, "kraken", krakenSeedRows(rt.config.krakenSymbols)), { wait: true });
-		if (seeded?.seeded.length) this.logger.info(`first start: activated ${seeded.seeded.join(", ")} from KRAKEN_SYMBOLS`);
+		const seeded = await withCatalogLock(rt.pool, venueLockName("kraken"), () => seedActiveOnce(this.catalog, "kraken", krakenSeedRows(rt.config.krakenSymbols)), { wait: true });
+		if (seeded?.length) this.logger.info(`first start: activated ${seeded.join(", ")} from KRAKEN_SYMBOLS`);
 		this.lease.on("elected", () => void this.lead().catch((err) => this.logger.error(`kraken-stream: could not start streaming: ${(err as Error).message}`)));
 		this.lease.on("revoked", (reason: string) => void this.follow(`lease ${reason}`));
 		await this.lease.start();

@@ -1,7 +1,5 @@
 import { canonicalSymbol, wsSymbol } from "../venues/kraken/symbols";
 import { isFiat } from "./assets";
-import { seedActiveOnce } from "./catalog";
-import type { PgDbAdapter } from "./pg-adapter";
 import type { CatalogInstrument } from "./types";
 
 /**
@@ -31,15 +29,4 @@ export function krakenSeedRows(pairs: readonly string[]): CatalogInstrument[] {
 			meta: { seededFrom: "KRAKEN_SYMBOLS" },
 		};
 	});
-}
-
-/**
- * The venue symbols to stream at start: the catalog's active ones. On the very first start (no row of
- * the venue ever activated or deactivated) the configured seeds are activated first; after that the
- * configuration no longer matters, the catalog does.
- */
-export async function startupVenueSymbols(store: PgDbAdapter, venue: string, seeds: readonly CatalogInstrument[]): Promise<{ symbols: string[]; seeded: string[] }> {
-	const seeded = await seedActiveOnce(store, venue, seeds);
-	const rows = (await store.find({ query: { venue, active: true }, sort: ["venueSymbol"] })) as { venueSymbol: string }[];
-	return { symbols: rows.map((r) => r.venueSymbol), seeded };
 }

@@ -147,8 +147,11 @@ export class Catalog {
 		}
 		if (!listings.length) return outcome;
 		await exclusive(async () => {
+			// read once: each source of a venue plans over its own rows only (`owns`), so another source's writes
+			// in this loop never enter its plan
+			const rows = await this.venueRows(venue);
 			for (const { source: a, listing } of listings) {
-				const existing = (await this.venueRows(venue)).filter((r) => (a.owns ? a.owns(r) : true));
+				const existing = rows.filter((r) => (a.owns ? a.owns(r) : true));
 				const plan = planSync(existing, listing, this.now());
 				if (plan.insert.length) await this.store.insertMany(plan.insert.map((x) => ({ ...x, updatedAt: this.now().toISOString() })));
 				for (const u of [...plan.update, ...plan.delist]) await this.store.updateById(u.id, { $set: u.set });

@@ -64,10 +64,9 @@ export function targetsFromCatalog(rows: readonly CatalogRow[]): BookTarget[] {
 			} catch {
 				t = null; // not a spot pair name the v2 API knows
 			}
-		} else if (r.venue === "binance" || r.venue === "binance-usdm") {
+		} else if (r.venue === "binance") {
 			const inverse = r.settle && r.base && r.settle.toUpperCase() === r.base.toUpperCase() && !r.symbol.toUpperCase().endsWith("-SPOT");
 			if (!inverse) t = binanceTarget(r.symbol, r.venueSymbol);
-			if (t) t.venue = r.venue;
 		}
 		if (t) out.set(`${t.venue}/${t.symbol}`, t);
 	}

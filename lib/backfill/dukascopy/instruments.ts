@@ -67,10 +67,6 @@ export function registerInstruments(list: readonly DukascopyInstrument[]): void 
 	for (const i of list) if (!DUKASCOPY_INSTRUMENTS.has(i.id)) registered.set(i.id, i);
 }
 
-export function registeredInstrumentCount(): number {
-	return registered.size;
-}
-
 export class UnknownInstrumentError extends Error {
 	constructor(readonly instrument: string) {
 		super(`unknown Dukascopy instrument ${JSON.stringify(instrument)} (known: ${[...DUKASCOPY_INSTRUMENTS.keys()].join(", ")}${registered.size ? ` and ${registered.size} more from the symbol catalog` : "; the symbol catalog lists the rest"})`);
