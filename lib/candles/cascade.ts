@@ -26,7 +26,7 @@ import {
 	type DirtySource,
 	type WindowSummary,
 } from "./buckets";
-import { binSql, intervalSql, levelFromChildrenSql, REPAIRED_LEVELS, levelHasChildrenSql, minuteFromTicksSql, minuteHasTicksSql, tableOf, upsertSql } from "./sql";
+import { binSql, intervalSql, levelFromChildrenSql, levelHasChildrenSql, minuteFromTicksSql, minuteHasTicksSql, tableOf, upsertSql } from "./sql";
 
 export const DEFAULT_FENCE_NAME = "cascade-refresher";
 export const DEFAULT_MAX_DIRTY = 50_000;
@@ -205,7 +205,7 @@ async function cascadeOver(client: PoolClient, claimed: { venue: string; symbol:
 		const sql = levelRebuildSql(tf);
 		const up = await client.query<KeyRow>(sql.upsert, params);
 		const del = await client.query<KeyRow>(sql.remove, params);
-		if (anyRepaired && REPAIRED_LEVELS.has(tf) && REPAIRED_LEVELS.has(CHILD_TIMEFRAME[tf]!)) await client.query(levelRepairedFlagSql(tf), params);
+		if (anyRepaired) await client.query(levelRepairedFlagSql(tf), params);
 		changed[tf] = sortWindows([...rowsToWindows(up.rows), ...rowsToWindows(del.rows)]);
 		below = changed[tf];
 	}

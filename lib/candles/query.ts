@@ -9,7 +9,7 @@ import type { Pool, PoolClient } from "pg";
 import { TIMEFRAMES, TIMEFRAME_MS, type Timeframe } from "../domain/timeframes";
 import type { Candle, PriceType } from "../domain/types";
 import { ceilBucket, countBucketsInRange, floorBucket, sourceOfPriceType } from "./buckets";
-import { binSql, intervalSql, minuteFromTicksSql, minuteHasTicksSql, REPAIRED_LEVELS, tableOf } from "./sql";
+import { binSql, intervalSql, minuteFromTicksSql, minuteHasTicksSql, tableOf } from "./sql";
 import { withTransaction } from "../store/pool";
 
 export interface CandleQuery {
@@ -72,7 +72,7 @@ export async function getCandles(pool: Pool, q: CandleQuery): Promise<Candle[]> 
 		await client.query("SET LOCAL jit = off"); // short index-bound queries; JIT would only add latency
 		const key = [q.venue, q.symbol, q.price];
 		const stored = await client.query<CandleRow>(
-			`SELECT bucket, open, high, low, close, volume, trades, ${REPAIRED_LEVELS.has(tf) ? "repaired" : "false AS repaired"} FROM ${tableOf(tf)}
+			`SELECT bucket, open, high, low, close, volume, trades, repaired FROM ${tableOf(tf)}
 			 WHERE venue = $1 AND symbol = $2 AND price_type = $3 AND bucket >= $4 AND bucket < $5 ORDER BY bucket`,
 			[...key, iso(first), iso(toMs)],
 		);

@@ -9,9 +9,6 @@ import type { DirtySource } from "./buckets";
 
 export const CANDLE_COLUMNS = "venue, symbol, price_type, bucket, open, high, low, close, volume, trades";
 
-/** Levels whose tables carry `repaired` (sql/009 added it to the first six, sql/014 to 1d and 1w; a level added later needs the column first). */
-export const REPAIRED_LEVELS: ReadonlySet<string> = new Set(["1m", "5m", "15m", "1h", "4h", "12h", "1d", "1w"]);
-
 /** An interval literal for a timeframe (ours, never user input). */
 export function intervalSql(tf: Timeframe): string {
 	return `interval '${TIMEFRAME_MS[tf] / 1000} seconds'`;

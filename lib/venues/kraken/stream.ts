@@ -26,7 +26,6 @@ import { FloodGuard } from "../../feed/flood-guard";
 
 export const VENUE = "kraken";
 
-export type { StreamLogger };
 
 export interface KrakenStreamOptions {
 	symbols: string[];
@@ -327,11 +326,11 @@ export class KrakenStream {
 		}
 		switch (f.kind) {
 			case "trade":
-				return this.onTrades(f.type, f.trades, recvTime);
+				return this.onTrades(f.type, f.trades, recvTime, recvMs);
 			case "ticker":
-				return this.onTickers(f.tickers, recvTime);
+				return this.onTickers(f.tickers, recvTime, recvMs);
 			case "book":
-				return this.onBooks(f.type, f.books, recvTime);
+				return this.onBooks(f.type, f.books, recvTime, recvMs);
 			case "instrument":
 				return this.onInstruments(f.pairs);
 			case "status":
@@ -544,7 +543,7 @@ export class KrakenStream {
 
 	// ---- data ----
 
-	private onTrades(type: "snapshot" | "update", trades: WsTrade[], recvTime: string): void {
+	private onTrades(type: "snapshot" | "update", trades: WsTrade[], recvTime: string, recvMs: number): void {
 		const snapshotIds = new Map<SymState, Set<string>>();
 		for (const t of trades) {
 			const st = this.syms.get(t.symbol);
@@ -553,7 +552,7 @@ export class KrakenStream {
 				continue;
 			}
 			const item = tradeItem(t, recvTime, this.precision.get(st.ws));
-			this.monitor.symbolMessage(st.symbol, Date.parse(recvTime), fastIsoMs(t.timestamp));
+			this.monitor.symbolMessage(st.symbol, recvMs, fastIsoMs(t.timestamp));
 			const id = BigInt(t.trade_id);
 			if (st.pending && st.pending.toMs !== null) {
 				let seen = snapshotIds.get(st);
@@ -729,14 +728,14 @@ export class KrakenStream {
 		this.count("trades_repaired", items.length);
 	}
 
-	private onTickers(tickers: WsTicker[], recvTime: string): void {
+	private onTickers(tickers: WsTicker[], recvTime: string, recvMs: number): void {
 		for (const t of tickers) {
 			const st = this.syms.get(t.symbol);
 			if (!st) {
 				this.stats.unsolicited++;
 				continue;
 			}
-			this.monitor.symbolMessage(st.symbol, Date.parse(recvTime), t.timestamp ? fastIsoMs(t.timestamp) : null);
+			this.monitor.symbolMessage(st.symbol, recvMs, t.timestamp ? fastIsoMs(t.timestamp) : null);
 			const q = quoteItem(t, recvTime, this.quoteSeq, this.precision.get(st.ws));
 			if (!q) {
 				st.stats.quotesRepeated++;
@@ -748,14 +747,14 @@ export class KrakenStream {
 		}
 	}
 
-	private onBooks(type: "snapshot" | "update", books: WsBook[], recvTime: string): void {
+	private onBooks(type: "snapshot" | "update", books: WsBook[], recvTime: string, recvMs: number): void {
 		for (const b of books) {
 			const st = this.syms.get(b.symbol);
 			if (!st) {
 				this.stats.unsolicited++;
 				continue;
 			}
-			this.monitor.symbolMessage(st.symbol, Date.parse(recvTime), b.timestamp ? fastIsoMs(b.timestamp) : null);
+			this.monitor.symbolMessage(st.symbol, recvMs, b.timestamp ? fastIsoMs(b.timestamp) : null);
 			const prec = this.precision.get(st.ws);
 			if (!prec) {
 				this.warnOnce(`noprec:${st.ws}`, `${st.ws} book data before its precision is known: dropped`);

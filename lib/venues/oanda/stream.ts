@@ -17,7 +17,6 @@ import { FloodGuard } from "../../feed/flood-guard";
  * The moleculer service only builds and starts this.
  */
 
-export type { StreamLogger };
 
 /** What the stream missed for one instrument: from its last data to the reconnect. */
 export interface OandaGap {
