@@ -205,6 +205,8 @@ describe("the api behind API_TOKEN and API_READ_TOKEN (npm start as a process)",
 				const r = await call(base, "GET", `${route}?${qs}`, { token: READ });
 				expect([route, qs, r.status < 500]).toEqual([route, qs, true]);
 				if (r.status === 400) expect(typeof r.body.data?.param).toBe("string");
+				// a market the catalog does not know (and nothing stored for it): 404 naming the venue and symbol
+				else if (r.status === 404) expect([typeof r.body.data?.venue, typeof r.body.data?.symbol]).toEqual(["string", "string"]);
 				else expect([route, qs, r.status]).toEqual([route, qs, 200]);
 			}),
 			{ numRuns: 120 },
