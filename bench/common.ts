@@ -56,3 +56,64 @@ export function logBenchPayloads(small: number, trades: number, perMessage: numb
 	console.log(`payloads: ${small} x 64 B; ${big.length} x ${Math.round(bigBytes / big.length)} B (${perMessage} trades each)`);
 	return { small: smallMsgs, big, bigBytes };
 }
+
+/** The names `npm run bench` knows, one JSON line each (issue 12). */
+export type BenchName = "tick-writer" | "kraken-parse" | "kraken-parse-book" | "pulsar-publish" | "backfill" | "klines" | "cascade" | "writer-rss-mb" | "idle-rss-mb" | "writer-scale" | "candle-query-p99";
+
+/**
+ * One bench figure: what was measured (`figure`), what it is compared with in the same run (`baseline`),
+ * their ratio, and the goal the ratio must reach (`better`: "higher" = ratio >= goal passes, "lower" =
+ * ratio <= goal passes). Extra fields are details (sizes, per-run figures, rows/s).
+ */
+export interface BenchResult {
+	bench: BenchName;
+	ratio: number;
+	goal: number;
+	better: "higher" | "lower";
+	/** e.g. "512,340 rows/s", "1,203 ms" */
+	figure: string;
+	/** e.g. "raw COPY 560,100 rows/s" */
+	baseline: string;
+	[detail: string]: unknown;
+}
+
+/** Whether a ratio meets its goal. */
+export function passes(r: Pick<BenchResult, "ratio" | "goal" | "better">): boolean {
+	return r.better === "higher" ? r.ratio >= r.goal : r.ratio <= r.goal;
+}
+
+/** Prints the result as the one JSON line `npm run bench` collects (ratio rounded to 3 decimals). */
+export function report(r: BenchResult): void {
+	console.log(JSON.stringify({ ...r, ratio: Number(r.ratio.toFixed(3)), pass: passes(r) }));
+}
+
+/** The median of a non-empty list (the mean of the middle two for an even length). */
+export function median(xs: number[]): number {
+	if (!xs.length) throw new Error("median of nothing");
+	const s = [...xs].sort((a, b) => a - b);
+	const m = s.length >> 1;
+	return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** `--quick` (or BENCH_QUICK=1): the sizes `npm run bench -- --quick` uses. */
+export const QUICK = process.argv.includes("--quick") || process.env.BENCH_QUICK === "1";
+
+/** Runs per invocation whose median is reported (`--runs N`, default 3). */
+export const RUNS = Math.max(1, Number(argValue("--runs", "3")) || 3);
+
+/** The value after `name` on the command line, or `dflt`. */
+export function argValue(name: string, dflt: string): string {
+	const i = process.argv.indexOf(name);
+	return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
+}
+
+/** A number from the command line (`--trades 1000000`), else the quick or the full default. */
+export function sizeArg(name: string, full: number, quick: number): number {
+	const v = Number(argValue(name, ""));
+	return Number.isFinite(v) && v > 0 ? v : QUICK ? quick : full;
+}
+
+/** 1234567 -> "1,234,567" */
+export function fmt(n: number): string {
+	return Math.round(n).toLocaleString("en-US");
+}

@@ -263,7 +263,9 @@ describe("dukascopy-backfill through the pipeline (fake datafeed, memory log, Po
 		// the ingester has caught up to the hour the source does not have yet, and waits there
 		await waitFor(async () => (await stats()).autoIngest?.lastRound?.[0]?.waitingFor === newHour, { what: "the auto-ingester to wait for the new hour" });
 		expect((await quotes(new Date(newHour).toISOString(), new Date(newHour + HOUR).toISOString(), "BTC-USD-SPOT")).n).toBe(0);
-		fake.publishedUntil = Infinity; // Dukascopy publishes the hour
+		// Dukascopy publishes the hour, and only that hour: should the wall clock cross an hour while this runs,
+		// the next one stays unpublished and the cursor stops right after newHour either way
+		fake.publishedUntil = newHour + HOUR;
 		await waitFor(async () => (await quotes(new Date(newHour).toISOString(), new Date(newHour + HOUR).toISOString(), "BTC-USD-SPOT")).n === 8523, { what: "the new hour's 8523 BTCUSD ticks" });
 		const btcHours = fake.requestsFor("BTCUSD").filter((r) => r.status === 200).map((r) => r.hourStartMs!);
 		expect(btcHours.filter((h) => h === newHour)).toHaveLength(1); // fetched once, after it was published
