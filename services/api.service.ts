@@ -33,6 +33,8 @@ import { parseStreamKey, resumeFrom } from "../lib/live/params";
 interface Locals {
 	hub: LiveHub | null;
 	loaders: LiveLoaders | null;
+	/** which markets exist (catalog, stored data), for the 404 of an unknown market; made at start */
+	known: SymbolKnowledge;
 }
 
 type Next = (err?: unknown) => void;
@@ -69,7 +71,7 @@ function streamAlias(kind: StreamKind) {
 
 type Params = Record<string, unknown>;
 
-type Self = Service & GatewayLocals;
+type Self = Service & GatewayLocals & Locals;
 
 /** An empty read of a venue/symbol nobody knows is a 404 naming it, not an empty 200 (lib/api/known.ts says what "known" is). */
 async function emptyMeansUnknown<T>(rows: T, empty: boolean, known: SymbolKnowledge, venue: string, symbol: string): Promise<T> {
@@ -81,13 +83,6 @@ async function emptyMeansUnknown<T>(rows: T, empty: boolean, known: SymbolKnowle
 		throw err;
 	}
 	return rows;
-}
-
-const knowledge = new WeakMap<object, SymbolKnowledge>();
-function knownOf(pool: import("pg").Pool): SymbolKnowledge {
-	let k = knowledge.get(pool);
-	if (!k) knowledge.set(pool, (k = new SymbolKnowledge(pool)));
-	return k;
 }
 
 /**
@@ -178,6 +173,7 @@ const ApiService: ServiceSchema<any, any, GatewayLocals & Locals> = {
 		const rt = runtimeOf(this.broker);
 		const c = rt.config;
 		this.loaders = pgLiveLoaders(rt.pool);
+		this.known = new SymbolKnowledge(rt.pool);
 		this.hub = new LiveHub({ loaders: this.loaders, maxClients: c.liveMaxClients, coalesceMs: c.liveCoalesceMs, logger: this.logger });
 		const server = (this as unknown as { server: import("node:http").Server }).server;
 		server.headersTimeout = Math.min(60_000, c.apiRequestTimeoutMs);
@@ -219,10 +215,10 @@ const ApiService: ServiceSchema<any, any, GatewayLocals & Locals> = {
 		candles: {
 			visibility: "published",
 			params: { ...READ_PARAMS, timeframe: Q.text(64), price: Q.text(64), fill: Q.text(64) },
-			async handler(this: Service, ctx: Context<Params>) {
+			async handler(this: Self, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const q = await asClientErrors(() => parseCandleQuery(ctx.params, { maxBuckets: rt.config.apiMaxRangeBuckets }));
-				const known = knownOf(rt.pool);
+				const known = this.known;
 				if (ctx.params.price === undefined || ctx.params.price === "") q.price = await known.defaultPrice(q.venue, q.symbol);
 				const candles = await getCandles(rt.pool, q);
 				return emptyMeansUnknown(candles, candles.length === 0, known, q.venue, q.symbol);
@@ -231,46 +227,39 @@ const ApiService: ServiceSchema<any, any, GatewayLocals & Locals> = {
 		trades: {
 			visibility: "published",
 			params: { ...READ_PARAMS, limit: Q.int, cursor: Q.text(200) },
-			async handler(this: Service, ctx: Context<Params>) {
+			async handler(this: Self, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const q = await asClientErrors(() => parseTickQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
 				const page = await queryTrades(rt.pool, q);
-				return emptyMeansUnknown(page, page.items.length === 0 && !q.cursor, knownOf(rt.pool), q.venue, q.symbol);
+				return emptyMeansUnknown(page, page.items.length === 0 && !q.cursor, this.known, q.venue, q.symbol);
 			},
 		},
 		quotes: {
 			visibility: "published",
 			params: { ...READ_PARAMS, limit: Q.int, cursor: Q.text(200) },
-			async handler(this: Service, ctx: Context<Params>) {
+			async handler(this: Self, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const q = await asClientErrors(() => parseTickQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
 				const page = await queryQuotes(rt.pool, q);
-				return emptyMeansUnknown(page, page.items.length === 0 && !q.cursor, knownOf(rt.pool), q.venue, q.symbol);
+				return emptyMeansUnknown(page, page.items.length === 0 && !q.cursor, this.known, q.venue, q.symbol);
 			},
 		},
 		/** Stored exchange klines (Binance), oldest first; fill them with POST /api/history/klines. */
 		klines: {
 			visibility: "published",
 			params: { ...READ_PARAMS, interval: Q.text(64), limit: Q.int },
-			async handler(this: Service, ctx: Context<Params>) {
+			async handler(this: Self, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const q = await asClientErrors(() => parseKlinesQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
 				const rows = await queryKlines(rt.pool, q, q.from, q.to, q.limit);
-				return emptyMeansUnknown(rows, rows.length === 0, knownOf(rt.pool), q.venue, q.symbol);
+				return emptyMeansUnknown(rows, rows.length === 0, this.known, q.venue, q.symbol);
 			},
 		},
 		/** Stored order-book snapshots (REST polls and live Kraken books), newest first. */
 		books: {
 			visibility: "published",
-			params: {
-				venue: "string",
-				symbol: "string",
-				from: { type: "multi", optional: true, rules: [{ type: "string" }, { type: "number" }] },
-				to: { type: "multi", optional: true, rules: [{ type: "string" }, { type: "number" }] },
-				limit: { type: "multi", optional: true, rules: [{ type: "string" }, { type: "number" }] },
-				source: { type: "string", optional: true },
-			},
-			async handler(this: Service, ctx: Context<Params>) {
+			params: { ...READ_PARAMS, limit: Q.int, source: Q.name },
+			async handler(this: Self, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const q = await asClientErrors(() => parseBooksQuery(ctx.params, { maxRows: rt.config.apiMaxRows }));
 				const items = await queryBooks(rt.pool, q);
@@ -283,8 +272,8 @@ const ApiService: ServiceSchema<any, any, GatewayLocals & Locals> = {
 		 */
 		booksLatest: {
 			visibility: "published",
-			params: { venue: "string", symbol: "string" },
-			async handler(this: Service, ctx: Context<Params>) {
+			params: { venue: READ_PARAMS.venue, symbol: READ_PARAMS.symbol },
+			async handler(this: Self, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const q = await asClientErrors(() => parseLatestBookQuery(ctx.params));
 				if (q.venue === "kraken") {
@@ -346,7 +335,7 @@ const ApiService: ServiceSchema<any, any, GatewayLocals & Locals> = {
 		gaps: {
 			visibility: "published",
 			params: { venue: Q.name, symbol: Q.name, open: Q.bool, limit: Q.int },
-			async handler(this: Service, ctx: Context<Params>) {
+			async handler(this: Self, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const q = await asClientErrors(() => {
 					const p = ctx.params;
@@ -369,7 +358,7 @@ const ApiService: ServiceSchema<any, any, GatewayLocals & Locals> = {
 		deadLetters: {
 			visibility: "published",
 			params: { limit: Q.int },
-			async handler(this: Service, ctx: Context<Params>) {
+			async handler(this: Self, ctx: Context<Params>) {
 				const rt = runtimeOf(this.broker);
 				const limit = await asClientErrors(() => {
 					return intParam(ctx.params, "limit", 100, 1, 1000);
@@ -408,7 +397,7 @@ const ApiService: ServiceSchema<any, any, GatewayLocals & Locals> = {
 					(err) => asMoleculerError(err) as Error,
 				);
 				if (!c.ingestAllowUnknown) {
-					const unknown = await knownOf(rt.pool).unknownForIngest(parsed.messages);
+					const unknown = await this.known.unknownForIngest(parsed.messages);
 					if (unknown.length) {
 						throw new Errors.MoleculerClientError(`refused: ${unknown.map((u) => u.message).join("; ")} (add it with POST /api/symbols, or set INGEST_ALLOW_UNKNOWN=true)`, 404, "UNKNOWN_SYMBOL", {
 							unknown: unknown.map((u) => ({ venue: u.venue, symbol: u.symbol, matches: u.matches })),
