@@ -32,9 +32,9 @@ const OrderbookPollerService: ServiceSchema<{}, {}, Locals> = {
 		"symbols.changed"(this: Self) {
 			void this.targets?.refresh();
 		},
-		// The catalog may come up (or go away) after this service: look again.
+		// The catalog may come up (or go away) after this service: look again when it did.
 		"$services.changed"(this: Self) {
-			void this.targets?.refresh();
+			void this.targets?.refreshIfSourceChanged();
 		},
 	},
 

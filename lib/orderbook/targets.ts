@@ -129,6 +129,15 @@ export class TargetList {
 		return run;
 	}
 
+	/**
+	 * Reloads only when the catalog appeared or went away since the last load: `$services.changed` fires for
+	 * every node that joins or leaves, and the list only depends on whether the catalog is there.
+	 */
+	refreshIfSourceChanged(): Promise<void> {
+		const from = this.opts.catalogAvailable() ? "catalog" : "config";
+		return from === this.from && !this.running ? Promise.resolve() : this.refresh();
+	}
+
 	/** Resolves once no reload is running. */
 	async settled(): Promise<void> {
 		while (this.running) await this.running;

@@ -55,4 +55,21 @@ describe("TargetList", () => {
 		await l.settled();
 		expect(catalog.calls).toBe(6); // two loads of three pages, not four
 	});
+
+	it("reloads on a service change only when the catalog came or went", async () => {
+		const catalog = { up: true, fail: false, calls: 0 };
+		const { l, changes } = list(catalog);
+		await l.refresh();
+		expect(catalog.calls).toBe(3);
+		await l.refreshIfSourceChanged(); // another node joined: the catalog is still there
+		await l.refreshIfSourceChanged();
+		expect(catalog.calls).toBe(3);
+		catalog.up = false;
+		await l.refreshIfSourceChanged();
+		expect(l.from).toBe("config");
+		catalog.up = true;
+		await l.refreshIfSourceChanged();
+		expect(catalog.calls).toBe(6);
+		expect(changes).toEqual(["catalog:BTC-USDT-SPOT,ETH-USDT-SPOT,ETH-USD-SPOT", "config:BTC-USD-SPOT", "catalog:BTC-USDT-SPOT,ETH-USDT-SPOT,ETH-USD-SPOT"]);
+	});
 });
