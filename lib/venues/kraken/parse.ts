@@ -3,6 +3,7 @@ import { isIsoTimestamp } from "../../domain/time";
 import type { QuoteItem, TradeItem } from "../../domain/types";
 import type { WsBook, WsLevel, WsMethodReply, WsPair, WsStatus, WsTicker, WsTrade } from "./messages";
 import { parseExact, renderDecimal } from "./precision";
+import { scanDataFrame } from "./scan";
 
 /**
  * Pure decoding of Kraken WebSocket v2 frames (text -> typed frame) and mapping to the domain types
@@ -34,8 +35,17 @@ function isObj(v: unknown): v is Record<string, any> {
 
 const V1_HINT = "Kraken WebSocket v1 is not supported: point KRAKEN_WS_URL at a v2 endpoint (wss://ws.kraken.com/v2)";
 
-/** Decode one frame of text. */
+/**
+ * Decode one frame of text. Trade, ticker and book frames in Kraken's compact layout with only valid
+ * items take the one-pass exact scanner (scan.ts); every other frame, and any frame the scanner does not
+ * fully accept, goes through the full parser below, which decides what is accepted, reported or rejected.
+ */
 export function decodeFrame(text: string): Frame {
+	return scanDataFrame(text) ?? decodeFrameFully(text);
+}
+
+/** decodeFrame without the scanner's fast path: parseExact, then each frame kind and item validated. */
+export function decodeFrameFully(text: string): Frame {
 	let msg: unknown;
 	try {
 		msg = parseExact(text);
