@@ -27,6 +27,47 @@ export function isNumberText(s: unknown): s is string {
  * checksum over it will then rightly fail). Without `dp` the shortest exact plain form is returned.
  */
 export function renderDecimal(raw: string, dp?: number): string {
+	const plain = renderPlain(raw, dp ?? 0);
+	return plain ?? renderSlow(raw, dp);
+}
+
+const ZEROS = Array.from({ length: 33 }, (_, i) => "0".repeat(i));
+
+/**
+ * renderDecimal for the text Kraken sends nearly always, a non-negative plain decimal without leading
+ * zeros, scanned once: the text itself when it already has `dp` decimals (no new string), else padded
+ * or trimmed. Null for anything else (signs, exponents, leading zeros, not a number).
+ */
+function renderPlain(raw: string, keep: number): string | null {
+	const n = raw.length;
+	if (n === 0) return null;
+	const c0 = raw.charCodeAt(0);
+	if (c0 < 48 || c0 > 57 || (c0 === 48 && n > 1 && raw.charCodeAt(1) !== 46)) return null;
+	let dot = -1;
+	for (let i = 1; i < n; i++) {
+		const c = raw.charCodeAt(i);
+		if (c === 46) {
+			if (dot >= 0) return null;
+			dot = i;
+		} else if (c < 48 || c > 57) return null;
+	}
+	if (dot === n - 1) return null;
+	const frac = dot < 0 ? 0 : n - dot - 1;
+	if (frac === keep) return raw;
+	if (frac < keep) {
+		const pad = keep - frac;
+		const zeros = pad < ZEROS.length ? ZEROS[pad] : "0".repeat(pad);
+		return dot < 0 ? raw + "." + zeros : raw + zeros;
+	}
+	// more decimals than dp: trailing zeros go, significant digits stay
+	const min = dot + 1 + keep;
+	let end = n;
+	while (end > min && raw.charCodeAt(end - 1) === 48) end--;
+	if (end === dot + 1) end = dot;
+	return end === n ? raw : raw.slice(0, end);
+}
+
+function renderSlow(raw: string, dp?: number): string {
 	let s = raw;
 	if (!PLAIN_RE.test(s)) {
 		if (!NUMBER_RE.test(s)) throw new RangeError(`not a number: ${JSON.stringify(raw)}`);
@@ -62,18 +103,21 @@ export function checksumToken(rendered: string): string {
 
 /** Order two non-negative plain decimal strings numerically without converting them to floats. */
 export function compareDecimal(a: string, b: string): number {
-	const da = a.indexOf(".");
-	const db = b.indexOf(".");
-	const ia = da < 0 ? a : a.slice(0, da);
-	const ib = db < 0 ? b : b.slice(0, db);
-	if (ia.length !== ib.length) return ia.length - ib.length;
-	if (ia !== ib) return ia < ib ? -1 : 1;
-	const fa = da < 0 ? "" : a.slice(da + 1);
-	const fb = db < 0 ? "" : b.slice(db + 1);
-	const len = Math.max(fa.length, fb.length);
-	const pa = fa.padEnd(len, "0");
-	const pb = fb.padEnd(len, "0");
-	return pa === pb ? 0 : pa < pb ? -1 : 1;
+	if (a === b) return 0;
+	let da = a.indexOf(".");
+	if (da < 0) da = a.length;
+	let db = b.indexOf(".");
+	if (db < 0) db = b.length;
+	if (da !== db) return da < db ? -1 : 1; // integer parts of different lengths (no leading zeros)
+	// same integer length: digit by digit, the shorter fraction read as padded with zeros
+	const n = a.length > b.length ? a.length : b.length;
+	for (let i = 0; i < n; i++) {
+		if (i === da) continue;
+		const ca = i < a.length ? a.charCodeAt(i) : 48;
+		const cb = i < b.length ? b.charCodeAt(i) : 48;
+		if (ca !== cb) return ca < cb ? -1 : 1;
+	}
+	return 0;
 }
 
 /** True when the plain decimal string is zero ("0", "0.0", "0.00000000"). */
