@@ -1,14 +1,28 @@
 import type { WsBook, WsLevel } from "./messages";
 import type { Precision } from "./parse";
-import { CRC_START, crcFeedDecimal, crcFinish } from "./crc32";
-import { checksumToken, compareDecimal, isZeroDecimal, renderDecimal } from "./precision";
+import * as crc32 from "./crc32";
+import * as precision from "./precision";
 
-/** A level at the pair's precision. */
+// Bound once: under tsx (how the services run) every use of a named import is a getter call on the
+// other module's exports, which costs about a fifth of applying a level.
+const { crcFeedDecimal, crcOfParts } = crc32;
+const { checksumToken, compareDecimal, isZeroDecimal, renderDecimal } = precision;
+
+/** A level at the pair's precision, with its part of the checksum's CRC32 (crc32.ts) computed once. */
 export class BookLevel {
+	/** The checksum text of the level fed into a zero CRC register, and that text's length. */
+	readonly crcPart: number;
+	readonly crcLen: number;
+
 	constructor(
-		public price: string,
-		public qty: string,
-	) {}
+		readonly price: string,
+		readonly qty: string,
+	) {
+		const p = crcFeedDecimal(0, price);
+		const pn = crc32.fedBytes;
+		this.crcPart = crcFeedDecimal(p, qty);
+		this.crcLen = pn + crc32.fedBytes;
+	}
 
 	/** The level's checksum text: price then qty, '.' removed, leading zeros stripped. */
 	get tok(): string {
@@ -18,14 +32,12 @@ export class BookLevel {
 
 /** Levels a checksum covers per side. */
 const CHECKSUM_LEVELS = 10;
-const NONE = 1 << 30;
 
 /**
  * One symbol's L2 book as Kraken v2 maintains it: a snapshot, then updates whose levels are applied
  * in order (qty 0 deletes), then truncation to the subscribed depth. Prices and sizes are kept as
  * decimal strings rendered at the pair's precision; ordering compares them as decimals, not floats.
- * The checksum's CRC32 register is cached after every level of the 20 it covers (asks then bids), so
- * a checksum after an update re-feeds only the levels from the first changed one on.
+ * Each level carries its part of the checksum's CRC32, so a checksum combines 20 cached parts.
  */
 export class L2Book {
 	/** Best (highest) first. */
@@ -38,33 +50,20 @@ export class L2Book {
 	time: string | null = null;
 	recvTime: string | null = null;
 
-	/** prefix[k]: the CRC register after the first k checksum levels (asks[0..na) then bids); valid up to `validPrefix`. */
-	private prefix = new Int32Array(2 * CHECKSUM_LEVELS + 1);
-	private validPrefix = 0;
-	/** Top-of-book ask count the prefix was computed with. */
-	private prefixAsks = 0;
-	/** Lowest ask / bid index changed since the last checksum (NONE: none). */
-	private dirtyAsk = 0;
-	private dirtyBid = 0;
-
 	constructor(
 		readonly depth: number,
 		public precision: Precision,
-	) {
-		this.prefix[0] = CRC_START;
-	}
+	) {}
 
 	reset(): void {
 		this.bids = [];
 		this.asks = [];
 		this.ready = false;
-		this.dirtyAsk = this.dirtyBid = 0;
 	}
 
 	applySnapshot(b: Pick<WsBook, "bids" | "asks">): void {
 		this.bids = [];
 		this.asks = [];
-		this.dirtyAsk = this.dirtyBid = 0;
 		this.apply(b.bids, b.asks);
 		this.ready = true;
 	}
@@ -79,21 +78,7 @@ export class L2Book {
 	 * removed and leading zeros stripped; compared as an unsigned 32-bit integer.
 	 */
 	checksum(): number {
-		const na = Math.min(CHECKSUM_LEVELS, this.asks.length);
-		const nb = Math.min(CHECKSUM_LEVELS, this.bids.length);
-		let k = Math.min(this.validPrefix, this.dirtyAsk, na + this.dirtyBid);
-		if (na !== this.prefixAsks) k = Math.min(k, na, this.prefixAsks);
-		const p = this.prefix;
-		let crc = p[k];
-		for (; k < na + nb; k++) {
-			const l = k < na ? this.asks[k] : this.bids[k - na];
-			crc = crcFeedDecimal(crcFeedDecimal(crc, l.price), l.qty);
-			p[k + 1] = crc;
-		}
-		this.validPrefix = na + nb;
-		this.prefixAsks = na;
-		this.dirtyAsk = this.dirtyBid = NONE;
-		return crcFinish(p[na + nb]);
+		return crcOfParts(this.asks, Math.min(CHECKSUM_LEVELS, this.asks.length), this.bids, Math.min(CHECKSUM_LEVELS, this.bids.length));
 	}
 
 	/** Both sides as [price, qty] decimal strings at the pair's precision, best first. */
@@ -102,26 +87,13 @@ export class L2Book {
 	}
 
 	private apply(bids: readonly WsLevel[], asks: readonly WsLevel[]): void {
-		for (let i = 0; i < bids.length; i++) {
-			const at = this.set(this.bids, bids[i], true);
-			if (at < this.dirtyBid) this.dirtyBid = at;
-		}
-		for (let i = 0; i < asks.length; i++) {
-			const at = this.set(this.asks, asks[i], false);
-			if (at < this.dirtyAsk) this.dirtyAsk = at;
-		}
-		if (this.bids.length > this.depth) {
-			this.bids.length = this.depth;
-			if (this.depth < this.dirtyBid) this.dirtyBid = this.depth;
-		}
-		if (this.asks.length > this.depth) {
-			this.asks.length = this.depth;
-			if (this.depth < this.dirtyAsk) this.dirtyAsk = this.depth;
-		}
+		for (let i = 0; i < bids.length; i++) this.set(this.bids, bids[i], true);
+		for (let i = 0; i < asks.length; i++) this.set(this.asks, asks[i], false);
+		if (this.bids.length > this.depth) this.bids.length = this.depth;
+		if (this.asks.length > this.depth) this.asks.length = this.depth;
 	}
 
-	/** Applies one level; returns the index it changed (NONE when nothing changed). */
-	private set(side: BookLevel[], l: WsLevel, desc: boolean): number {
+	private set(side: BookLevel[], l: WsLevel, desc: boolean): void {
 		const price = renderDecimal(l.price, this.precision.price);
 		const qty = renderDecimal(l.qty, this.precision.qty);
 		// binary search for the level or its insertion point
@@ -133,13 +105,11 @@ export class L2Book {
 			if (c === 0) {
 				if (isZeroDecimal(qty)) side.splice(mid, 1);
 				else side[mid] = new BookLevel(price, qty);
-				return mid;
+				return;
 			}
 			if (desc ? c > 0 : c < 0) lo = mid + 1;
 			else hi = mid;
 		}
-		if (isZeroDecimal(qty)) return NONE;
-		side.splice(lo, 0, new BookLevel(price, qty));
-		return lo;
+		if (!isZeroDecimal(qty)) side.splice(lo, 0, new BookLevel(price, qty));
 	}
 }
