@@ -32,9 +32,11 @@ const PREC: Precision = { price: 1, qty: 8 };
 const SLICES = 8;
 const PASSES = sizeArg("--passes", 60, 20);
 
+/** Frames as the socket hands them over: text decoded from the received bytes (flat strings, not concatenations). */
+const asReceived = (f: string) => Buffer.from(f, "utf8").toString("utf8");
 const derived = derivedTradeTickerFrames();
-const ttFrames = [...derived.trades, ...derived.tickers];
-const bookFrames = recordedBookFrames().map((f) => f.replace(/\s+/g, ""));
+const ttFrames = [...derived.trades, ...derived.tickers].map(asReceived);
+const bookFrames = recordedBookFrames().map((f) => asReceived(f.replace(/\s+/g, "")));
 const recvOf = (frames: string[]) => frames.map((_, i) => new Date(Date.UTC(2023, 6, 30, 15, 30, 0, 0) + i * 7).toISOString());
 const ttRecv = recvOf(ttFrames);
 

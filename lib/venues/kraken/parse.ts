@@ -2,8 +2,12 @@ import { ID_RE } from "../../domain/codec";
 import { isIsoTimestamp } from "../../domain/time";
 import type { QuoteItem, TradeItem } from "../../domain/types";
 import type { WsBook, WsLevel, WsMethodReply, WsPair, WsStatus, WsTicker, WsTrade } from "./messages";
-import { parseExact, renderDecimal } from "./precision";
-import { scanDataFrame } from "./scan";
+import * as precision from "./precision";
+import * as scan from "./scan";
+
+// Bound once: under tsx (how the services run) every use of a named import is a getter call.
+const { parseExact, renderDecimal } = precision;
+const { scanDataFrame } = scan;
 
 /**
  * Pure decoding of Kraken WebSocket v2 frames (text -> typed frame) and mapping to the domain types
@@ -197,17 +201,27 @@ export function tradeItem(t: WsTrade, recvTime: string, prec?: Precision): Trade
  * seq: it would be stored as a second identical quote.
  */
 export class QuoteSeq {
-	private last = new Map<string, { time: string; n: number; values: string }>();
+	private last = new Map<string, { time: string; n: number; bid?: string; ask?: string; bidQty?: string; askQty?: string }>();
 
-	/** The seq of the next quote of `symbol` at `time`, or null when `values` repeat the last quote. */
-	next(symbol: string, time: string, values = ""): string | null {
+	/** The seq of the next quote of `symbol` at `time`, or null when its values (all four given) repeat the last quote. */
+	next(symbol: string, time: string, bid?: string, ask?: string, bidQty?: string, askQty?: string): string | null {
 		const e = this.last.get(symbol);
 		if (e && e.time === time) {
-			if (values && e.values === values) return null;
-			e.values = values;
+			if (bid !== undefined && e.bid === bid && e.ask === ask && e.bidQty === bidQty && e.askQty === askQty) return null;
+			e.bid = bid;
+			e.ask = ask;
+			e.bidQty = bidQty;
+			e.askQty = askQty;
 			return String(++e.n);
 		}
-		this.last.set(symbol, { time, n: 0, values });
+		if (e) {
+			e.time = time;
+			e.n = 0;
+			e.bid = bid;
+			e.ask = ask;
+			e.bidQty = bidQty;
+			e.askQty = askQty;
+		} else this.last.set(symbol, { time, n: 0, bid, ask, bidQty, askQty });
 		return "0";
 	}
 }
@@ -222,7 +236,7 @@ export function quoteItem(t: WsTicker, recvTime: string, seq: QuoteSeq, prec?: P
 	const ask = renderDecimal(t.ask, prec?.price);
 	const bidQty = renderDecimal(t.bid_qty, prec?.qty);
 	const askQty = renderDecimal(t.ask_qty, prec?.qty);
-	const s = seq.next(t.symbol, time, `${bid} ${ask} ${bidQty} ${askQty}`);
+	const s = seq.next(t.symbol, time, bid, ask, bidQty, askQty);
 	if (s === null) return null;
 	return { time, seq: s, bid, ask, bidQty, askQty, recvTime };
 }

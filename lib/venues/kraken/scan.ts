@@ -25,6 +25,59 @@ const LOWER_E = 101;
 const UPPER_E = 69;
 const PLUS = 43;
 
+/** The char codes of a literal, for lit(). */
+function codes(text: string): readonly number[] {
+	return Array.from(text, (c) => c.charCodeAt(0));
+}
+
+/** Whether s has the literal at i (a charCodeAt loop: faster here than String.prototype.startsWith, a builtin call per key). */
+function lit(s: string, i: number, code: readonly number[]): boolean {
+	const n = code.length;
+	for (let k = 0; k < n; k++) if (s.charCodeAt(i + k) !== code[k]) return false;
+	return true;
+}
+
+/** Whether s has the text t at i. */
+function sameText(s: string, i: number, t: string): boolean {
+	const n = t.length;
+	for (let k = 0; k < n; k++) if (s.charCodeAt(i + k) !== t.charCodeAt(k)) return false;
+	return true;
+}
+
+// The keys and literals of Kraken's layout.
+const L_ASK = codes(',"ask":');
+const L_ASKS = codes(',"asks":');
+const L_ASK_QTY = codes(',"ask_qty":');
+const L_BID = codes(',"bid":');
+const L_BIDS = codes(',"bids":');
+const L_BID_QTY = codes(',"bid_qty":');
+const L_BOOK = codes('book"');
+const L_BUY = codes('buy"');
+const L_CHANGE = codes(',"change":');
+const L_CHANGE_PCT = codes(',"change_pct":');
+const L_CHANNEL = codes('{"channel":"');
+const L_CHECKSUM = codes(',"checksum":');
+const L_HIGH = codes(',"high":');
+const L_LAST = codes(',"last":');
+const L_LIMIT = codes('"limit"');
+const L_LOW = codes(',"low":');
+const L_MARKET = codes('"market"');
+const L_ORD_TYPE = codes(',"ord_type":');
+const L_LEVEL_PRICE = codes('{"price":');
+const L_PRICE = codes(',"price":');
+const L_QTY = codes(',"qty":');
+const L_SELL = codes('sell"');
+const L_SIDE = codes(',"side":"');
+const L_SYMBOL = codes('{"symbol":');
+const L_TICKER = codes('ticker"');
+const L_TIMESTAMP = codes(',"timestamp":');
+const L_TRADE = codes('trade"');
+const L_TRADE_ID = codes(',"trade_id":');
+const L_TYPE_SNAPSHOT_DATA = codes(',"type":"snapshot","data":[');
+const L_TYPE_UPDATE_DATA = codes(',"type":"update","data":[');
+const L_VOLUME = codes(',"volume":');
+const L_VWAP = codes(',"vwap":');
+
 /** The text of the token scanned last (a module slot instead of a result object per token). */
 let tok = "";
 /** The symbol read last: frames repeat it item after item, so it is compared in place, not sliced again. */
@@ -46,7 +99,7 @@ function plainString(s: string, i: number): number {
 
 function symbolAt(s: string, i: number): number {
 	const n = lastSymbol.length;
-	if (n > 0 && s.charCodeAt(i) === QUOTE && s.charCodeAt(i + n + 1) === QUOTE && s.startsWith(lastSymbol, i + 1)) {
+	if (n > 0 && s.charCodeAt(i) === QUOTE && s.charCodeAt(i + n + 1) === QUOTE && sameText(s, i + 1, lastSymbol)) {
 		tok = lastSymbol;
 		return i + n + 2;
 	}
@@ -172,35 +225,35 @@ function timestampAt(s: string, i: number): number {
 let item: unknown = null;
 
 function tradeAt(s: string, i: number): number {
-	if (!s.startsWith('{"symbol":', i)) return -1;
+	if (!lit(s, i, L_SYMBOL)) return -1;
 	i = symbolAt(s, i + 10);
 	if (i < 0) return -1;
 	const symbol = tok;
-	if (!s.startsWith(',"side":"', i)) return -1;
+	if (!lit(s, i, L_SIDE)) return -1;
 	i += 9;
 	let side: "buy" | "sell";
-	if (s.startsWith('buy"', i)) {
+	if (lit(s, i, L_BUY)) {
 		side = "buy";
 		i += 4;
-	} else if (s.startsWith('sell"', i)) {
+	} else if (lit(s, i, L_SELL)) {
 		side = "sell";
 		i += 5;
 	} else return -1;
-	if (!s.startsWith(',"price":', i)) return -1;
+	if (!lit(s, i, L_PRICE)) return -1;
 	i = unsignedAt(s, i + 9);
 	if (i < 0) return -1;
 	const price = tok;
-	if (!s.startsWith(',"qty":', i)) return -1;
+	if (!lit(s, i, L_QTY)) return -1;
 	i = unsignedAt(s, i + 7);
 	if (i < 0) return -1;
 	const qty = tok;
 	let ordType: string | undefined;
-	if (s.startsWith(',"ord_type":', i)) {
+	if (lit(s, i, L_ORD_TYPE)) {
 		i += 12;
-		if (s.startsWith('"limit"', i)) {
+		if (lit(s, i, L_LIMIT)) {
 			ordType = "limit";
 			i += 7;
-		} else if (s.startsWith('"market"', i)) {
+		} else if (lit(s, i, L_MARKET)) {
 			ordType = "market";
 			i += 8;
 		} else {
@@ -209,11 +262,11 @@ function tradeAt(s: string, i: number): number {
 			ordType = tok;
 		}
 	}
-	if (!s.startsWith(',"trade_id":', i)) return -1;
+	if (!lit(s, i, L_TRADE_ID)) return -1;
 	i = idAt(s, i + 12, 18);
 	if (i < 0) return -1;
 	const tradeId = tok;
-	if (!s.startsWith(',"timestamp":', i)) return -1;
+	if (!lit(s, i, L_TIMESTAMP)) return -1;
 	const t0 = i + 13;
 	i = timestampAt(s, t0);
 	if (i < 0 || s.charCodeAt(i) !== RBRACE) return -1;
@@ -225,45 +278,45 @@ function tradeAt(s: string, i: number): number {
 }
 
 /** `,"key":<number>` at s[i]; the index after the number, or -1. */
-function numberField(s: string, i: number, key: string): number {
-	if (!s.startsWith(key, i)) return -1;
+function numberField(s: string, i: number, key: readonly number[]): number {
+	if (!lit(s, i, key)) return -1;
 	return numberAt(s, i + key.length);
 }
 
-function unsignedField(s: string, i: number, key: string): number {
-	if (!s.startsWith(key, i)) return -1;
+function unsignedField(s: string, i: number, key: readonly number[]): number {
+	if (!lit(s, i, key)) return -1;
 	return unsignedAt(s, i + key.length);
 }
 
 function tickerAt(s: string, i: number): number {
-	if (!s.startsWith('{"symbol":', i)) return -1;
+	if (!lit(s, i, L_SYMBOL)) return -1;
 	i = symbolAt(s, i + 10);
 	if (i < 0) return -1;
 	const symbol = tok;
-	if ((i = unsignedField(s, i, ',"bid":')) < 0) return -1;
+	if ((i = unsignedField(s, i, L_BID)) < 0) return -1;
 	const bid = tok;
-	if ((i = unsignedField(s, i, ',"bid_qty":')) < 0) return -1;
+	if ((i = unsignedField(s, i, L_BID_QTY)) < 0) return -1;
 	const bidQty = tok;
-	if ((i = unsignedField(s, i, ',"ask":')) < 0) return -1;
+	if ((i = unsignedField(s, i, L_ASK)) < 0) return -1;
 	const ask = tok;
-	if ((i = unsignedField(s, i, ',"ask_qty":')) < 0) return -1;
+	if ((i = unsignedField(s, i, L_ASK_QTY)) < 0) return -1;
 	const askQty = tok;
-	if ((i = numberField(s, i, ',"last":')) < 0) return -1;
+	if ((i = numberField(s, i, L_LAST)) < 0) return -1;
 	const last = tok;
-	if ((i = numberField(s, i, ',"volume":')) < 0) return -1;
+	if ((i = numberField(s, i, L_VOLUME)) < 0) return -1;
 	const volume = tok;
-	if ((i = numberField(s, i, ',"vwap":')) < 0) return -1;
+	if ((i = numberField(s, i, L_VWAP)) < 0) return -1;
 	const vwap = tok;
-	if ((i = numberField(s, i, ',"low":')) < 0) return -1;
+	if ((i = numberField(s, i, L_LOW)) < 0) return -1;
 	const low = tok;
-	if ((i = numberField(s, i, ',"high":')) < 0) return -1;
+	if ((i = numberField(s, i, L_HIGH)) < 0) return -1;
 	const high = tok;
-	if ((i = numberField(s, i, ',"change":')) < 0) return -1;
+	if ((i = numberField(s, i, L_CHANGE)) < 0) return -1;
 	const change = tok;
-	if ((i = numberField(s, i, ',"change_pct":')) < 0) return -1;
+	if ((i = numberField(s, i, L_CHANGE_PCT)) < 0) return -1;
 	const changePct = tok;
 	let t: WsTicker;
-	if (s.startsWith(',"timestamp":', i)) {
+	if (lit(s, i, L_TIMESTAMP)) {
 		const t0 = i + 13;
 		i = timestampAt(s, t0);
 		if (i < 0) return -1;
@@ -284,11 +337,11 @@ function levelsAt(s: string, i: number): number {
 	i++;
 	if (s.charCodeAt(i) === RBRACK) return i + 1;
 	for (;;) {
-		if (!s.startsWith('{"price":', i)) return -1;
+		if (!lit(s, i, L_LEVEL_PRICE)) return -1;
 		i = unsignedAt(s, i + 9);
 		if (i < 0) return -1;
 		const price = tok;
-		if (!s.startsWith(',"qty":', i)) return -1;
+		if (!lit(s, i, L_QTY)) return -1;
 		i = unsignedAt(s, i + 7);
 		if (i < 0 || s.charCodeAt(i) !== RBRACE) return -1;
 		levels.push({ price, qty: tok });
@@ -300,24 +353,24 @@ function levelsAt(s: string, i: number): number {
 }
 
 function bookAt(s: string, i: number): number {
-	if (!s.startsWith('{"symbol":', i)) return -1;
+	if (!lit(s, i, L_SYMBOL)) return -1;
 	i = symbolAt(s, i + 10);
 	if (i < 0) return -1;
 	const symbol = tok;
-	if (!s.startsWith(',"bids":', i)) return -1;
+	if (!lit(s, i, L_BIDS)) return -1;
 	i = levelsAt(s, i + 8);
 	if (i < 0) return -1;
 	const bids = levels;
-	if (!s.startsWith(',"asks":', i)) return -1;
+	if (!lit(s, i, L_ASKS)) return -1;
 	i = levelsAt(s, i + 8);
 	if (i < 0) return -1;
 	const asks = levels;
-	if (!s.startsWith(',"checksum":', i)) return -1;
+	if (!lit(s, i, L_CHECKSUM)) return -1;
 	i = idAt(s, i + 12, 10);
 	if (i < 0 || Number(tok) > 0xffffffff) return -1;
 	const checksum = tok;
 	let b: WsBook;
-	if (s.startsWith(',"timestamp":', i)) {
+	if (lit(s, i, L_TIMESTAMP)) {
 		const t0 = i + 13;
 		i = timestampAt(s, t0);
 		if (i < 0) return -1;
@@ -340,28 +393,28 @@ export type ScannedFrame =
  * else or not in the exact compact layout (decodeFrame's full parser then has the last word).
  */
 export function scanDataFrame(s: string): ScannedFrame | null {
-	if (!s.startsWith('{"channel":"', 0)) return null;
+	if (!lit(s, 0, L_CHANNEL)) return null;
 	let i = 12;
 	let scanItem: (s: string, i: number) => number;
 	let kind: 0 | 1 | 2;
-	if (s.startsWith('trade"', i)) {
+	if (lit(s, i, L_TRADE)) {
 		scanItem = tradeAt;
 		kind = 0;
 		i += 6;
-	} else if (s.startsWith('ticker"', i)) {
+	} else if (lit(s, i, L_TICKER)) {
 		scanItem = tickerAt;
 		kind = 1;
 		i += 7;
-	} else if (s.startsWith('book"', i)) {
+	} else if (lit(s, i, L_BOOK)) {
 		scanItem = bookAt;
 		kind = 2;
 		i += 5;
 	} else return null;
 	let type: "snapshot" | "update";
-	if (s.startsWith(',"type":"update","data":[', i)) {
+	if (lit(s, i, L_TYPE_UPDATE_DATA)) {
 		type = "update";
 		i += 25;
-	} else if (s.startsWith(',"type":"snapshot","data":[', i)) {
+	} else if (lit(s, i, L_TYPE_SNAPSHOT_DATA)) {
 		type = "snapshot";
 		i += 27;
 	} else return null;
