@@ -1,5 +1,8 @@
+import fc from "fast-check";
 import { crc32 } from "node:zlib";
 import { L2Book } from "../../../lib/venues/kraken/book";
+import { CRC_START, crcFeedDecimal, crcFinish } from "../../../lib/venues/kraken/crc32";
+import { checksumToken } from "../../../lib/venues/kraken/precision";
 import { decodeFrame, type Frame } from "../../../lib/venues/kraken/parse";
 import { recordedBookFrames } from "./recording";
 
@@ -69,5 +72,42 @@ describe("Kraken v2 L2 book on the real recording", () => {
 		const f = book(decodeFrame(frames[0])).books[0];
 		b.applySnapshot(f);
 		expect(b.checksum()).not.toBe(Number(f.checksum));
+	});
+});
+
+/** n units of 10^-d as decimal text ("0.00000012" for 12, 8), made from digits, not floats. */
+function decimalText(n: number, d: number): string {
+	const digits = String(n).padStart(d + 1, "0");
+	return d ? `${digits.slice(0, -d)}.${digits.slice(-d)}` : digits;
+}
+
+describe("the checksum's CRC32 from per-level parts", () => {
+	it("equals zlib's CRC32 of the checksum text after every change of a randomly driven book", () => {
+		const level = fc.record({ side: fc.constantFrom("bids", "asks"), tick: fc.integer({ min: 0, max: 40 }), qty: fc.oneof(fc.constant("0"), fc.constant("0.0"), fc.tuple(fc.integer({ min: 1, max: 10 ** 9 }), fc.nat(8)).map(([n, d]) => decimalText(n, d)), fc.constantFrom("4.0", "0.00011621", "1000", "0.1")) });
+		fc.assert(
+			fc.property(fc.array(fc.array(level, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 40 }), fc.constantFrom(10, 25), (updates, depth) => {
+				const b = new L2Book(depth, { price: 1, qty: 8 });
+				b.applySnapshot({ bids: [{ price: "29400.0", qty: "1.5" }], asks: [{ price: "29500.0", qty: "0.00000001" }] });
+				for (const u of updates) {
+					const bids = u.filter((l) => l.side === "bids").map((l) => ({ price: (29400 - l.tick / 10).toFixed(1), qty: l.qty }));
+					const asks = u.filter((l) => l.side === "asks").map((l) => ({ price: (29500 + l.tick / 10).toFixed(1), qty: l.qty }));
+					b.applyUpdate({ bids, asks });
+					const text = [...b.asks.slice(0, 10), ...b.bids.slice(0, 10)].map((l) => l.tok).join("");
+					expect(b.checksum()).toBe(crc32(text) >>> 0);
+					expect(b.bids.length).toBeLessThanOrEqual(depth);
+					for (let i = 1; i < b.bids.length; i++) expect(Number(b.bids[i - 1].price)).toBeGreaterThan(Number(b.bids[i].price));
+					for (let i = 1; i < b.asks.length; i++) expect(Number(b.asks[i - 1].price)).toBeLessThan(Number(b.asks[i].price));
+				}
+			}),
+			{ numRuns: 300 },
+		);
+	});
+
+	it("feeds each decimal as Kraken's checksum text (no '.', no leading zeros, zero as 0)", () => {
+		for (const s of ["0.00100000", "45285.2", "0", "0.0", "0.00000000", "10.5", "100", "0.1"]) {
+			expect(crcFinish(crcFeedDecimal(CRC_START, s))).toBe(crc32(checksumToken(s)) >>> 0);
+		}
+		expect(checksumToken("0.00100000")).toBe("100000");
+		expect(checksumToken("0.0")).toBe("0");
 	});
 });
