@@ -145,6 +145,9 @@ export class KrakenStream {
 	private syms = new Map<string, SymState>();
 	private precision = new Map<string, Precision>();
 	private quoteSeq = new QuoteSeq();
+	/** The receive time of the last frame, as a number and as text: frames of one burst share a millisecond. */
+	private recvMs = NaN;
+	private recvIso = "";
 	private requests = new Map<number, { method: string; channel: string; symbols: string[] }>();
 	private readonly floods = new FloodGuard(() => this.opts.logger);
 	/** feed_gaps row of each symbol's book channel, open since the last disconnect. */
@@ -310,7 +313,11 @@ export class KrakenStream {
 	handleFrame(text: string, recvMs: number): void {
 		this.stats.frames++;
 		this.monitor.message(recvMs);
-		const recvTime = new Date(recvMs).toISOString();
+		if (recvMs !== this.recvMs) {
+			this.recvMs = recvMs;
+			this.recvIso = new Date(recvMs).toISOString();
+		}
+		const recvTime = this.recvIso;
 		const f = decodeFrame(text);
 		if (f.kind === "rejected") {
 			this.stats.rejected[f.category]++;
