@@ -190,34 +190,51 @@ const DAYS = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
  * handed to isIsoTimestamp itself.
  */
 export function isoTimestampAt(s: string, start: number, end: number): boolean {
-	const n = end - start;
-	if (n >= 20 && s.charCodeAt(end - 1) === 90 /* Z */ && s.charCodeAt(start + 4) === MINUS && s.charCodeAt(start + 7) === MINUS && s.charCodeAt(start + 10) === 84 /* T */ && s.charCodeAt(start + 13) === 58 && s.charCodeAt(start + 16) === 58) {
-		const c = two(s, start);
-		const yy = two(s, start + 2);
-		const y = c < 0 || yy < 0 ? -1 : c * 100 + yy;
-		const mo = two(s, start + 5);
-		const d = two(s, start + 8);
-		const h = two(s, start + 11);
-		const mi = two(s, start + 14);
-		const se = two(s, start + 17);
-		let fracOk = n === 20;
-		if (!fracOk && n >= 22 && n <= 30 && s.charCodeAt(start + 19) === DOT) {
-			fracOk = true;
-			for (let j = start + 20; j < end - 1; j++) if (!isDigit(s, j)) fracOk = false;
-		}
-		if (fracOk && y > 1990 && y < 2100 && mo >= 1 && mo <= 12 && h >= 0 && h <= 23 && mi >= 0 && mi <= 59 && se >= 0 && se <= 59 && d >= 1) {
-			const dim = mo === 2 && y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : DAYS[mo];
-			return d <= dim;
-		}
-	}
-	return isIsoTimestamp(s.slice(start, end));
+	return krakenFormAt(s, start, end) || isIsoTimestamp(s.slice(start, end));
 }
 
-/** `"timestamp":"…"` value at s[i] (the opening quote): index after it, or -1 when it is not a valid time. */
+/** Whether s[start, end) is a valid time in Kraken's form (see isoTimestampAt); false says only "not this form". */
+function krakenFormAt(s: string, start: number, end: number): boolean {
+	const n = end - start;
+	if (n < 20 || s.charCodeAt(end - 1) !== 90 /* Z */ || s.charCodeAt(start + 4) !== MINUS || s.charCodeAt(start + 7) !== MINUS || s.charCodeAt(start + 10) !== 84 /* T */ || s.charCodeAt(start + 13) !== 58) return false;
+	const c = two(s, start);
+	const yy = two(s, start + 2);
+	const y = c < 0 || yy < 0 ? -1 : c * 100 + yy;
+	const mo = two(s, start + 5);
+	const d = two(s, start + 8);
+	const h = two(s, start + 11);
+	if (!(y > 1990 && y < 2100 && mo >= 1 && mo <= 12 && h >= 0 && h <= 23 && d >= 1)) return false;
+	const dim = mo === 2 && y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : DAYS[mo];
+	return d <= dim && minutesSecondsAt(s, start + 14, end);
+}
+
+/** `MM:SS[.f{1,9}]Z` exactly filling s[i, end). */
+function minutesSecondsAt(s: string, i: number, end: number): boolean {
+	const mi = two(s, i);
+	const se = two(s, i + 3);
+	if (!(mi >= 0 && mi <= 59 && s.charCodeAt(i + 2) === 58 && se >= 0 && se <= 59)) return false;
+	const n = end - i;
+	if (n === 6) return true; // MM:SSZ
+	if (n < 8 || n > 16 || s.charCodeAt(i + 5) !== DOT) return false;
+	for (let j = i + 6; j < end - 1; j++) if (!isDigit(s, j)) return false;
+	return true;
+}
+
+/** `YYYY-MM-DDTHH:` of the last timestamp accepted in Kraken's form: a frame's times share it, so only the rest is checked. */
+let lastTimeHead: string | null = null;
+
+/** A timestamp string at s[i] (the opening quote): the index after its closing quote, or -1 when it is not a valid time. */
 function timestampAt(s: string, i: number): number {
 	const j = plainString(s, i);
-	if (j < 0 || !isoTimestampAt(s, i + 1, j - 1)) return -1;
-	return j;
+	if (j < 0) return -1;
+	const start = i + 1;
+	const end = j - 1;
+	if (lastTimeHead !== null && end - start >= 20 && s.charCodeAt(end - 1) === 90 && sameText(s, start, lastTimeHead) && minutesSecondsAt(s, start + 14, end)) return j;
+	if (krakenFormAt(s, start, end)) {
+		lastTimeHead = s.slice(start, start + 14);
+		return j;
+	}
+	return isIsoTimestamp(s.slice(start, end)) ? j : -1;
 }
 
 // ---- items ----

@@ -115,7 +115,7 @@ describe("Kraken v2 frame scanner", () => {
 	});
 
 	it("accepts exactly the timestamps isIsoTimestamp accepts", () => {
-		const ok = ["2023-07-30T15:29:58.343415Z", "2024-02-29T00:00:00Z", "2000-02-29T23:59:59.999999999Z", "1991-01-01T00:00:00.1Z", "2099-12-31T23:59:59Z", "2023-07-30T15:29:58+00:00", "1990-01-01T00:00:00.001Z"];
+		const ok = ["2023-07-30T15:29:58.343415Z", "2024-02-29T00:00:00Z", "2000-02-29T23:59:59.999999999Z", "2023-07-30T15:29:58.1234567Z", "2023-07-30T15:29:58.12345678Z", "2023-07-30T15:29:58.12Z", "1991-01-01T00:00:00.1Z", "2099-12-31T23:59:59Z", "2023-07-30T15:29:58+00:00", "1990-01-01T00:00:00.001Z"];
 		const bad = ["2023-02-29T00:00:00Z", "1900-02-29T00:00:00Z", "2023-07-30T15:29:58.Z", "2023-07-30T24:00:00Z", "2023-07-30T15:60:00Z", "2023-07-30T15:29:60Z", "2023-13-01T00:00:00Z", "2023-00-01T00:00:00Z", "2023-07-00T00:00:00Z", "2023-07-30T15:29:58.1234567890Z", "2023-07-30 15:29:58Z", "2023-07-30T15:29:58", "1990-01-01T00:00:00Z", "2100-01-01T00:00:00Z", "21-5-07-30T15:29:58Z", "2x23-07-30T15:29:58Z", "1970-01-20T13:38:50.998Z"];
 		for (const s of ok) {
 			expect([s, isIsoTimestamp(s)]).toEqual([s, true]);
@@ -124,6 +124,13 @@ describe("Kraken v2 frame scanner", () => {
 		for (const s of bad) {
 			expect([s, isIsoTimestamp(s)]).toEqual([s, false]);
 			expect([s, isoTimestampAt(s, 0, s.length)]).toEqual([s, false]);
+		}
+		// inside frames, after a time with the same date and hour was accepted (the scanner then checks only the rest)
+		for (const [tail, good] of [["29:58Z", true], ["60:00Z", false], ["29:60Z", false], ["29:58.Z", false], ["29:58.1234567890Z", false], ["29:58.123456789Z", true], ["2:58Z", false], ["29:58+00:00", true], ["29:5aZ", false]] as const) {
+			expect(agrees(tradeFrame(T()))).not.toBeNull();
+			const f = agrees(tradeFrame(T({ timestamp: `"2023-07-30T15:${tail}"` })));
+			expect([tail, f !== null]).toEqual([tail, good]); // other valid forms are checked by isIsoTimestamp itself
+			expect([tail, decodeFrame(tradeFrame(T({ timestamp: `"2023-07-30T15:${tail}"` }))).kind === "trade" && (decodeFrame(tradeFrame(T({ timestamp: `"2023-07-30T15:${tail}"` }))) as { problems: string[] }).problems.length === 0]).toEqual([tail, good]);
 		}
 		const digitOr = (c: string) => fc.oneof(fc.integer({ min: 0, max: 9 }).map(String), fc.constantFrom(c, "x", "-", ":", ".", "Z", "T", " "));
 		const template = "2023-07-30T15:29:58.343415Z";
