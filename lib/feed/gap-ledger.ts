@@ -1,4 +1,5 @@
 import type { Pool } from "pg";
+import type { StreamLogger } from "./logger";
 
 /**
  * The gap ledger (`feed_gaps`): every stretch of time a feed may have missed data, whether it was repaired and
@@ -43,3 +44,15 @@ export class PgGapLedger implements GapLedger {
 
 /** A ledger that records nothing (no database: replays, unit tests). */
 export const NO_LEDGER: GapLedger = { open: async () => "", close: async () => undefined, repaired: async () => undefined };
+
+/**
+ * Open a gap row without ever failing the feed: null when there is no ledger, or when the insert failed
+ * (warned; the data goes on, only the record of the gap is missing).
+ */
+export function openGapRow(ledger: GapLedger | null, g: GapRow, logger: Pick<StreamLogger, "warn">): Promise<string | null> {
+	if (!ledger) return Promise.resolve(null);
+	return ledger.open(g).catch((err) => {
+		logger.warn(`feed_gaps insert failed: ${(err as Error).message}`);
+		return null;
+	});
+}

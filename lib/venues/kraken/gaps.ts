@@ -1,7 +1,7 @@
 import { encodeEnvelope, tradeEnvelope } from "../../domain/codec";
 import { marketTopic } from "../../domain/topics";
 import type { TradeItem } from "../../domain/types";
-import { NO_LEDGER } from "../../feed/gap-ledger";
+import { NO_LEDGER, openGapRow } from "../../feed/gap-ledger";
 import { GapRepairer, type RepairJob } from "./gap-repair";
 import { renderDecimal } from "./precision";
 import type { KrakenStreamOptions, StreamContext } from "./stream-context";
@@ -61,12 +61,7 @@ export class GapTracker {
 			const ids: Promise<Record<string, string | null>> = ledger
 				? Promise.all(
 						CHANNELS_ON_DISCONNECT.map((channel) =>
-							ledger
-								.open({ venue: VENUE, symbol: st.symbol, channel, fromTime: from, toTime: null, cause, detail: { reason, lastTradeId: st.lastTradeId?.toString() ?? null } })
-								.catch((err) => {
-									this.opts.logger.warn(`feed_gaps insert failed: ${(err as Error).message}`);
-									return null;
-								}),
+							openGapRow(ledger, { venue: VENUE, symbol: st.symbol, channel, fromTime: from, toTime: null, cause, detail: { reason, lastTradeId: st.lastTradeId?.toString() ?? null } }, this.opts.logger),
 						),
 					).then((r) => Object.fromEntries(CHANNELS_ON_DISCONNECT.map((c, i) => [c, r[i]])))
 				: Promise.resolve({});
@@ -138,11 +133,7 @@ export class GapTracker {
 
 	/** A feed_gaps row of this venue; null when there is no ledger or the insert failed (logged). */
 	openLedger(g: { symbol: string; channel: string; fromTime: string; toTime: string | null; cause: string; detail: Record<string, unknown> }): Promise<string | null> {
-		if (!this.opts.ledger) return Promise.resolve(null);
-		return this.opts.ledger.open({ venue: VENUE, ...g }).catch((err) => {
-			this.opts.logger.warn(`feed_gaps insert failed: ${(err as Error).message}`);
-			return null;
-		});
+		return openGapRow(this.opts.ledger, { venue: VENUE, ...g }, this.opts.logger);
 	}
 
 	// ---- books ----

@@ -1,6 +1,6 @@
 import { marketTopic } from "../../domain/topics";
 import type { Marker } from "../../domain/types";
-import type { GapLedger } from "../../feed/gap-ledger";
+import { openGapRow, type GapLedger } from "../../feed/gap-ledger";
 import { markerPayload } from "../../feed/markers";
 import { BatchPublisher } from "../../feed/publisher";
 import { FeedMonitor } from "../../feed/status";
@@ -264,13 +264,7 @@ export class OandaStream {
 			st.stats.gaps++;
 			this.monitor.gapOpened(st.symbol);
 			this.marker(st, "disconnect", from, { reason, cause });
-			const ledger = this.opts.ledger;
-			const ledgerId = ledger
-				? ledger.open({ venue: VENUE, symbol: st.symbol, channel: "quotes", fromTime: from, toTime: null, cause, detail: { reason, instrument: st.instrument } }).catch((err) => {
-						this.opts.logger.warn(`feed_gaps insert failed: ${(err as Error).message}`);
-						return null;
-					})
-				: Promise.resolve(null);
+			const ledgerId = openGapRow(this.opts.ledger, { venue: VENUE, symbol: st.symbol, channel: "quotes", fromTime: from, toTime: null, cause, detail: { reason, instrument: st.instrument } }, this.opts.logger);
 			st.outage = { fromMs, ledgerId };
 		}
 	}

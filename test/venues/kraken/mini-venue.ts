@@ -2,7 +2,7 @@ import type { AddressInfo } from "node:net";
 import { WebSocketServer, type WebSocket } from "ws";
 import { decodeEnvelope } from "../../../lib/domain/codec";
 import type { MarketLog } from "../../../lib/log/types";
-import type { KrakenStreamOptions } from "../../../lib/venues/kraken/stream";
+import type { KrakenStreamOptions } from "../../../lib/venues/kraken/stream-context";
 import { FakeKrakenRest, wsTime, type KrakenTradeRow } from "../../helpers/fake-kraken-rest";
 
 export const TRADES_TOPIC = "market-data/crypto/raw/kraken/btcusd/trades";
