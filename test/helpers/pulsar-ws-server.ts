@@ -447,6 +447,14 @@ export class FakePulsar {
 		return (this.topics.get(full)?.messages ?? []).map((m) => ({ id: m.id, payload: Buffer.from(m.payload, "base64"), key: m.key, properties: m.properties }));
 	}
 
+	/** Drop the messages stored on a topic (benchmarks: a checked run need not stay in memory). */
+	forget(full: string): void {
+		const t = this.topics.get(full);
+		if (!t) return;
+		t.messages.length = 0;
+		t.byId.clear();
+	}
+
 	subscription(full: string, name: string) {
 		return this.topics.get(full)?.subs.get(name)?.stats() ?? null;
 	}
