@@ -40,11 +40,13 @@ const quiet = { info: () => undefined, warn: (m: string) => console.error(m), er
 // ---- the fake broker's process
 
 interface Verify {
-	op: "verify";
+	op: "verify" | "forget";
 	full: string;
 }
 interface Verified {
 	count: number;
+	/** CPU time of the fake's process since the last answer, µs (user + system) */
+	cpuMicros: number;
 	duplicates: number;
 	/** key -> sha256 of the stored payloads of that key, in stored order */
 	digests: Record<string, string>;
@@ -53,8 +55,21 @@ interface Verified {
 /** The fake broker in its own process, answering verification questions over the IPC channel. */
 async function serveFake(): Promise<void> {
 	const f = await FakePulsar.start({ deduplication: true });
+	let cpu = process.cpuUsage();
+	const cpuSince = () => {
+		const d = process.cpuUsage(cpu);
+		cpu = process.cpuUsage();
+		return d.user + d.system;
+	};
 	process.on("message", (m: Verify) => {
+		if (m.op === "forget") {
+			f.forget(m.full);
+			cpuSince();
+			process.send!({ forgotten: m.full });
+			return;
+		}
 		if (m.op !== "verify") return;
+		const cpuMicros = cpuSince();
 		const hashes = new Map<string, ReturnType<typeof createHash>>();
 		const stored = f.messages(m.full);
 		for (const s of stored) {
@@ -65,7 +80,7 @@ async function serveFake(): Promise<void> {
 		}
 		// the run is checked: forget its messages so a long bench does not hold them all
 		f.forget(m.full);
-		const out: Verified = { count: stored.length, duplicates: f.stats.duplicates, digests: Object.fromEntries([...hashes].map(([k, h]) => [k, h.digest("hex")])) };
+		const out: Verified = { cpuMicros, count: stored.length, duplicates: f.stats.duplicates, digests: Object.fromEntries([...hashes].map(([k, h]) => [k, h.digest("hex")])) };
 		process.send!(out);
 	});
 	process.on("disconnect", () => void f.close().then(() => process.exit(0)));
@@ -76,6 +91,7 @@ interface FakeProcess {
 	proc: ChildProcess;
 	url: string;
 	verify(full: string): Promise<Verified>;
+	forget(full: string): Promise<void>;
 }
 
 function startFake(): Promise<FakeProcess> {
@@ -90,6 +106,11 @@ function startFake(): Promise<FakeProcess> {
 					new Promise((res) => {
 						proc.once("message", (v: Verified) => res(v));
 						proc.send({ op: "verify", full } satisfies Verify);
+					}),
+				forget: (full) =>
+					new Promise((res) => {
+						proc.once("message", () => res());
+						proc.send({ op: "forget", full } satisfies Verify);
 					}),
 			}),
 		);
@@ -138,6 +159,7 @@ function smallPayloads(n: number): Uint8Array[] {
 }
 
 const rate = (n: number, ms: number) => (n / ms) * 1000;
+const us = (xs: number[]) => Number(median(xs).toFixed(1));
 
 async function main(): Promise<void> {
 	const t0 = performance.now();
@@ -157,7 +179,9 @@ async function main(): Promise<void> {
 	const streamCount = async () => (await jsm.streams.info(stream)).state.messages;
 	const fake = await startFake();
 	const pulsar = await PulsarWsLog.connect({ url: fake.url, logger: quiet, maxPendingPerTopic: WINDOW });
-	const perCase = new Map<string, { js: number[]; pulsar: number[]; ratio: number[] }>(cases.map((c) => [c.name, { js: [], pulsar: [], ratio: [] }]));
+	const perCase = new Map<string, { js: number[]; pulsar: number[]; ratio: number[]; jsCpu: number[]; pulsarCpu: number[]; fakeCpu: number[] }>(
+		cases.map((c) => [c.name, { js: [], pulsar: [], ratio: [], jsCpu: [], pulsarCpu: [], fakeCpu: [] }]),
+	);
 	try {
 		// warm up both (connections, producers, JIT) on topics of their own
 		for (const c of cases) {
@@ -168,18 +192,31 @@ async function main(): Promise<void> {
 		for (let run = 0; run < RUNS; run++) {
 			for (const c of cases) {
 				const topic = `market-data/bench/r${run}/${c.name.toLowerCase()}/trades`;
+				// open the topic on both sides first (Pulsar: admin call + producer connection), outside the timing
+				const warm = [new TextEncoder().encode("warm")];
+				await js.publish(topic, "warm", warm);
+				await pulsar.publish(topic, "warm", warm);
+				await fake.forget(pulsarTopic(topic, DEFAULT_LAYOUT).full);
 				const measureJs = async () => {
 					const before = await streamCount();
+					const cpu = process.cpuUsage();
 					const ms = await publishAll(js, topic, c);
+					const used = process.cpuUsage(cpu);
 					const stored = (await streamCount()) - before;
 					if (stored !== c.payloads.length) throw new Error(`JetStream stored ${stored} of ${c.payloads.length} messages: the baseline is broken`);
+					r.jsCpu.push((used.user + used.system) / c.payloads.length);
 					return rate(c.payloads.length, ms);
 				};
 				const measurePulsar = async () => {
+					const cpu = process.cpuUsage();
 					const ms = await publishAll(pulsar, topic, c);
-					await verifyPulsar(fake, topic, c);
+					const used = process.cpuUsage(cpu);
+					const v = await verifyPulsar(fake, topic, c);
+					r.pulsarCpu.push((used.user + used.system) / c.payloads.length);
+					r.fakeCpu.push(v.cpuMicros / c.payloads.length);
 					return rate(c.payloads.length, ms);
 				};
+				const r = perCase.get(c.name)!;
 				let jsRate: number, plRate: number;
 				if (run % 2 === 0) {
 					jsRate = await measureJs();
@@ -188,11 +225,12 @@ async function main(): Promise<void> {
 					plRate = await measurePulsar();
 					jsRate = await measureJs();
 				}
-				const r = perCase.get(c.name)!;
 				r.js.push(jsRate);
 				r.pulsar.push(plRate);
 				r.ratio.push(plRate / jsRate);
-				console.error(`run ${run + 1}/${RUNS} ${c.name.padEnd(30)} JetStream ${fmt(jsRate).padStart(9)} msg/s   Pulsar WS ${fmt(plRate).padStart(9)} msg/s   ratio ${(plRate / jsRate).toFixed(2)}`);
+				console.error(
+					`run ${run + 1}/${RUNS} ${c.name.padEnd(26)} JetStream ${fmt(jsRate).padStart(7)} msg/s   Pulsar WS ${fmt(plRate).padStart(7)} msg/s   ratio ${(plRate / jsRate).toFixed(2)}   CPU µs/msg: JetStream driver ${r.jsCpu.at(-1)!.toFixed(1)}, Pulsar driver ${r.pulsarCpu.at(-1)!.toFixed(1)}, fake broker ${r.fakeCpu.at(-1)!.toFixed(1)}`,
+				);
 			}
 		}
 	} finally {
@@ -202,7 +240,14 @@ async function main(): Promise<void> {
 		fake.proc.disconnect();
 	}
 	const details = Object.fromEntries(
-		[...perCase].map(([name, r]) => [name, { jetstream_msgs_per_s: Math.round(median(r.js)), pulsar_msgs_per_s: Math.round(median(r.pulsar)), ratio: Number(median(r.ratio).toFixed(3)), ratios: r.ratio.map((x) => Number(x.toFixed(3))) }]),
+		[...perCase].map(([name, r]) => [
+			name,
+			{
+				jetstream_msgs_per_s: Math.round(median(r.js)), pulsar_msgs_per_s: Math.round(median(r.pulsar)), ratio: Number(median(r.ratio).toFixed(3)),
+				ratios: r.ratio.map((x) => Number(x.toFixed(3))),
+				cpu_us_per_msg: { jetstream_driver: us(r.jsCpu), pulsar_driver: us(r.pulsarCpu), fake_broker: us(r.fakeCpu) },
+			},
+		]),
 	);
 	const head = cases.find((c) => c.headline)!;
 	const h = perCase.get(head.name)!;
@@ -218,23 +263,26 @@ async function main(): Promise<void> {
 		window: WINDOW,
 		messages: head.payloads.length,
 		message_bytes: Math.round(bigBytes / big.length),
+		cpu_us_per_msg: details[head.name].cpu_us_per_msg,
 		cases: details,
 		seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
 	});
 }
 
 /** Everything sent is stored once, in order per key, with the same bytes. */
-async function verifyPulsar(fake: FakeProcess, topic: string, c: Case): Promise<void> {
+async function verifyPulsar(fake: FakeProcess, topic: string, c: Case): Promise<Verified> {
 	const v = await fake.verify(pulsarTopic(topic, DEFAULT_LAYOUT).full);
 	const why: string[] = [];
 	if (v.count !== c.payloads.length) why.push(`stored ${v.count} of ${c.payloads.length} messages`);
 	if (v.duplicates) why.push(`${v.duplicates} duplicates`);
 	for (let k = 0; k < c.keys; k++) {
+		const sent = keyPayloads(c, k);
 		const h = createHash("sha256");
-		for (const p of keyPayloads(c, k)) h.update(p);
-		if (v.digests[`K${k}`] !== h.digest("hex")) why.push(`key K${k}: stored payloads differ from those sent`);
+		for (const p of sent) h.update(p);
+		if (v.digests[`K${k}`] !== (sent.length ? h.digest("hex") : undefined)) why.push(`key K${k}: stored payloads differ from those sent`);
 	}
 	if (why.length) throw new Error(`Pulsar ${c.name}: ${why.join("; ")}: the bench would measure a broken path`);
+	return v;
 }
 
 if (process.argv.includes("--serve-fake")) void serveFake();
