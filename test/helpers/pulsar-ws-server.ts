@@ -38,6 +38,10 @@ import { encodeMessageId, formatPublishTime } from "../../lib/log/pulsar/message
  *   up, and until then a new producer with that name gets 409 ProducerBusy. `producerBusyAfterDropMs`
  *   keeps a producer whose connection ended without a close handshake registered that long.
  *
+ * Batching follows the producer's parameters: a batch is stored and answered when it holds
+ * batchingMaxMessages messages or 128 KiB of payload (the Java producer's batchingMaxBytes), or
+ * batchingMaxPublishDelay ms after its first message.
+ *
  * Stored messages stay (no retention limits); batches are acknowledged per message (as with
  * acknowledgmentAtBatchIndexLevelEnabled). Compression happens between the WebSocket service and the
  * bookies, so it is only recorded here (producerParams), not performed.
@@ -78,6 +82,11 @@ type SubType = (typeof SUB_TYPES)[number];
 const COMPRESSION = ["NONE", "LZ4", "ZLIB", "ZSTD", "SNAPPY"];
 const ROUTING = ["SinglePartition", "RoundRobinPartition", "CustomPartition"];
 const HASHING = ["JavaStringHash", "Murmur3_32Hash"];
+/**
+ * The Java producer behind the WebSocket service sends a batch once it holds this many payload bytes
+ * (ProducerConfigurationData.batchingMaxBytes, 128 KiB; the WebSocket API does not let a client change it).
+ */
+const BATCHING_MAX_BYTES = 128 * 1024;
 /** WebSocketError codes of the broker. */
 const ERR = { deserialize: 3, payload: 7, unknown: 8 };
 
@@ -271,7 +280,7 @@ class ConsumerConn {
 }
 
 class ProducerConn {
-	private batch: { msgs: { m: Omit<Stored, "id" | "index"> & { context: unknown }; seq: number }[]; timer: NodeJS.Timeout } | null = null;
+	private batch: { msgs: { m: Omit<Stored, "id" | "index"> & { context: unknown }; seq: number }[]; bytes: number; timer: NodeJS.Timeout } | null = null;
 	private lastSeq: number;
 
 	constructor(
@@ -333,10 +342,11 @@ class ProducerConn {
 		}
 		if (!this.batch) {
 			const delay = Number(this.params.batchingMaxPublishDelay ?? 10);
-			this.batch = { msgs: [], timer: setTimeout(() => this.closeBatch(), delay) };
+			this.batch = { msgs: [], bytes: 0, timer: setTimeout(() => this.closeBatch(), delay) };
 		}
 		this.batch.msgs.push({ m, seq });
-		if (this.batch.msgs.length >= Number(this.params.batchingMaxMessages ?? 1000)) this.closeBatch();
+		this.batch.bytes += base64Bytes(payload);
+		if (this.batch.msgs.length >= Number(this.params.batchingMaxMessages ?? 1000) || this.batch.bytes >= BATCHING_MAX_BYTES) this.closeBatch();
 	}
 
 	closeBatch(): void {
@@ -400,6 +410,11 @@ function parsePayloadFirst(text: string): SendRequest | null {
 	return rest;
 }
 
+/** Bytes that valid padded base64 text decodes to. */
+function base64Bytes(s: string): number {
+	return (s.length / 4) * 3 - (s.endsWith("==") ? 2 : s.endsWith("=") ? 1 : 0);
+}
+
 /** Unmasked server-to-client text frames of the given texts, back to back in one buffer. */
 function textFrames(texts: string[]): Buffer {
 	let size = 0;
@@ -437,7 +452,7 @@ function textFrames(texts: string[]): Buffer {
 function isBase64(s: string): boolean {
 	if (s.length % 4 !== 0) return false;
 	const pad = s.endsWith("==") ? 2 : s.endsWith("=") ? 1 : 0;
-	const n = (s.length / 4) * 3 - pad;
+	const n = base64Bytes(s);
 	// decoded into a reused buffer: the stored message keeps the base64 text, the bytes are not needed
 	if (base64Scratch.length < n + 3) base64Scratch = Buffer.allocUnsafe(Math.max(n + 3, base64Scratch.length * 2));
 	return base64Scratch.write(s, 0, "base64") === n && !s.includes("-") && !s.includes("_");

@@ -124,6 +124,37 @@ describe("fake Pulsar broker, spoken to over raw WebSockets", () => {
 		expect(broker.messages(FULL).map((m) => [m.payload.toString(), m.key, m.properties])).toEqual([["hello", "BTC-USD-SPOT", { a: "1" }]]);
 	});
 
+	it("reads a send request as JSON does: escapes in the payload, a repeated payload field, fields in any order", async () => {
+		const p = await raw(producerUrl());
+		open.push(p);
+		p.ws.send('{"payload":"\\u0061GVsbG8=","context":"escaped"}'); // "aGVsbG8=" with its first letter escaped
+		p.ws.send('{"payload":"aGk=","context":"twice","payload":"dHdpY2U="}'); // the last one counts
+		p.ws.send('{"context":"last","payload":"bGFzdA==","key":"k"}');
+		p.ws.send('{"payload":"bm90IGJhc2U2NA=","context":"short"}'); // one character missing
+		expect((await p.frame(1)).context).toBe("escaped");
+		expect((await p.frame(2)).context).toBe("twice");
+		expect((await p.frame(3)).context).toBe("last");
+		expect(await p.frame(4)).toMatchObject({ result: "send-error:7", context: "short" });
+		expect(broker.messages(FULL).map((m) => [m.payload.toString(), m.key])).toEqual([
+			["hello", undefined],
+			["twice", undefined],
+			["last", "k"],
+		]);
+	});
+
+	it("sends a batch once it holds 128 KiB of payload, as the Java producer behind the WebSocket service does, without waiting for its delay", async () => {
+		const p = await raw(producerUrl("?batchingEnabled=true&batchingMaxMessages=1000&batchingMaxPublishDelay=600000"));
+		open.push(p);
+		const big = Buffer.alloc(50 * 1024, 7).toString("base64");
+		for (let i = 0; i < 3; i++) p.send({ payload: big, context: `c${i}` });
+		const acks = [await p.frame(1), await p.frame(2), await p.frame(3)];
+		expect(acks.map((a) => a.context)).toEqual(["c0", "c1", "c2"]);
+		// one batch: one entry, batch indexes 0..2
+		const ids = acks.map((a) => formatMessageId(a.messageId).split(":"));
+		expect(new Set(ids.map((x) => x.slice(0, 2).join(":"))).size).toBe(1);
+		expect(ids.map((x) => x[3])).toEqual(["0", "1", "2"]);
+	});
+
 	it("refuses a wrong token, a topic with a raw '/', and a second producer of the same name", async () => {
 		await expect(raw(producerUrl(), "wrong")).rejects.toThrow(/HTTP 401/);
 		await expect(raw(`${broker.url}/ws/v2/producer/persistent/public/default/market-data/crypto/x`)).rejects.toThrow(/HTTP 400/);
