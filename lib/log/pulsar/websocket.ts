@@ -54,17 +54,33 @@ function closeSocket(ws: WebSocket | null): Promise<void> {
 }
 
 interface PendingSend {
-	readonly frame: string;
+	readonly frame: Buffer;
 	readonly batch: PubBatch;
 }
 
+const PAYLOAD_OPEN = '{"payload":"';
+/** ws.send options of a send frame: a Buffer, sent as the text frame the WebSocket API reads. */
+const TEXT = { binary: false } as const;
+
 /**
- * The producer's send frame, `{"payload","key","context","sequenceId"}`. Base64 and a decimal context
- * need no JSON escaping, so only the key goes through JSON.stringify: stringifying the whole object scans
- * the payload for characters to escape, which costs more than base64 itself for a large message.
+ * The producer's send frame, `{"payload","key","context","sequenceId"}`, as UTF-8 bytes. Base64 and a
+ * decimal context need no JSON escaping, so only the key goes through JSON.stringify (once per batch):
+ * stringifying the whole object scans the payload for characters to escape, which costs more than base64
+ * itself for a large message. The frame is kept until acknowledged (a reconnect sends it again), so it
+ * is built outside the JavaScript heap: a 10 kB string per message in flight made the collector copy and
+ * mark them all, and ws would have flattened and encoded the string again on send.
  */
-const sendFrame = (payload: Uint8Array, jsonKey: string, seq: number) =>
-	`{"payload":"${Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("base64")}","key":${jsonKey},"context":"${seq}","sequenceId":${seq}}`;
+function sendFrame(payload: Uint8Array, jsonKeyBytes: Buffer, seq: number): Buffer {
+	const b64 = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("base64");
+	const tail = `,"context":"${seq}","sequenceId":${seq}}`;
+	const frame = Buffer.allocUnsafe(PAYLOAD_OPEN.length + b64.length + 8 + jsonKeyBytes.length + tail.length);
+	let at = frame.write(PAYLOAD_OPEN, 0, "latin1");
+	at += frame.write(b64, at, "latin1");
+	at += frame.write('","key":', at, "latin1");
+	at += jsonKeyBytes.copy(frame, at);
+	frame.write(tail, at, "latin1");
+	return frame;
+}
 
 /** Frames written in one tick go out together, but not more than this many bytes: the broker starts on the first ones while later ones are encoded. */
 const CORK_BYTES = 64 * 1024;
@@ -184,7 +200,7 @@ class TopicProducer {
 			this.log.batches.settle(batch, new Error(`pulsar publish to ${this.t.full}: a ${big.byteLength}-byte message does not fit one WebSocket frame (the broker's webSocketMaxTextFrameSize, ${max} bytes, holds ~${Math.floor(((max - 100) * 3) / 4)} bytes of payload); publish smaller messages`));
 			return;
 		}
-		const jsonKey = JSON.stringify(key);
+		const jsonKey = Buffer.from(JSON.stringify(key));
 		for (const p of payloads) {
 			while (this.pending.size >= this.log.o.maxPendingPerTopic && !batch.settled) await new Promise<void>((r) => this.roomWaiters.push(r));
 			if (batch.settled) return;
@@ -193,7 +209,7 @@ class TopicProducer {
 			this.pending.set(seq, { frame, batch });
 			if (this.ws?.readyState === WebSocket.OPEN) {
 				this.cork(this.ws, frame.length);
-				this.ws.send(frame);
+				this.ws.send(frame, TEXT);
 			} else this.connect();
 		}
 	}
@@ -240,7 +256,7 @@ class TopicProducer {
 				ws.on("close", () => this.onClose(ws));
 				ws.on("error", (e) => this.log.o.logger.warn(`market log: pulsar producer ${this.name} on ${this.t.full}: ${e.message}`));
 				// everything not acknowledged yet, in order: a broker with deduplication drops what it has
-				for (const s of this.pending.values()) ws.send(s.frame);
+				for (const s of this.pending.values()) ws.send(s.frame, TEXT);
 			} catch (e) {
 				const err = e as UpgradeError;
 				this.lastError = err.message;
