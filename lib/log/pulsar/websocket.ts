@@ -110,6 +110,9 @@ class UpgradeError extends Error {
  * cannot shape the bytes an intermediary sees (RFC 6455 10.3); this client is a server process sending
  * its own JSON, and masking a 10 kB frame byte by byte in JavaScript cost more than base64 and JSON
  * together (bench/pulsar-publish.bench.ts). `randomMaskKeys: true` restores RFC-random keys.
+ * Neither native helper of ws is a dependency: with a zero key bufferutil's mask/unmask is never called
+ * (and 4.1.0 ships no linux-arm64 prebuild, so it would compile at install there), and ws validates
+ * UTF-8 with Node's own buffer.isUtf8, which utf-8-validate would only replace.
  */
 const zeroMask = (mask: Buffer) => void mask.fill(0);
 
