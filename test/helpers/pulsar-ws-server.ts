@@ -38,6 +38,10 @@ import { encodeMessageId, formatPublishTime } from "../../lib/log/pulsar/message
  *   up, and until then a new producer with that name gets 409 ProducerBusy. `producerBusyAfterDropMs`
  *   keeps a producer whose connection ended without a close handshake registered that long.
  *
+ * Batching follows the producer's parameters: a batch is stored and answered when it holds
+ * batchingMaxMessages messages or 128 KiB of payload (the Java producer's batchingMaxBytes), or
+ * batchingMaxPublishDelay ms after its first message.
+ *
  * Stored messages stay (no retention limits); batches are acknowledged per message (as with
  * acknowledgmentAtBatchIndexLevelEnabled). Compression happens between the WebSocket service and the
  * bookies, so it is only recorded here (producerParams), not performed.
@@ -49,6 +53,12 @@ export interface FakePulsarOptions {
 	namespaces?: string[];
 	/** Deduplication for every namespace (brokerDeduplicationEnabled), default false. */
 	deduplication?: boolean;
+	/**
+	 * Check that each payload is standard base64 and answer send-error:7 otherwise, as the broker does.
+	 * Default true. Benchmarks turn it off to keep the fake's CPU off the figure, and check what was
+	 * stored afterwards instead (the count and a hash of the decoded payloads).
+	 */
+	validatePayloads?: boolean;
 }
 
 interface Stored {
@@ -78,6 +88,11 @@ type SubType = (typeof SUB_TYPES)[number];
 const COMPRESSION = ["NONE", "LZ4", "ZLIB", "ZSTD", "SNAPPY"];
 const ROUTING = ["SinglePartition", "RoundRobinPartition", "CustomPartition"];
 const HASHING = ["JavaStringHash", "Murmur3_32Hash"];
+/**
+ * The Java producer behind the WebSocket service sends a batch once it holds this many payload bytes
+ * (ProducerConfigurationData.batchingMaxBytes, 128 KiB; the WebSocket API does not let a client change it).
+ */
+const BATCHING_MAX_BYTES = 128 * 1024;
 /** WebSocketError codes of the broker. */
 const ERR = { deserialize: 3, payload: 7, unknown: 8 };
 
@@ -271,7 +286,7 @@ class ConsumerConn {
 }
 
 class ProducerConn {
-	private batch: { msgs: { m: Omit<Stored, "id" | "index"> & { context: unknown }; seq: number }[]; timer: NodeJS.Timeout } | null = null;
+	private batch: { msgs: { m: Omit<Stored, "id" | "index"> & { context: unknown }; seq: number }[]; bytes: number; timer: NodeJS.Timeout } | null = null;
 	private lastSeq: number;
 
 	constructor(
@@ -290,19 +305,22 @@ class ProducerConn {
 	}
 
 	onText(text: string): void {
-		let req: { payload?: unknown; properties?: unknown; context?: unknown; key?: unknown; sequenceId?: unknown };
+		const validate = this.server.validatePayloads;
+		let req = parsePayloadFirst(text, validate);
+		const checked = req !== null;
 		try {
-			req = JSON.parse(text);
+			req ??= JSON.parse(text) as SendRequest;
 			if (typeof req !== "object" || req === null) throw new Error("expected a JSON object");
 		} catch (e) {
 			this.reply({ result: `send-error:${ERR.deserialize}`, errorMsg: (e as Error).message, context: null });
 			return;
 		}
 		const context = req.context ?? null;
-		if (typeof req.payload !== "string" || !isBase64(req.payload)) {
+		if (!checked && (typeof req.payload !== "string" || (validate && !isBase64(req.payload)))) {
 			this.reply({ result: `send-error:${ERR.payload}`, errorMsg: "Invalid Base64 message-payload", context });
 			return;
 		}
+		const payload = req.payload as string;
 		const seq = typeof req.sequenceId === "number" && req.sequenceId >= 0 ? req.sequenceId : this.lastSeq + 1;
 		this.lastSeq = Math.max(this.lastSeq, seq);
 		if (this.server.dedupOn(this.topic.namespace) && seq <= (this.topic.lastSequence.get(this.name) ?? -1)) {
@@ -313,7 +331,7 @@ class ProducerConn {
 		this.topic.lastSequence.set(this.name, seq);
 		const m = {
 			topic: this.topic,
-			payload: req.payload,
+			payload,
 			key: typeof req.key === "string" ? req.key : undefined,
 			properties: (req.properties && typeof req.properties === "object" ? req.properties : {}) as Record<string, string>,
 			publishTime: Date.now(),
@@ -331,10 +349,11 @@ class ProducerConn {
 		}
 		if (!this.batch) {
 			const delay = Number(this.params.batchingMaxPublishDelay ?? 10);
-			this.batch = { msgs: [], timer: setTimeout(() => this.closeBatch(), delay) };
+			this.batch = { msgs: [], bytes: 0, timer: setTimeout(() => this.closeBatch(), delay) };
 		}
 		this.batch.msgs.push({ m, seq });
-		if (this.batch.msgs.length >= Number(this.params.batchingMaxMessages ?? 1000)) this.closeBatch();
+		this.batch.bytes += base64Bytes(payload);
+		if (this.batch.msgs.length >= Number(this.params.batchingMaxMessages ?? 1000) || this.batch.bytes >= BATCHING_MAX_BYTES) this.closeBatch();
 	}
 
 	closeBatch(): void {
@@ -349,11 +368,12 @@ class ProducerConn {
 			this.ws.terminate();
 			return;
 		}
-		// one socket write for the batch's answers
+		// one socket write for the batch's answers (a write per answer cost the fake more than the driver's whole send)
+		const answers = b.msgs.map((x, i) => JSON.stringify({ result: "ok", messageId: ids[i], context: x.m.context }));
+		if (this.ws.readyState !== this.ws.OPEN) return;
 		const sock = (this.ws as unknown as { _socket?: import("node:net").Socket })._socket;
-		sock?.cork();
-		b.msgs.forEach((x, i) => this.reply({ result: "ok", messageId: ids[i], context: x.m.context }));
-		if (sock) process.nextTick(() => sock.uncork());
+		if (sock) sock.write(textFrames(answers));
+		else for (const a of answers) this.ws.send(a);
 	}
 
 	onClose(code: number): void {
@@ -369,6 +389,67 @@ class ProducerConn {
 	}
 }
 
+type SendRequest = { payload?: unknown; properties?: unknown; context?: unknown; key?: unknown; sequenceId?: unknown };
+
+const PAYLOAD_FIRST = '{"payload":"';
+
+/**
+ * The common shape of a send request, payload first, read without copying the payload: the payload is
+ * the text up to the next quote when that is valid base64 (which holds neither '"' nor '\\'), and the
+ * small rest goes through JSON.parse. Null when the text has another shape, the payload is not plain
+ * base64, or the rest names a payload again: the caller then parses the whole text, so the answer is
+ * always JSON.parse's.
+ */
+function parsePayloadFirst(text: string, validate: boolean): SendRequest | null {
+	if (!text.startsWith(PAYLOAD_FIRST)) return null;
+	const end = text.indexOf('"', PAYLOAD_FIRST.length);
+	if (end < 0 || text.charCodeAt(end + 1) !== 44 /* , */) return null;
+	const payload = text.slice(PAYLOAD_FIRST.length, end);
+	if (validate && !isBase64(payload)) return null;
+	let rest: SendRequest;
+	try {
+		rest = JSON.parse(`{${text.slice(end + 2)}`) as SendRequest;
+	} catch {
+		return null;
+	}
+	if (typeof rest !== "object" || rest === null || Object.hasOwn(rest, "payload")) return null;
+	rest.payload = payload;
+	return rest;
+}
+
+/** Bytes that valid padded base64 text decodes to. */
+function base64Bytes(s: string): number {
+	return (s.length / 4) * 3 - (s.endsWith("==") ? 2 : s.endsWith("=") ? 1 : 0);
+}
+
+/** Unmasked server-to-client text frames of the given texts, back to back in one buffer. */
+function textFrames(texts: string[]): Buffer {
+	let size = 0;
+	const lengths = texts.map((t) => {
+		const n = Buffer.byteLength(t);
+		size += n + (n < 126 ? 2 : n < 65_536 ? 4 : 10);
+		return n;
+	});
+	const out = Buffer.allocUnsafe(size);
+	let at = 0;
+	texts.forEach((t, i) => {
+		const n = lengths[i];
+		out[at++] = 0x81; // FIN + text
+		if (n < 126) out[at++] = n;
+		else if (n < 65_536) {
+			out[at++] = 126;
+			out.writeUInt16BE(n, at);
+			at += 2;
+		} else {
+			out[at++] = 127;
+			out.writeBigUInt64BE(BigInt(n), at);
+			at += 8;
+		}
+		at += out.write(t, at);
+	});
+	return out;
+}
+
 /**
  * Standard base64 with padding, as the broker's Base64.getDecoder() takes it. Node's decoder skips what
  * is not base64 (so a bad character shows as a short result) but also takes the URL alphabet, hence the
@@ -378,7 +459,7 @@ class ProducerConn {
 function isBase64(s: string): boolean {
 	if (s.length % 4 !== 0) return false;
 	const pad = s.endsWith("==") ? 2 : s.endsWith("=") ? 1 : 0;
-	const n = (s.length / 4) * 3 - pad;
+	const n = base64Bytes(s);
 	// decoded into a reused buffer: the stored message keeps the base64 text, the bytes are not needed
 	if (base64Scratch.length < n + 3) base64Scratch = Buffer.allocUnsafe(Math.max(n + 3, base64Scratch.length * 2));
 	return base64Scratch.write(s, 0, "base64") === n && !s.includes("-") && !s.includes("_");
@@ -438,6 +519,10 @@ export class FakePulsar {
 		return `http://127.0.0.1:${this.port}`;
 	}
 
+	get validatePayloads(): boolean {
+		return this.o.validatePayloads ?? true;
+	}
+
 	dedupOn(namespace: string): boolean {
 		return !!this.o.deduplication || this.dedupNamespaces.has(namespace);
 	}
@@ -445,6 +530,14 @@ export class FakePulsar {
 	/** Messages stored on a topic (by full name), in order. */
 	messages(full: string): { id: string; payload: Buffer; key: string | undefined; properties: Record<string, string> }[] {
 		return (this.topics.get(full)?.messages ?? []).map((m) => ({ id: m.id, payload: Buffer.from(m.payload, "base64"), key: m.key, properties: m.properties }));
+	}
+
+	/** Drop the messages stored on a topic (benchmarks: a checked run need not stay in memory). */
+	forget(full: string): void {
+		const t = this.topics.get(full);
+		if (!t) return;
+		t.messages.length = 0;
+		t.byId.clear();
 	}
 
 	subscription(full: string, name: string) {

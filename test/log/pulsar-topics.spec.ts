@@ -63,12 +63,17 @@ describe("pulsar message ids and publish times", () => {
 		// from the WebSocket API docs: {"result":"ok","messageId":"CAAQAw==",...}
 		expect(formatMessageId("CAAQAw==")).toBe("0:3:-1:-1");
 		expect(encodeMessageId({ ledgerId: 0n, entryId: 3n, partition: -1, batchIndex: -1 })).toBe("CAAQAw==");
+		// 300 is the two-byte varint AC 02
+		expect(encodeMessageId({ ledgerId: 300n, entryId: 0n, partition: -1, batchIndex: -1 })).toBe("CKwCEAA=");
 	});
 
 	it("round-trips large ledgers, partitions, batch indexes and the duplicate id -1:-1", () => {
 		for (const p of [
 			{ ledgerId: 123456789012n, entryId: 99n, partition: 2, batchIndex: 17 },
 			{ ledgerId: -1n, entryId: -1n, partition: -1, batchIndex: -1 },
+			// either side of 2^53, where the encoder leaves plain numbers for BigInt
+			{ ledgerId: 9007199254740991n, entryId: 9007199254740992n, partition: 0, batchIndex: 0 },
+			{ ledgerId: 2n ** 62n + 5n, entryId: 127n, partition: 128, batchIndex: 2 ** 31 - 1 },
 		]) {
 			expect(decodeMessageId(encodeMessageId(p))).toEqual(p);
 		}

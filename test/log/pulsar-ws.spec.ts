@@ -1,3 +1,4 @@
+import net from "node:net";
 import WebSocket from "ws";
 import { createMarketLog } from "../../lib/log";
 import { loadConfig, logConfig } from "../../lib/config";
@@ -74,6 +75,27 @@ async function drain(c: Consumer, n: number, timeoutMs = 10_000): Promise<Delive
 	return out;
 }
 
+/** The masking keys (hex) of the client frames in `b`, the bytes a client sent after its upgrade request. */
+function clientFrameMasks(b: Buffer): string[] {
+	const masks: string[] = [];
+	let at = 0;
+	while (at + 2 <= b.length) {
+		let len = b[at + 1] & 0x7f;
+		let head = 2;
+		if (len === 126) {
+			len = b.readUInt16BE(at + 2);
+			head = 4;
+		} else if (len === 127) {
+			len = Number(b.readBigUInt64BE(at + 2));
+			head = 10;
+		}
+		if (!(b[at + 1] & 0x80)) throw new Error("a client frame without the mask bit");
+		masks.push(b.subarray(at + head, at + head + 4).toString("hex"));
+		at += head + 4 + len;
+	}
+	return masks;
+}
+
 describe("fake Pulsar broker, spoken to over raw WebSockets", () => {
 	let broker: FakePulsar;
 	const open: { close(): Promise<void> }[] = [];
@@ -100,6 +122,37 @@ describe("fake Pulsar broker, spoken to over raw WebSockets", () => {
 		p.ws.send("{oops");
 		expect((await p.frame(3)).result).toBe("send-error:3");
 		expect(broker.messages(FULL).map((m) => [m.payload.toString(), m.key, m.properties])).toEqual([["hello", "BTC-USD-SPOT", { a: "1" }]]);
+	});
+
+	it("reads a send request as JSON does: escapes in the payload, a repeated payload field, fields in any order", async () => {
+		const p = await raw(producerUrl());
+		open.push(p);
+		p.ws.send('{"payload":"\\u0061GVsbG8=","context":"escaped"}'); // "aGVsbG8=" with its first letter escaped
+		p.ws.send('{"payload":"aGk=","context":"twice","payload":"dHdpY2U="}'); // the last one counts
+		p.ws.send('{"context":"last","payload":"bGFzdA==","key":"k"}');
+		p.ws.send('{"payload":"bm90IGJhc2U2NA=","context":"short"}'); // one character missing
+		expect((await p.frame(1)).context).toBe("escaped");
+		expect((await p.frame(2)).context).toBe("twice");
+		expect((await p.frame(3)).context).toBe("last");
+		expect(await p.frame(4)).toMatchObject({ result: "send-error:7", context: "short" });
+		expect(broker.messages(FULL).map((m) => [m.payload.toString(), m.key])).toEqual([
+			["hello", undefined],
+			["twice", undefined],
+			["last", "k"],
+		]);
+	});
+
+	it("sends a batch once it holds 128 KiB of payload, as the Java producer behind the WebSocket service does, without waiting for its delay", async () => {
+		const p = await raw(producerUrl("?batchingEnabled=true&batchingMaxMessages=1000&batchingMaxPublishDelay=600000"));
+		open.push(p);
+		const big = Buffer.alloc(50 * 1024, 7).toString("base64");
+		for (let i = 0; i < 3; i++) p.send({ payload: big, context: `c${i}` });
+		const acks = [await p.frame(1), await p.frame(2), await p.frame(3)];
+		expect(acks.map((a) => a.context)).toEqual(["c0", "c1", "c2"]);
+		// one batch: one entry, batch indexes 0..2
+		const ids = acks.map((a) => formatMessageId(a.messageId).split(":"));
+		expect(new Set(ids.map((x) => x.slice(0, 2).join(":"))).size).toBe(1);
+		expect(ids.map((x) => x[3])).toEqual(["0", "1", "2"]);
 	});
 
 	it("refuses a wrong token, a topic with a raw '/', and a second producer of the same name", async () => {
@@ -234,6 +287,52 @@ describe("PulsarWsLog on the fake broker", () => {
 		expect(stored.map((m) => [m.payload.toString(), m.key])).toEqual([["a", "BTC-USD-SPOT"], ["b", "BTC-USD-SPOT"], ["c", "BTC-USD-SPOT"]]);
 		// batched by the broker's producer: one entry, batch indexes
 		expect(stored.slice(0, 2).map((m) => formatMessageId(m.id).split(":").slice(1).join(":"))).toEqual(["0:-1:0", "0:-1:1"]);
+	});
+
+	it("masks its frames with a zero key by default (no masking work), RFC-random keys with randomMaskKeys, and the broker reads both", async () => {
+		// a TCP relay in front of the fake records what each producer connection sends
+		const sent = new Map<net.Socket, Buffer[]>();
+		const relay = net.createServer((c) => {
+			const up = net.connect(broker.port, "127.0.0.1");
+			const chunks: Buffer[] = [];
+			sent.set(c, chunks);
+			c.on("data", (d) => {
+				chunks.push(d);
+				up.write(d);
+			});
+			up.pipe(c);
+			c.on("close", () => up.destroy());
+			up.on("close", () => c.destroy());
+			c.on("error", () => undefined);
+			up.on("error", () => undefined);
+		});
+		await new Promise<void>((r) => relay.listen(0, "127.0.0.1", () => r()));
+		try {
+			const url = `ws://127.0.0.1:${(relay.address() as net.AddressInfo).port}`;
+			const messages = Array.from({ length: 20 }, (_, i) => enc.encode(`{"n":${i},"pad":"${"x".repeat(i * 30)}"}`));
+			const keysOf = async (extra: Partial<ConstructorParameters<typeof PulsarWsLog>[0]>, topic: string) => {
+				const l = await log({ url, ...extra });
+				await l.publish(topic, "k", messages);
+				const producer = [...sent.values()].map((cs) => Buffer.concat(cs)).find((b) => b.toString("latin1").startsWith(`GET /ws/v2/producer/persistent/public/default/${topic.replace(/\//g, ".")}`))!;
+				expect(producer).toBeDefined();
+				return clientFrameMasks(producer.subarray(producer.indexOf("\r\n\r\n") + 4));
+			};
+			const zero = await keysOf({}, "market-data/crypto/raw/kraken/zeromask/trades");
+			expect(zero).toHaveLength(messages.length);
+			expect(zero.every((m) => m === "00000000")).toBe(true);
+			const random = await keysOf({ randomMaskKeys: true }, "market-data/crypto/raw/kraken/randommask/trades");
+			expect(random).toHaveLength(messages.length);
+			expect(new Set(random).size).toBeGreaterThan(1);
+			expect(random.filter((m) => m === "00000000").length).toBeLessThan(2);
+			for (const local of ["zeromask", "randommask"]) {
+				const stored = broker.messages(`persistent://public/default/market-data.crypto.raw.kraken.${local}.trades`);
+				expect(stored.map((m) => m.payload.toString())).toEqual(messages.map((m) => dec.decode(m)));
+			}
+		} finally {
+			for (const l of logs.splice(0)) await l.close();
+			for (const c of sent.keys()) c.destroy();
+			await new Promise<void>((r) => relay.close(() => r()));
+		}
 	});
 
 	it("resends what a dropped connection left unacknowledged, and deduplication keeps it once", async () => {

@@ -11,30 +11,48 @@ export interface MessageIdParts {
 	batchIndex: number;
 }
 
-function varint(out: number[], v: bigint): void {
-	let x = BigInt.asUintN(64, v);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Write `v` as a protobuf varint (two's complement in 64 bits for a negative) at `at`; returns the end. */
+function varint(out: Buffer, at: number, v: bigint | number): number {
+	// ids are small non-negative numbers nearly always: plain arithmetic, BigInt only beyond 2^53 or below 0
+	if (typeof v === "number" ? v >= 0 && v <= Number.MAX_SAFE_INTEGER : v >= 0n && v <= MAX_SAFE) {
+		let x = Number(v);
+		while (x >= 0x80) {
+			out[at++] = (x % 0x80) | 0x80;
+			x = Math.floor(x / 0x80);
+		}
+		out[at++] = x;
+		return at;
+	}
+	let x = BigInt.asUintN(64, BigInt(v));
 	while (x >= 0x80n) {
-		out.push(Number(x & 0x7fn) | 0x80);
+		out[at++] = Number(x & 0x7fn) | 0x80;
 		x >>= 7n;
 	}
-	out.push(Number(x));
+	out[at++] = Number(x);
+	return at;
 }
 
+/** Four fields of at most one tag byte and ten varint bytes. */
+const idScratch = Buffer.alloc(44);
+
 export function encodeMessageId(p: MessageIdParts): string {
-	const out: number[] = [];
-	out.push(0x08);
-	varint(out, p.ledgerId);
-	out.push(0x10);
-	varint(out, p.entryId);
+	const out = idScratch;
+	let at = 0;
+	out[at++] = 0x08;
+	at = varint(out, at, p.ledgerId);
+	out[at++] = 0x10;
+	at = varint(out, at, p.entryId);
 	if (p.partition >= 0) {
-		out.push(0x18);
-		varint(out, BigInt(p.partition));
+		out[at++] = 0x18;
+		at = varint(out, at, p.partition);
 	}
 	if (p.batchIndex >= 0) {
-		out.push(0x20);
-		varint(out, BigInt(p.batchIndex));
+		out[at++] = 0x20;
+		at = varint(out, at, p.batchIndex);
 	}
-	return Buffer.from(out).toString("base64");
+	return out.toString("base64", 0, at);
 }
 
 export function decodeMessageId(b64: string): MessageIdParts {

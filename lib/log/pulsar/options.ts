@@ -34,6 +34,11 @@ export interface PulsarLogOptions {
 	maxFrameBytes?: number;
 	/** WebSocket driver: how often a wildcard subscription lists topics to find new ones. Default 5 s. */
 	discoveryIntervalMs?: number;
+	/**
+	 * WebSocket driver: mask frames with RFC-random keys instead of a zero key. Default false: a zero key
+	 * skips masking work on both ends (see websocket.ts zeroMask); set it for a proxy that insists.
+	 */
+	randomMaskKeys?: boolean;
 	/** Create a topic through the admin API before its first producer (409 is fine). Default true. */
 	createTopics?: boolean;
 	logger?: MarketLogLogger;
@@ -78,6 +83,7 @@ export function resolveOptions(o: PulsarLogOptions): ResolvedPulsarOptions {
 		publishTimeoutMs: o.publishTimeoutMs ?? 30_000,
 		maxFrameBytes: o.maxFrameBytes ?? 1_048_576,
 		discoveryIntervalMs: o.discoveryIntervalMs ?? 5_000,
+		randomMaskKeys: o.randomMaskKeys ?? false,
 		createTopics: o.createTopics ?? true,
 		logger: o.logger ?? consoleLogger,
 	};

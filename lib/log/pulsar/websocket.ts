@@ -54,17 +54,33 @@ function closeSocket(ws: WebSocket | null): Promise<void> {
 }
 
 interface PendingSend {
-	readonly frame: string;
+	readonly frame: Buffer;
 	readonly batch: PubBatch;
 }
 
+const PAYLOAD_OPEN = '{"payload":"';
+/** ws.send options of a send frame: a Buffer, sent as the text frame the WebSocket API reads. */
+const TEXT = { binary: false } as const;
+
 /**
- * The producer's send frame, `{"payload","key","context","sequenceId"}`. Base64 and a decimal context
- * need no JSON escaping, so only the key goes through JSON.stringify: stringifying the whole object scans
- * the payload for characters to escape, which costs more than base64 itself for a large message.
+ * The producer's send frame, `{"payload","key","context","sequenceId"}`, as UTF-8 bytes. Base64 and a
+ * decimal context need no JSON escaping, so only the key goes through JSON.stringify (once per batch):
+ * stringifying the whole object scans the payload for characters to escape, which costs more than base64
+ * itself for a large message. The frame is kept until acknowledged (a reconnect sends it again), so it
+ * is built outside the JavaScript heap: a 10 kB string per message in flight made the collector copy and
+ * mark them all, and ws would have flattened and encoded the string again on send.
  */
-const sendFrame = (payload: Uint8Array, jsonKey: string, seq: number) =>
-	`{"payload":"${Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("base64")}","key":${jsonKey},"context":"${seq}","sequenceId":${seq}}`;
+function sendFrame(payload: Uint8Array, jsonKeyBytes: Buffer, seq: number): Buffer {
+	const b64 = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("base64");
+	const tail = `,"context":"${seq}","sequenceId":${seq}}`;
+	const frame = Buffer.allocUnsafe(PAYLOAD_OPEN.length + b64.length + 8 + jsonKeyBytes.length + tail.length);
+	let at = frame.write(PAYLOAD_OPEN, 0, "latin1");
+	at += frame.write(b64, at, "latin1");
+	at += frame.write('","key":', at, "latin1");
+	at += jsonKeyBytes.copy(frame, at);
+	frame.write(tail, at, "latin1");
+	return frame;
+}
 
 /** Frames written in one tick go out together, but not more than this many bytes: the broker starts on the first ones while later ones are encoded. */
 const CORK_BYTES = 64 * 1024;
@@ -88,10 +104,28 @@ class UpgradeError extends Error {
 	}
 }
 
+/**
+ * A masking key of zeros: ws then neither copies nor XORs the frame (its documented way to skip masking),
+ * and the broker's unmasking is a no-op. Client-to-server masking exists so that script in a browser
+ * cannot shape the bytes an intermediary sees (RFC 6455 10.3); this client is a server process sending
+ * its own JSON, and masking a 10 kB frame byte by byte in JavaScript cost more than base64 and JSON
+ * together (bench/pulsar-publish.bench.ts). `randomMaskKeys: true` restores RFC-random keys.
+ * Neither native helper of ws is a dependency: with a zero key bufferutil's mask/unmask is never called
+ * (and 4.1.0 ships no linux-arm64 prebuild, so it would compile at install there), and ws validates
+ * UTF-8 with Node's own buffer.isUtf8, which utf-8-validate would only replace.
+ */
+const zeroMask = (mask: Buffer) => void mask.fill(0);
+
 /** Open one WebSocket; resolve when open, reject with the HTTP status and reason of a refused upgrade. */
-function openSocket(url: string, token: string | undefined, what: string): Promise<WebSocket> {
+function openSocket(url: string, token: string | undefined, what: string, o: Pick<ResolvedPulsarOptions, "randomMaskKeys">): Promise<WebSocket> {
 	return new Promise((resolve, reject) => {
-		const ws = new WebSocket(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, handshakeTimeout: 10_000, perMessageDeflate: false });
+		const ws = new WebSocket(url, {
+			headers: token ? { authorization: `Bearer ${token}` } : {},
+			handshakeTimeout: 10_000,
+			// JSON with base64 payloads compresses, but deflating every frame costs more CPU than the loopback or LAN saves
+			perMessageDeflate: false,
+			...(o.randomMaskKeys ? {} : { generateMask: zeroMask }),
+		});
 		const cleanup = () => {
 			ws.off("open", onOpen);
 			ws.off("error", onError);
@@ -169,7 +203,7 @@ class TopicProducer {
 			this.log.batches.settle(batch, new Error(`pulsar publish to ${this.t.full}: a ${big.byteLength}-byte message does not fit one WebSocket frame (the broker's webSocketMaxTextFrameSize, ${max} bytes, holds ~${Math.floor(((max - 100) * 3) / 4)} bytes of payload); publish smaller messages`));
 			return;
 		}
-		const jsonKey = JSON.stringify(key);
+		const jsonKey = Buffer.from(JSON.stringify(key));
 		for (const p of payloads) {
 			while (this.pending.size >= this.log.o.maxPendingPerTopic && !batch.settled) await new Promise<void>((r) => this.roomWaiters.push(r));
 			if (batch.settled) return;
@@ -178,7 +212,7 @@ class TopicProducer {
 			this.pending.set(seq, { frame, batch });
 			if (this.ws?.readyState === WebSocket.OPEN) {
 				this.cork(this.ws, frame.length);
-				this.ws.send(frame);
+				this.ws.send(frame, TEXT);
 			} else this.connect();
 		}
 	}
@@ -213,7 +247,7 @@ class TopicProducer {
 		if (this.opening || this.closed || this.retry) return;
 		this.opening = (async () => {
 			try {
-				const ws = await openSocket(this.url(), this.log.o.token, `producer on ${this.t.full}`);
+				const ws = await openSocket(this.url(), this.log.o.token, `producer on ${this.t.full}`, this.log.o);
 				if (this.closed) {
 					ws.close();
 					return;
@@ -225,7 +259,7 @@ class TopicProducer {
 				ws.on("close", () => this.onClose(ws));
 				ws.on("error", (e) => this.log.o.logger.warn(`market log: pulsar producer ${this.name} on ${this.t.full}: ${e.message}`));
 				// everything not acknowledged yet, in order: a broker with deduplication drops what it has
-				for (const s of this.pending.values()) ws.send(s.frame);
+				for (const s of this.pending.values()) ws.send(s.frame, TEXT);
 			} catch (e) {
 				const err = e as UpgradeError;
 				this.lastError = err.message;
@@ -339,7 +373,7 @@ class TopicLink {
 		if (this.closed || this.ws || this.retry || this.failed) return Promise.resolve();
 		this.opening = (async () => {
 			try {
-				const ws = await openSocket(this.owner.url(this.t), this.owner.log.o.token, `consumer ${this.owner.subscription} on ${this.t.full}`);
+				const ws = await openSocket(this.owner.url(this.t), this.owner.log.o.token, `consumer ${this.owner.subscription} on ${this.t.full}`, this.owner.log.o);
 				if (this.closed) {
 					ws.close();
 					return;
