@@ -27,6 +27,7 @@ export interface Config {
 	pulsarHistoricalNamespace: string; // topics whose stream segment is "historical"
 	pulsarClient: "auto" | "native" | "websocket";
 	pulsarSubscriptionType: "Shared" | "Key_Shared";
+	pulsarRandomMaskKeys: boolean; // PULSAR_WS_RANDOM_MASK: RFC-random WebSocket masking keys instead of a zero key
 	transporter: string | null;
 	redisUrl: string | null;
 	redisTlsCa: string | undefined; // CA file for rediss://
@@ -140,6 +141,7 @@ export function logConfig(c: Config): MarketLogConfig {
 		pulsarHistoricalNamespace: c.pulsarHistoricalNamespace,
 		pulsarClient: c.pulsarClient,
 		pulsarSubscriptionType: c.pulsarSubscriptionType,
+		pulsarRandomMaskKeys: c.pulsarRandomMaskKeys,
 	};
 }
 
@@ -328,6 +330,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		pulsarHistoricalNamespace: env.PULSAR_HISTORICAL_NAMESPACE || "historical",
 		pulsarClient: oneOf(env, "PULSAR_CLIENT", ["auto", "native", "websocket"] as const),
 		pulsarSubscriptionType: oneOf(env, "PULSAR_SUBSCRIPTION_TYPE", ["Shared", "Key_Shared"] as const),
+		pulsarRandomMaskKeys: bool(env, "PULSAR_WS_RANDOM_MASK", false),
 		transporter,
 		redisUrl: env.REDIS_URL || null,
 		redisTlsCa: env.REDIS_TLS_CA || undefined,

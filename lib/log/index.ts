@@ -42,6 +42,8 @@ export interface MarketLogConfig {
 	pulsarClient?: PulsarClientKind;
 	/** Pulsar: PULSAR_SUBSCRIPTION_TYPE Shared (default) | Key_Shared. */
 	pulsarSubscriptionType?: PulsarSubscriptionType;
+	/** Pulsar WebSocket driver: PULSAR_WS_RANDOM_MASK=true masks frames with random keys (default: a zero key). */
+	pulsarRandomMaskKeys?: boolean;
 	logger?: MarketLogLogger;
 }
 
@@ -69,6 +71,7 @@ export async function createMarketLog(cfg: MarketLogConfig = {}): Promise<Market
 				layout: { tenant: cfg.pulsarTenant, namespace: cfg.pulsarNamespace, historicalNamespace: cfg.pulsarHistoricalNamespace },
 				client: cfg.pulsarClient,
 				subscriptionType: cfg.pulsarSubscriptionType,
+				randomMaskKeys: cfg.pulsarRandomMaskKeys,
 				logger: cfg.logger,
 			});
 		default:
