@@ -3,12 +3,14 @@ import { HttpError, httpGetJson, type HttpOptions, type RateLimiter } from "../n
 import { withTransaction } from "../store/pool";
 import { intervalGrid, isKlineInterval, KLINE_INTERVALS, KlineParseError, parseKlines, type Kline } from "./binance-klines";
 import { HistoryError } from "./errors";
-import { klineCount, missingKlineRanges, subtractRanges, type Range } from "./missing";
+import { klineCount, missingKlineRanges, pageWindows, subtractRanges, type Range } from "./missing";
 import { recordEmptyRanges, storedCoverage, writeKlines, type KlineKey } from "./klines-store";
 import { findCatalogSymbol, type HistorySymbol } from "./symbols";
 
 /** Binance serves at most this many klines per request. */
 export const KLINES_PAGE_LIMIT = 1000;
+/** Pages requested at once: the venue's latency overlaps with parsing and writing (the rate limiter still paces them). */
+export const KLINES_IN_FLIGHT = 2;
 /** Klines per COPY and commit: ten pages (a crash loses at most these, re-fetched by the next run). */
 const WRITE_BATCH_ROWS = 10_000;
 
@@ -137,7 +139,7 @@ export interface KlinesJob {
 
 /**
  * Fill [from, to) of one symbol and interval: ask the database which klines are missing, then page through
- * exactly those ranges, 1000 klines per request. Klines commit together with the ranges they proved empty, so a
+ * exactly those ranges, 1000 klines per request, KLINES_IN_FLIGHT requests at a time. Klines commit together with the ranges they proved empty, so a
  * run stopped anywhere (418, crash) resumes from what is still missing.
  */
 export async function backfillKlines(pool: Pool, rest: BinanceRest, job: KlinesJob): Promise<KlinesResult> {
@@ -197,27 +199,31 @@ export async function backfillKlines(pool: Pool, rest: BinanceRest, job: KlinesJ
 		writing = write(batch);
 		writing.catch(() => undefined); // handled at the next flush; not an unhandled rejection meanwhile
 	};
+	// Each missing range is cut into windows of exactly KLINES_PAGE_LIMIT grid slots, so a window is one full
+	// answer at most and what it covers is known before asking: the next windows are requested while earlier
+	// ones are still on the wire (KLINES_IN_FLIGHT), and pages are taken in order.
+	const windows = pageWindows(missing, grid.ms, KLINES_PAGE_LIMIT);
+	const inFlight: Array<Promise<Kline[]>> = [];
+	let next = 0;
+	const request = () => {
+		const w = windows[next++];
+		const p = rest.klines(job.symbol.venueSymbol, job.interval, w.from, w.to - 1, KLINES_PAGE_LIMIT);
+		p.catch(() => undefined); // surfaces when its turn comes; not an unhandled rejection meanwhile
+		inFlight.push(p);
+	};
 	try {
-		for (const range of missing) {
-			let start = range.from;
-			while (start < range.to) {
-				const page = await rest.klines(job.symbol.venueSymbol, job.interval, start, range.to - 1, KLINES_PAGE_LIMIT);
-				res.pages++;
-				// Defensive: keep only what was asked for (a venue answering outside the window must not widen the run).
-				const from = start;
-				const rows = page.filter((k) => k.openTime >= from && k.openTime < range.to);
-				const full = page.length >= KLINES_PAGE_LIMIT;
-				const covered: Range = { from, to: full && rows.length ? rows[rows.length - 1].openTime + grid.ms : range.to };
-				const empty = subtractRanges(
-					covered,
-					rows.map((k) => ({ from: k.openTime, to: k.openTime + grid.ms })),
-				);
-				buffer.push({ rows, empty, covered });
-				buffered += rows.length;
-				if (buffered >= WRITE_BATCH_ROWS) await flush();
-				if (covered.to <= start) break; // cannot happen with a sane venue; never loop on the same window
-				start = covered.to;
-			}
+		for (let i = 0; i < windows.length; i++) {
+			while (next < windows.length && inFlight.length < KLINES_IN_FLIGHT) request();
+			const page = await inFlight.shift()!;
+			res.pages++;
+			const covered = windows[i];
+			// Defensive: keep only what was asked for (a venue answering outside the window must not widen the run).
+			const rows = page.filter((k) => k.openTime >= covered.from && k.openTime < covered.to);
+			const full = rows.length === klineCount(covered, grid); // the usual page: nothing to prove empty
+			const empty = full ? [] : subtractRanges(covered, rows.map((k) => ({ from: k.openTime, to: k.openTime + grid.ms })));
+			buffer.push({ rows, empty, covered });
+			buffered += rows.length;
+			if (buffered >= WRITE_BATCH_ROWS) await flush();
 		}
 	} catch (err) {
 		// Keep what was fetched before the failure; a failing write here must not hide the first error.

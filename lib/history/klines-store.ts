@@ -2,6 +2,7 @@ import type { Pool, PoolClient } from "pg";
 import type { Queryable } from "../store/migrate";
 import { copyInto } from "../writer/copy";
 import type { Kline } from "./binance-klines";
+import { isoUtc } from "./iso-utc";
 import { EMPTY_RANGES_SQL, STORED_RUNS_SQL, type Range } from "./missing";
 
 export interface KlineKey {
@@ -10,7 +11,7 @@ export interface KlineKey {
 	interval: string;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
+const iso = isoUtc;
 
 /**
  * Upsert one page of klines in one statement (arrays as parameters). ON CONFLICT DO UPDATE rather than DO
@@ -67,6 +68,16 @@ export function klineCopyRow(key: KlineKey, k: Kline): string {
 	return `${copyText(key.venue)}\t${copyText(key.symbol)}\t${copyText(key.interval)}\t${iso(k.openTime)}\t${iso(k.closeTime)}\t${k.open}\t${k.high}\t${k.low}\t${k.close}\t${k.volume}\t${k.quoteVolume}\t${k.trades}\t${k.takerBaseVolume}\t${k.takerQuoteVolume}\n`;
 }
 
+/** Klines as one COPY text (rows in KLINE_COLUMNS order, each ending in a newline); the key's fields escaped once. */
+export function klinesCopyText(key: KlineKey, rows: readonly Kline[]): string {
+	const prefix = `${copyText(key.venue)}\t${copyText(key.symbol)}\t${copyText(key.interval)}\t`;
+	let out = "";
+	for (const k of rows) {
+		out += `${prefix}${iso(k.openTime)}\t${iso(k.closeTime)}\t${k.open}\t${k.high}\t${k.low}\t${k.close}\t${k.volume}\t${k.quoteVolume}\t${k.trades}\t${k.takerBaseVolume}\t${k.takerQuoteVolume}\n`;
+	}
+	return out;
+}
+
 /**
  * Write one page inside the caller's transaction. The pager asks only for klines the database lacks, so a page
  * nearly always holds new rows only: COPY them (the fast path), and only when COPY meets a stored kline (a
@@ -76,7 +87,7 @@ export async function writeKlines(client: PoolClient, key: KlineKey, rows: reado
 	if (rows.length === 0) return { inserted: 0, updated: 0 };
 	await client.query("SAVEPOINT klines_copy");
 	try {
-		const n = await copyInto(client, "klines", KLINE_COLUMNS, rows.map((k) => klineCopyRow(key, k)));
+		const n = await copyInto(client, "klines", KLINE_COLUMNS, [klinesCopyText(key, rows)]);
 		await client.query("RELEASE SAVEPOINT klines_copy");
 		return { inserted: n, updated: 0 };
 	} catch (err) {
