@@ -219,16 +219,22 @@ export async function retryFailed(pool: Pool, id: string): Promise<number> {
 
 /** A job none of whose hours is pending, running or waiting any more is done, or failed when an hour failed. */
 export async function finishIfComplete(c: { query: Pool["query"] }, jobId: string): Promise<string | null> {
+	return (await finishJobsIfComplete(c, [jobId])).get(jobId) ?? null;
+}
+
+/** The same for several jobs in one statement: the jobs that finished now, with their final state. */
+export async function finishJobsIfComplete(c: { query: Pool["query"] }, jobIds: readonly string[]): Promise<Map<string, string>> {
+	if (jobIds.length === 0) return new Map();
 	const { rows } = await c.query(
 		`UPDATE backfill_jobs j
 		    SET state = CASE WHEN EXISTS (SELECT 1 FROM backfill_units f WHERE f.job_id = j.id AND f.state = 'failed') THEN 'failed' ELSE 'done' END,
 		        finished_at = now(), updated_at = now()
-		  WHERE j.id = $1 AND j.state IN ('queued', 'running')
+		  WHERE j.id = ANY($1::bigint[]) AND j.state IN ('queued', 'running')
 		    AND NOT EXISTS (SELECT 1 FROM backfill_units u WHERE u.job_id = j.id AND u.state IN ('pending', 'running', 'waiting'))
-		RETURNING j.state`,
-		[jobId],
+		RETURNING j.id::text AS id, j.state`,
+		[jobIds],
 	);
-	return rows[0]?.state ?? null;
+	return new Map(rows.map((r) => [r.id as string, r.state as string]));
 }
 
 /** Hours of [from, to) for a new job, checked against what the source can have. Throws RangeError naming the bad end. */

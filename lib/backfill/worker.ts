@@ -8,6 +8,7 @@ import { getInstrument, type DukascopyInstrument } from "./dukascopy/instruments
 import { isTransient, type DukascopySource } from "./dukascopy/source";
 import { quoteItems } from "./dukascopy/ticks";
 import { HOUR_MS, hourIso } from "./hours";
+import { CompletionBatcher, markHoursDone } from "./completions";
 import { DEFAULT_PUBLISH_WINDOW_MS, DEFAULT_UNPUBLISHED_RETRY_MS, finishIfComplete, mayBeUnpublished, notPublishedMessage, SOURCE, VENUE } from "./jobs";
 
 /**
@@ -87,7 +88,11 @@ export class BackfillWorker {
 	private abort = new AbortController();
 	readonly stats = { hoursDone: 0, hoursFailed: 0, hoursRetried: 0, hoursWaiting: 0, ticks: 0, lastError: null as string | null };
 
-	constructor(private readonly o: WorkerOptions) {}
+	private readonly completions: CompletionBatcher;
+
+	constructor(private readonly o: WorkerOptions) {
+		this.completions = new CompletionBatcher((hours) => markHoursDone(o.pool, o.owner, hours));
+	}
 
 	start(): void {
 		if (this.running) return;
@@ -201,20 +206,13 @@ export class BackfillWorker {
 	}
 
 	private async complete(u: Claimed, ticks: number): Promise<void> {
-		const finished = await withTransaction(this.o.pool, async (c) => {
-			const { rowCount } = await c.query(
-				`UPDATE backfill_units SET state = 'done', ticks = $3, error = NULL, lease_until = NULL, updated_at = now()
-				  WHERE job_id = $1 AND unit_start = $2 AND owner = $4 AND state = 'running'`,
-				[u.jobId, new Date(u.hour), ticks, this.o.owner],
-			);
-			if (!rowCount) return null; // our lease ran out and another worker has the hour: it counts it
-			await c.query(`UPDATE backfill_jobs SET done_units = done_units + 1, ticks = ticks + $2, updated_at = now() WHERE id = $1`, [u.jobId, ticks]);
-			return finishIfComplete(c, u.jobId);
-		});
+		// Group-committed with the other hours that finish meanwhile (lib/backfill/completions.ts). Not counted
+		// when our lease ran out and another worker has the hour: that worker counts it.
+		const { jobFinished } = await this.completions.mark({ jobId: u.jobId, hour: u.hour, ticks });
 		this.stats.hoursDone++;
 		this.stats.ticks += ticks;
 		this.o.onHourDone?.({ jobId: u.jobId, hour: u.hour, ticks });
-		if (finished) this.o.onJobFinished?.({ jobId: u.jobId, state: finished });
+		if (jobFinished) this.o.onJobFinished?.({ jobId: u.jobId, state: jobFinished });
 	}
 
 	private async wait(u: Claimed, nextTryMs: number, now: number): Promise<void> {
