@@ -1,12 +1,11 @@
 import type { Pool } from "pg";
-import { encodeEnvelope, quoteEnvelope } from "../domain/codec";
 import { marketTopic } from "../domain/topics";
 import type { MarketLog } from "../log/types";
 import { backoffMs } from "../net/http";
 import { withTransaction, type Logger } from "../store/pool";
 import { getInstrument, type DukascopyInstrument } from "./dukascopy/instruments";
 import { isTransient, type DukascopySource } from "./dukascopy/source";
-import { quoteItems } from "./dukascopy/ticks";
+import { quoteWirePayloads } from "./dukascopy/wire";
 import { HOUR_MS, hourIso } from "./hours";
 import { CompletionBatcher, markHoursDone } from "./completions";
 import { DEFAULT_PUBLISH_WINDOW_MS, DEFAULT_UNPUBLISHED_RETRY_MS, finishIfComplete, mayBeUnpublished, notPublishedMessage, SOURCE, VENUE } from "./jobs";
@@ -39,12 +38,9 @@ export function historicalTopic(inst: DukascopyInstrument): string {
 export async function fetchAndPublishHour(deps: PublishDeps, inst: DukascopyInstrument, hourStartMs: number, signal?: AbortSignal): Promise<HourResult> {
 	const fetched = await deps.source.fetchHour(inst, hourStartMs, signal);
 	if (!fetched.published) return { published: false, ticks: 0, messages: 0 };
-	const items = quoteItems(fetched.hour, inst, new Date().toISOString());
-	const chunk = deps.chunkItems ?? 5000;
-	const payloads: Buffer[] = [];
-	for (let i = 0; i < items.length; i += chunk) payloads.push(encodeEnvelope(quoteEnvelope(VENUE, inst.symbol, items.slice(i, i + chunk))));
+	const payloads = quoteWirePayloads(fetched.hour, inst, VENUE, new Date().toISOString(), deps.chunkItems ?? 5000);
 	if (payloads.length > 0) await deps.log.publish(historicalTopic(inst), inst.symbol, payloads);
-	return { published: true, ticks: items.length, messages: payloads.length };
+	return { published: true, ticks: fetched.hour.count, messages: payloads.length };
 }
 
 export interface WorkerOptions extends PublishDeps {
