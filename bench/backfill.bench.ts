@@ -22,6 +22,7 @@ import { deleteStream } from "../test/helpers/nats";
 import { startService, type Child } from "../test/helpers/proc";
 import { freePort } from "../test/helpers/net";
 import fs from "node:fs";
+import { connect } from "nats";
 import path from "node:path";
 import { argValue, benchDatabase, fmt, median, report, RUNS, seconds, sizeArg } from "./common";
 
@@ -34,6 +35,36 @@ const FROM = Date.parse("2019-03-04T00:00:00Z");
 const EURUSD = getInstrument("EURUSD");
 const fileFor = (hour: number) => EURUSD_HOUR_FILES[(hour / HOUR) % 3];
 const progress = (s: string) => console.error(s);
+
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux); NaN when it cannot be read. */
+function cpuMs(pid: number): number {
+	try {
+		const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+		return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // clock ticks of 1/100 s (USER_HZ)
+	} catch {
+		return NaN;
+	}
+}
+
+/**
+ * CPU used by each side while `fn` runs: this process (backfill, fake venue), the tick-writer process and the
+ * PostgreSQL backends serving this database. Not a goal, a diagnosis: on a shared machine wall times swing with
+ * the neighbours' load, CPU per stage much less.
+ */
+async function cpuDuring<T>(db: { pool: import("pg").Pool }, writerPid: number | undefined, fn: () => Promise<T>): Promise<{ result: T; cpu: { self: number; writer: number; postgres: number } }> {
+	const backends = async () => (await db.pool.query("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).rows.map((r) => r.pid as number);
+	const before = new Map((await backends()).map((pid) => [pid, cpuMs(pid)]));
+	const w0 = writerPid ? cpuMs(writerPid) : NaN;
+	const u0 = process.cpuUsage();
+	const result = await fn();
+	const u = process.cpuUsage(u0);
+	let postgres = 0;
+	for (const pid of new Set([...before.keys(), ...(await backends())])) {
+		const now = cpuMs(pid);
+		if (Number.isFinite(now)) postgres += now - (before.get(pid) ?? 0);
+	}
+	return { result, cpu: { self: Math.round((u.user + u.system) / 1000), writer: writerPid ? Math.round(cpuMs(writerPid) - w0) : 0, postgres: Math.round(postgres) } };
+}
 
 async function main() {
 	const db = await benchDatabase("backfill");
@@ -81,7 +112,7 @@ async function main() {
 		};
 		let writer: Child | null = null;
 		if (SPLIT) {
-			const prof = WRITER_PROF ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --cpu-prof --cpu-prof-dir=${path.resolve(WRITER_PROF)}`.trim() } : {};
+			const prof: Record<string, string> = WRITER_PROF ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --cpu-prof --cpu-prof-dir=${path.resolve(WRITER_PROF)}`.trim() } : {};
 			writer = startService({ ...common, ...prof, SERVICES: "tick-writer", LOG_LEVEL: "info" });
 			await writer.waitForOutput(/pipeline up/);
 		}
@@ -96,37 +127,52 @@ async function main() {
 			}),
 		);
 		const count = async () => Number((await db.pool.query("SELECT count(*) AS n FROM quotes")).rows[0].n);
-		const stored = async () => (SPLIT ? count() : ((await p.broker.call("tick-writer.stats")) as { insertedQuotes: number }).insertedQuotes);
-		const runs: Array<{ copyMs: number; e2eMs: number; publishedMs: number; ratio: number }> = [];
+		// Everything is stored once every message the job published has been acknowledged, and the tick-writer acks
+		// only after the transaction that stored it has committed. Asking JetStream for its consumers' state is
+		// exact and cheap; counting a growing table every few ms would compete with the writer for PostgreSQL.
+		const nc = SPLIT ? await connect({ servers: "nats://127.0.0.1:4222" }) : null;
+		const jsm = await nc?.jetstreamManager();
+		const allAcked = async () => {
+			const consumers = await jsm!.consumers.list(stream).next();
+			return consumers.length > 0 && consumers.every((ci) => ci.num_pending === 0 && ci.num_ack_pending === 0);
+		};
+		const inMemoryStored = async () => ((await p.broker.call("tick-writer.stats")) as { insertedQuotes: number }).insertedQuotes;
+		const jobDone = async (id: string) => (await db.pool.query("SELECT state FROM backfill_jobs WHERE id = $1", [id])).rows[0]?.state === "done";
+		type Cpu = { self: number; writer: number; postgres: number };
+		const runs: Array<{ copyMs: number; e2eMs: number; publishedMs: number; ratio: number; copyCpu: Cpu; cpu: Cpu }> = [];
 		try {
-			let insertedBefore = SPLIT ? 0 : await stored();
+			let insertedBefore = SPLIT ? 0 : await inMemoryStored();
 			for (let run = 1; run <= RUNS; run++) {
 				await empty();
-				const copyMs = await rawCopy();
+				const { result: copyMs, cpu: copyCpu } = await cpuDuring(db, writer?.proc.pid, rawCopy);
 				if ((await count()) !== total) throw new Error(`raw COPY stored ${await count()} of ${total} quotes`);
 				await empty();
-				if (!SPLIT) insertedBefore = await stored();
+				if (!SPLIT) insertedBefore = await inMemoryStored();
+				const measured = await cpuDuring(db, writer?.proc.pid, async () => {
 				const s = performance.now();
 				const id = await createJob(db.pool, { instrument: "EURUSD", hours: Array.from({ length: HOURS }, (_, i) => FROM + i * HOUR), from: FROM, to: FROM + HOURS * HOUR });
 				let publishedMs = NaN; // every hour accepted by the log (the job is done)
 				for (;;) {
 					if (Number.isNaN(publishedMs)) {
-						// Until the job is done, ask the cheap question; counting a growing table competes with the writer.
-						if ((await getJob(db.pool, id))?.state === "done") publishedMs = performance.now() - s;
-					} else if ((await stored()) - insertedBefore >= total) break;
-					await new Promise((r) => setTimeout(r, SPLIT ? 50 : 10));
+						if (await jobDone(id)) publishedMs = performance.now() - s;
+					} else if (SPLIT ? await allAcked() : (await inMemoryStored()) - insertedBefore >= total) break;
+					await new Promise((r) => setTimeout(r, 10));
 				}
-				const e2eMs = performance.now() - s;
+				return { id, e2eMs: performance.now() - s, publishedMs };
+				});
+				const { id, e2eMs, publishedMs } = measured.result;
 				const job = await getJob(db.pool, id);
 				const n = await count();
 				if (n !== total || job?.progress.ticks !== total) throw new Error(`expected ${total} quotes, table has ${n}, job counted ${job?.progress.ticks}`);
 				const ratio = copyMs / e2eMs;
-				runs.push({ copyMs, e2eMs, publishedMs, ratio });
+				runs.push({ copyMs, e2eMs, publishedMs, ratio, copyCpu, cpu: measured.cpu });
 				progress(
-					`run ${run}/${RUNS}: raw COPY ${seconds(copyMs)} (${fmt(total / (copyMs / 1000))} rows/s); backfill ${seconds(e2eMs)} (${fmt(total / (e2eMs / 1000))} ticks/s, all hours published after ${seconds(publishedMs)}); ratio ${ratio.toFixed(3)}`,
+					`run ${run}/${RUNS}: raw COPY ${seconds(copyMs)} (${fmt(total / (copyMs / 1000))} rows/s); backfill ${seconds(e2eMs)} (${fmt(total / (e2eMs / 1000))} ticks/s, all hours published after ${seconds(publishedMs)}); ratio ${ratio.toFixed(3)}; ` +
+						`CPU ms: COPY postgres ${copyCpu.postgres}; backfill: this process ${measured.cpu.self}, tick-writer ${measured.cpu.writer}, postgres ${measured.cpu.postgres}`,
 				);
 			}
 		} finally {
+			await nc?.close();
 			await p.stop();
 			await writer?.kill("SIGTERM");
 		}
@@ -143,7 +189,13 @@ async function main() {
 			writer_process: SPLIT ? "separate" : "same",
 			hours: HOURS,
 			ticks: total,
-			runs: runs.map((r) => ({ copy_ms: Math.round(r.copyMs), backfill_ms: Math.round(r.e2eMs), published_ms: Math.round(r.publishedMs), ratio: Number(r.ratio.toFixed(3)) })),
+			runs: runs.map((r) => ({
+				copy_ms: Math.round(r.copyMs),
+				backfill_ms: Math.round(r.e2eMs),
+				published_ms: Math.round(r.publishedMs),
+				ratio: Number(r.ratio.toFixed(3)),
+				cpu_ms: { copy_postgres: r.copyCpu.postgres, backfill_self: r.cpu.self, backfill_writer: r.cpu.writer, backfill_postgres: r.cpu.postgres },
+			})),
 		});
 	} finally {
 		await fake.close();
