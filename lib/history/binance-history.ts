@@ -1,10 +1,11 @@
 import type { Pool } from "pg";
-import { HttpError, httpGetJson, type HttpOptions, type RateLimiter } from "../net/http";
+import { HttpError, httpGet, httpGetJson, redactUrl, type HttpOptions, type HttpResponse, type RateLimiter } from "../net/http";
 import { withTransaction } from "../store/pool";
 import { intervalGrid, isKlineInterval, KLINE_INTERVALS, KlineParseError, parseKlines, type Kline } from "./binance-klines";
 import { HistoryError } from "./errors";
 import { klineCount, missingKlineRanges, pageWindows, subtractRanges, type Range } from "./missing";
-import { recordEmptyRanges, storedCoverage, writeKlines, type KlineKey } from "./klines-store";
+import { klineCopyPrefix, recordEmptyRanges, storedCoverage, writeKlines, type KlineKey } from "./klines-store";
+import { klinePage, klineRowsCopy, type KlinePage } from "./kline-page";
 import { findCatalogSymbol, type HistorySymbol } from "./symbols";
 
 /** Binance serves at most this many klines per request. */
@@ -71,6 +72,32 @@ export class BinanceRest {
 			return parseKlines(body, interval);
 		} catch (err) {
 			if (err instanceof KlineParseError) throw new HistoryError("VENUE_ERROR", `Binance klines ${symbol} ${interval} from ${new Date(startTime).toISOString()}: ${err.message}`, undefined, { cause: err });
+			throw err;
+		}
+	}
+
+	/**
+	 * The same page for the pager: its COPY text (rows after `copyPrefix`) made while reading the answer, and Kline
+	 * objects only on demand (see kline-page.ts). Errors are those of klines().
+	 */
+	async klinePage(symbol: string, interval: string, startTime: number, endTime: number, limit: number, copyPrefix: string): Promise<KlinePage> {
+		const q = new URLSearchParams({ symbol, interval, startTime: String(startTime), endTime: String(endTime), limit: String(limit) });
+		const url = `${this.opts.baseUrl}/api/v3/klines?${q}`;
+		let res: HttpResponse;
+		try {
+			res = await httpGet(url, this.http());
+		} catch (err) {
+			throw classify(err, { symbol, interval });
+		}
+		const text = res.body.toString("utf8");
+		try {
+			return klinePage(text, interval, copyPrefix);
+		} catch (err) {
+			if (err instanceof KlineParseError) throw new HistoryError("VENUE_ERROR", `Binance klines ${symbol} ${interval} from ${new Date(startTime).toISOString()}: ${err.message}`, undefined, { cause: err });
+			if (err instanceof SyntaxError) {
+				const notJson = new HttpError(`GET ${redactUrl(url)}: response is not JSON (${err.message})`, res.status, redactUrl(url), text.slice(0, 200), null, { cause: err });
+				throw classify(notJson, { symbol, interval });
+			}
 			throw err;
 		}
 	}
@@ -172,14 +199,14 @@ export async function backfillKlines(pool: Pool, rest: BinanceRest, job: KlinesJ
 	// Pages are written WRITE_BATCH_ROWS at a time (one COPY and one commit per batch instead of per page) while
 	// the next pages are fetched; writes stay in order. A run stopped by an error still commits what it fetched,
 	// and anything not committed is simply missing, so the next run fetches it again.
-	type Page = { rows: Kline[]; empty: Range[]; covered: Range };
+	type Page = { copy: string; rows: () => Kline[]; count: number; empty: Range[]; covered: Range };
 	let buffer: Page[] = [];
 	let buffered = 0;
 	let writing: Promise<void> = Promise.resolve();
 	const write = async (batch: Page[]) => {
 		const empty = batch.flatMap((b) => b.empty);
 		const w = await withTransaction(pool, async (c) => {
-			const r = await writeKlines(c, key, batch.flatMap((b) => b.rows));
+			const r = await writeKlines(c, key, () => batch.flatMap((b) => b.rows()), batch.map((b) => b.copy).join(""));
 			await recordEmptyRanges(c, key, empty);
 			return r;
 		});
@@ -203,11 +230,12 @@ export async function backfillKlines(pool: Pool, rest: BinanceRest, job: KlinesJ
 	// answer at most and what it covers is known before asking: the next windows are requested while earlier
 	// ones are still on the wire (KLINES_IN_FLIGHT), and pages are taken in order.
 	const windows = pageWindows(missing, grid.ms, KLINES_PAGE_LIMIT);
-	const inFlight: Array<Promise<Kline[]>> = [];
+	const inFlight: Array<Promise<KlinePage>> = [];
+	const copyPrefix = klineCopyPrefix(key);
 	let next = 0;
 	const request = () => {
 		const w = windows[next++];
-		const p = rest.klines(job.symbol.venueSymbol, job.interval, w.from, w.to - 1, KLINES_PAGE_LIMIT);
+		const p = rest.klinePage(job.symbol.venueSymbol, job.interval, w.from, w.to - 1, KLINES_PAGE_LIMIT, copyPrefix);
 		p.catch(() => undefined); // surfaces when its turn comes; not an unhandled rejection meanwhile
 		inFlight.push(p);
 	};
@@ -218,11 +246,15 @@ export async function backfillKlines(pool: Pool, rest: BinanceRest, job: KlinesJ
 			res.pages++;
 			const covered = windows[i];
 			// Defensive: keep only what was asked for (a venue answering outside the window must not widen the run).
-			const rows = page.filter((k) => k.openTime >= covered.from && k.openTime < covered.to);
-			const full = rows.length === klineCount(covered, grid); // the usual page: nothing to prove empty
-			const empty = full ? [] : subtractRanges(covered, rows.map((k) => ({ from: k.openTime, to: k.openTime + grid.ms })));
-			buffer.push({ rows, empty, covered });
-			buffered += rows.length;
+			const times = page.openTimes;
+			const inside = times.length === 0 || (times[0] >= covered.from && times[times.length - 1] < covered.to);
+			const rows = inside ? page.klines : () => page.klines().filter((k) => k.openTime >= covered.from && k.openTime < covered.to);
+			const count = inside ? times.length : rows().length;
+			const full = count === klineCount(covered, grid); // the usual page: nothing to prove empty
+			const have = inside ? times : rows().map((k) => k.openTime);
+			const empty = full ? [] : subtractRanges(covered, have.map((t) => ({ from: t, to: t + grid.ms })));
+			buffer.push({ copy: inside ? page.copy : klineRowsCopy(copyPrefix, rows()), rows, count, empty, covered });
+			buffered += count;
 			if (buffered >= WRITE_BATCH_ROWS) await flush();
 		}
 	} catch (err) {
