@@ -34,11 +34,11 @@ export function klinePage(text: string, interval: string, copyPrefix: string): K
 
 /** Klines as COPY text rows after `copyPrefix`. */
 export function klineRowsCopy(copyPrefix: string, rows: readonly Kline[]): string {
-	let out = "";
+	const out: string[] = [];
 	for (const k of rows) {
-		out += `${copyPrefix}${isoUtc(k.openTime)}\t${isoUtc(k.closeTime)}\t${k.open}\t${k.high}\t${k.low}\t${k.close}\t${k.volume}\t${k.quoteVolume}\t${k.trades}\t${k.takerBaseVolume}\t${k.takerQuoteVolume}\n`;
+		out.push(`${copyPrefix}${isoUtc(k.openTime)}\t${isoUtc(k.closeTime)}\t${k.open}\t${k.high}\t${k.low}\t${k.close}\t${k.volume}\t${k.quoteVolume}\t${k.trades}\t${k.takerBaseVolume}\t${k.takerQuoteVolume}\n`);
 	}
-	return out;
+	return out.join("");
 }
 
 // The scanner's cursor (one scan at a time: it never awaits).
@@ -88,9 +88,11 @@ export function scanKlines(text: string, interval: string, copyPrefix: string): 
 	pos = 0;
 	try {
 		const openTimes: number[] = [];
-		let copy = "";
+		// Rows gathered and joined once at the end: one flat string per page, and the intermediate strings die
+		// young (a page held across awaits as a tree of concatenations made the collector the biggest cost).
+		const lines: string[] = [];
 		if (t.charCodeAt(pos++) !== 91) return null;
-		if (t.charCodeAt(pos) === 93) return pos + 1 === t.length ? { openTimes, copy } : null;
+		if (t.charCodeAt(pos) === 93) return pos + 1 === t.length ? { openTimes, copy: "" } : null;
 		let prev = -Infinity;
 		for (;;) {
 			if (t.charCodeAt(pos++) !== 91) return null;
@@ -127,9 +129,9 @@ export function scanKlines(text: string, interval: string, copyPrefix: string): 
 			if (t.charCodeAt(pos++) !== 93) return null;
 			prev = open;
 			openTimes.push(open);
-			copy += `${copyPrefix}${isoUtc(open)}\t${isoUtc(close)}\t${o}\t${h}\t${l}\t${c}\t${v}\t${qv}\t${trades}\t${tbv}\t${tqv}\n`;
+			lines.push(`${copyPrefix}${isoUtc(open)}\t${isoUtc(close)}\t${o}\t${h}\t${l}\t${c}\t${v}\t${qv}\t${trades}\t${tbv}\t${tqv}\n`);
 			const next = t.charCodeAt(pos++);
-			if (next === 93) return pos === t.length ? { openTimes, copy } : null;
+			if (next === 93) return pos === t.length ? { openTimes, copy: lines.join("") } : null;
 			if (next !== 44) return null;
 		}
 	} finally {
