@@ -27,19 +27,20 @@ export function quoteWirePayloads(h: DecodedHour, inst: DukascopyInstrument, ven
 		askQty = (i) => a[i];
 		bidQty = (i) => b[i];
 	}
-	// "\n" + the hour's "YYYY-MM-DDTHH:" once; minutes, seconds and ms of each tick from its offset.
-	const prefix = "\n" + new Date(h.hourStartMs).toISOString().slice(0, 14);
+	// The hour's "YYYY-MM-DDTHH:" once; minutes, seconds and ms of each tick from its offset. Lines are joined
+	// once per message (a flat string) rather than concatenated into a string tree.
+	const prefix = new Date(h.hourStartMs).toISOString().slice(0, 14);
 	const tail = "\t" + recvTime;
 	const out: Buffer[] = [];
 	for (let start = 0; start < h.count; start += chunk) {
 		const end = Math.min(h.count, start + chunk);
-		let s = head;
+		const lines: string[] = [head];
 		for (let i = start; i < end; i++) {
 			const o = h.offsets[i];
 			const sec = Math.floor(o / 1000);
-			s += `${prefix}${TWO[Math.floor(sec / 60)]}:${TWO[sec % 60]}.${THREE[o - sec * 1000]}Z\t${i}\t${price(h.bid[i])}\t${price(h.ask[i])}\t${bidQty(i)}\t${askQty(i)}${tail}`;
+			lines.push(`${prefix}${TWO[Math.floor(sec / 60)]}:${TWO[sec % 60]}.${THREE[o - sec * 1000]}Z\t${i}\t${price(h.bid[i])}\t${price(h.ask[i])}\t${bidQty(i)}\t${askQty(i)}${tail}`);
 		}
-		out.push(Buffer.from(s));
+		out.push(Buffer.from(lines.join("\n")));
 	}
 	return out;
 }
