@@ -161,6 +161,8 @@ export interface KlinesJob {
 	from: number;
 	to: number; // exclusive; klines whose open time is before it
 	now?: number;
+	/** Requests in flight at once (default KLINES_IN_FLIGHT). */
+	inFlight?: number;
 	onProgress?: (p: KlinesProgress) => void;
 }
 
@@ -241,7 +243,7 @@ export async function backfillKlines(pool: Pool, rest: BinanceRest, job: KlinesJ
 	};
 	try {
 		for (let i = 0; i < windows.length; i++) {
-			while (next < windows.length && inFlight.length < KLINES_IN_FLIGHT) request();
+			while (next < windows.length && inFlight.length < (job.inFlight ?? KLINES_IN_FLIGHT)) request();
 			const page = await inFlight.shift()!;
 			res.pages++;
 			const covered = windows[i];
