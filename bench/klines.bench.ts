@@ -1,37 +1,72 @@
 /**
- * Binance klines ingest: a year of 1m klines (525,600) fetched page by page from the local fake Binance REST,
- * parsed and written into `klines` (lib/history backfillKlines, the path the service and the CLI take), divided by raw COPY of the same rows into the same (empty, primary-keyed)
- * table in the same run. Then a second run over the same range, which must ask the venue nothing.
- *   node --import tsx bench/klines.bench.ts [--days 365]
+ * `klines`: Binance klines ingest. A year of 1m klines (525,600; `--quick`: 60 days) fetched page by page from the
+ * local fake Binance REST, parsed and written into `klines` (lib/history backfillKlines, the path the service and
+ * the CLI take), in rows/s, divided by raw COPY of the same rows into the same (empty, primary-keyed) table. Each of
+ * RUNS runs does the baseline COPY and then the ingest, truncating between them; the ratio is the median of the
+ * runs. Then one more run over the stored range, which must ask the venue nothing.
+ *   npm run bench:klines [-- --quick] [-- --runs 3] [-- --days 365]
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
+import type { Pool } from "pg";
 import { backfillKlines, BinanceRest } from "../lib/history/binance-history";
 import { parseKlines } from "../lib/history/binance-klines";
 import { KLINE_COLUMNS, klineCopyRow } from "../lib/history/klines-store";
 import { RateLimiter } from "../lib/net/http";
 import { copyInto } from "../lib/writer/copy";
 import { FakeBinance } from "../test/helpers/fake-binance";
-import { benchDatabase, seconds } from "./common";
+import { benchDatabase, fmt, median, report, RUNS, seconds, sizeArg } from "./common";
 
-const DAYS = Number(process.argv[process.argv.indexOf("--days") + 1] || 0) || 365;
+const DAYS = sizeArg("--days", 365, 60);
 const FROM = Date.parse("2023-01-01T00:00:00Z");
 const TO = FROM + DAYS * 86_400_000;
 const SYMBOL = { venue: "binance", symbol: "BTC-USDT-SPOT", venueSymbol: "BTCUSDT", meta: {} };
 const KEY = { venue: "binance", symbol: "BTC-USDT-SPOT", interval: "1m" };
+const progress = (s: string) => console.error(s);
+
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux); NaN when it cannot be read. */
+function cpuMs(pid: number): number {
+	try {
+		const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+		return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // clock ticks of 1/100 s (USER_HZ)
+	} catch {
+		return NaN;
+	}
+}
+
+/**
+ * CPU used by each side while `fn` runs: this process (the ingest), the fake venue and the PostgreSQL backends
+ * of this database. Not a goal, a diagnosis: on a shared machine wall times swing with the neighbours' load.
+ */
+async function cpuDuring<T>(pool: Pool, venuePid: number, fn: () => Promise<T>): Promise<{ result: T; cpu: { self: number; venue: number; postgres: number } }> {
+	const backends = async () => (await pool.query("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).rows.map((r) => r.pid as number);
+	const before = new Map((await backends()).map((pid) => [pid, cpuMs(pid)]));
+	const v0 = cpuMs(venuePid);
+	const u0 = process.cpuUsage();
+	const result = await fn();
+	const u = process.cpuUsage(u0);
+	let postgres = 0;
+	for (const pid of new Set([...before.keys(), ...(await backends())])) {
+		const now = cpuMs(pid);
+		if (Number.isFinite(now)) postgres += now - (before.get(pid) ?? 0);
+	}
+	return { result, cpu: { self: Math.round((u.user + u.system) / 1000), venue: Math.round(cpuMs(venuePid) - v0), postgres: Math.round(postgres) } };
+}
 
 /**
  * The fake venue runs in its own process: generating its JSON is the venue's work, not ours, and must not share
  * this process's one thread with the ingest being measured. It answers "count" on IPC with its klines request count.
  */
-async function startVenue(): Promise<{ url: string; klineRequests(): Promise<number>; stop(): void }> {
+async function startVenue(): Promise<{ url: string; pid: number; klineRequests(): Promise<number>; stop(): void }> {
 	const code = `
 		const { FakeBinance } = require(${JSON.stringify(path.resolve(__dirname, "../test/helpers/fake-binance.ts"))});
 		new FakeBinance().start().then((f) => {
 			process.send({ url: f.url });
 			process.on("message", () => process.send({ count: f.klineRequests().length }));
 		});`;
-	const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "-e", code], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+	// Its output goes to stderr: stdout carries only the result line.
+	const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "-e", code], { stdio: ["ignore", 2, 2, "ipc"] });
 	const next = () => new Promise<any>((resolve, reject) => {
 		child.once("message", resolve);
 		child.once("exit", (c) => reject(new Error(`fake venue exited with ${c}`)));
@@ -39,6 +74,7 @@ async function startVenue(): Promise<{ url: string; klineRequests(): Promise<num
 	const { url } = await next();
 	return {
 		url,
+		pid: child.pid!,
 		async klineRequests() {
 			const reply = next();
 			child.send("count");
@@ -56,47 +92,73 @@ async function main() {
 		// Baseline: the same rows, as the venue serves them, COPYed in one transaction (text prepared before the clock).
 		const rows: string[] = [];
 		for (let t = FROM; t < TO; t += 60_000) rows.push(klineCopyRow(KEY, parseKlines([FakeBinance.row(t, "1m")], "1m")[0]));
-		const c = await db.pool.connect();
-		const t0 = performance.now();
-		await c.query("BEGIN");
-		await copyInto(c, "klines", KLINE_COLUMNS, rows);
-		await c.query("COMMIT");
-		const copyMs = performance.now() - t0;
-		c.release();
-		await db.pool.query("TRUNCATE klines, kline_empty_ranges");
-		await db.pool.query("VACUUM ANALYZE klines");
-		console.log(`raw COPY of ${n} klines: ${seconds(copyMs)} (${Math.round(n / (copyMs / 1000))} rows/s)`);
-
+		const empty = async () => {
+			await db.pool.query("TRUNCATE klines, kline_empty_ranges");
+			await db.pool.query("VACUUM ANALYZE klines");
+		};
+		const stored = async () => Number((await db.pool.query("SELECT count(*) AS n FROM klines")).rows[0].n);
 		const rest = new BinanceRest({ baseUrl: fake.url, limiter: new RateLimiter(1_000_000, 1000) });
-		const t1 = performance.now();
-		const first = await backfillKlines(db.pool, rest, { symbol: SYMBOL, interval: "1m", from: FROM, to: TO });
-		const ingestMs = performance.now() - t1;
-		const stored = Number((await db.pool.query("SELECT count(*) AS n FROM klines")).rows[0].n);
-		console.log(`ingest (HTTP page -> parse -> COPY in 10-page batches, ${first.pages} pages): ${seconds(ingestMs)} (${Math.round(n / (ingestMs / 1000))} rows/s); table has ${stored} rows`);
-		if (first.inserted !== n || stored !== n) throw new Error(`expected ${n} klines, inserted ${first.inserted}, stored ${stored}`);
+		type Cpu = { self: number; venue: number; postgres: number };
+		const runs: Array<{ copyMs: number; ingestMs: number; pages: number; ratio: number; copyCpu: Cpu; cpu: Cpu }> = [];
+		for (let run = 1; run <= RUNS; run++) {
+			await empty();
+			const { result: copyMs, cpu: copyCpu } = await cpuDuring(db.pool, fake.pid, async () => {
+				const c = await db.pool.connect();
+				const t0 = performance.now();
+				try {
+					await c.query("BEGIN");
+					await copyInto(c, "klines", KLINE_COLUMNS, rows);
+					await c.query("COMMIT");
+				} finally {
+					c.release();
+				}
+				return performance.now() - t0;
+			});
+			if ((await stored()) !== n) throw new Error(`raw COPY stored ${await stored()} of ${n} klines`);
+			await empty();
 
+			const measured = await cpuDuring(db.pool, fake.pid, async () => {
+				const t1 = performance.now();
+				const first = await backfillKlines(db.pool, rest, { symbol: SYMBOL, interval: "1m", from: FROM, to: TO });
+				return { first, ingestMs: performance.now() - t1 };
+			});
+			const { first, ingestMs } = measured.result;
+			const have = await stored();
+			if (first.inserted !== n || have !== n) throw new Error(`expected ${n} klines, inserted ${first.inserted}, stored ${have}`);
+			const ratio = copyMs / ingestMs;
+			runs.push({ copyMs, ingestMs, pages: first.pages, ratio, copyCpu, cpu: measured.cpu });
+			progress(`run ${run}/${RUNS}: raw COPY ${seconds(copyMs)} (${fmt(n / (copyMs / 1000))} rows/s); ingest ${seconds(ingestMs)} (${fmt(n / (ingestMs / 1000))} rows/s, ${first.pages} pages); ratio ${ratio.toFixed(3)}; ` +
+					`CPU ms: COPY postgres ${copyCpu.postgres}; ingest: this process ${measured.cpu.self}, venue ${measured.cpu.venue}, postgres ${measured.cpu.postgres}`,
+			);
+		}
+
+		// The stored range again: must ask the venue nothing.
 		const before = await fake.klineRequests();
 		const t2 = performance.now();
 		const again = await backfillKlines(db.pool, rest, { symbol: SYMBOL, interval: "1m", from: FROM, to: TO });
 		const againMs = performance.now() - t2;
 		const venueRequests = (await fake.klineRequests()) - before;
-		console.log(`second run over the stored range: ${seconds(againMs)}, ${venueRequests} venue requests, ${again.inserted} inserted`);
+		progress(`second run over the stored range: ${seconds(againMs)}, ${venueRequests} venue requests, ${again.inserted} inserted`);
 		if (venueRequests !== 0 || again.inserted !== 0) throw new Error("the second run must ask the venue nothing");
 
-		console.log(
-			JSON.stringify({
-				bench: "klines",
-				klines: n,
-				pages: first.pages,
-				copy_ms: Math.round(copyMs),
-				ingest_ms: Math.round(ingestMs),
-				ingest_rows_per_s: Math.round(n / (ingestMs / 1000)),
-				copy_rows_per_s: Math.round(n / (copyMs / 1000)),
-				ratio_vs_copy: Number((copyMs / ingestMs).toFixed(3)),
-				rerun_ms: Math.round(againMs),
-				rerun_venue_requests: venueRequests,
-			}),
-		);
+		report({
+			bench: "klines",
+			ratio: median(runs.map((r) => r.ratio)),
+			goal: 0.8,
+			better: "higher",
+			figure: `${fmt(median(runs.map((r) => n / (r.ingestMs / 1000))))} rows/s`,
+			baseline: `raw COPY ${fmt(median(runs.map((r) => n / (r.copyMs / 1000))))} rows/s`,
+			klines: n,
+			pages: runs[0].pages,
+			runs: runs.map((r) => ({
+				copy_ms: Math.round(r.copyMs),
+				ingest_ms: Math.round(r.ingestMs),
+				ratio: Number(r.ratio.toFixed(3)),
+				cpu_ms: { copy_postgres: r.copyCpu.postgres, ingest_self: r.cpu.self, ingest_venue: r.cpu.venue, ingest_postgres: r.cpu.postgres },
+			})),
+			rerun_ms: Math.round(againMs),
+			rerun_venue_requests: venueRequests,
+		});
 	} finally {
 		fake.stop();
 		await db.drop();

@@ -8,7 +8,8 @@ import { activeDukascopyInstruments, registerCatalogInstruments } from "../lib/c
 import { PgDbAdapter, SYMBOLS_TABLE } from "../lib/catalog/pg-adapter";
 import { createSource } from "../lib/backfill/dukascopy/source";
 import { findGaps } from "../lib/backfill/gaps";
-import { BackfillWorker, cancelJob, createJob, getJob, listJobs, retryFailed } from "../lib/backfill/jobs";
+import { cancelJob, createJob, getJob, listJobs, retryFailed } from "../lib/backfill/jobs";
+import { BackfillWorker } from "../lib/backfill/worker";
 import { parseBackfillRequest } from "../lib/backfill/params";
 import type { LeaderElector } from "../lib/coordination/lease";
 import { LocalLease } from "../lib/coordination/local-lease";

@@ -5,7 +5,8 @@ import type { DukascopyInstrument } from "./dukascopy/instruments";
 import { CorruptHourError } from "./dukascopy/ticks";
 import { HOUR_MS, floorHour, hourIso } from "./hours";
 import { recordEmptyHour } from "./gaps";
-import { createJob, DEFAULT_PUBLISH_WINDOW_MS, fetchAndPublishHour, mayBeUnpublished, notPublishedMessage, recordFailedHour, SOURCE, type PublishDeps } from "./jobs";
+import { createJob, DEFAULT_PUBLISH_WINDOW_MS, mayBeUnpublished, notPublishedMessage, recordFailedHour, SOURCE } from "./jobs";
+import { fetchAndPublishHour, type PublishDeps } from "./worker";
 import { marketOpen } from "./market-hours";
 
 export interface AutoIngestOptions extends PublishDeps {

@@ -1,14 +1,17 @@
 import type { Pool } from "pg";
-import { HttpError, httpGetJson, type HttpOptions, type RateLimiter } from "../net/http";
+import { HttpError, httpGet, httpGetJson, redactUrl, type HttpOptions, type HttpResponse, type RateLimiter } from "../net/http";
 import { withTransaction } from "../store/pool";
 import { intervalGrid, isKlineInterval, KLINE_INTERVALS, KlineParseError, parseKlines, type Kline } from "./binance-klines";
 import { HistoryError } from "./errors";
-import { klineCount, missingKlineRanges, subtractRanges, type Range } from "./missing";
-import { recordEmptyRanges, storedCoverage, writeKlines, type KlineKey } from "./klines-store";
+import { klineCount, missingKlineRanges, pageWindows, subtractRanges, type Range } from "./missing";
+import { klineCopyPrefix, recordEmptyRanges, storedCoverage, writeKlines, type KlineKey } from "./klines-store";
+import { klinePage, klineRowsCopy, type KlinePage } from "./kline-page";
 import { findCatalogSymbol, type HistorySymbol } from "./symbols";
 
 /** Binance serves at most this many klines per request. */
 export const KLINES_PAGE_LIMIT = 1000;
+/** Pages requested at once: the venue's latency overlaps with parsing and writing (the rate limiter still paces them). */
+export const KLINES_IN_FLIGHT = 2;
 /** Klines per COPY and commit: ten pages (a crash loses at most these, re-fetched by the next run). */
 const WRITE_BATCH_ROWS = 10_000;
 
@@ -73,6 +76,32 @@ export class BinanceRest {
 		}
 	}
 
+	/**
+	 * The same page for the pager: its COPY text (rows after `copyPrefix`) made while reading the answer, and Kline
+	 * objects only on demand (see kline-page.ts). Errors are those of klines().
+	 */
+	async klinePage(symbol: string, interval: string, startTime: number, endTime: number, limit: number, copyPrefix: string): Promise<KlinePage> {
+		const q = new URLSearchParams({ symbol, interval, startTime: String(startTime), endTime: String(endTime), limit: String(limit) });
+		const url = `${this.opts.baseUrl}/api/v3/klines?${q}`;
+		let res: HttpResponse;
+		try {
+			res = await httpGet(url, this.http());
+		} catch (err) {
+			throw classify(err, { symbol, interval });
+		}
+		const text = res.body.toString("utf8");
+		try {
+			return klinePage(text, interval, copyPrefix);
+		} catch (err) {
+			if (err instanceof KlineParseError) throw new HistoryError("VENUE_ERROR", `Binance klines ${symbol} ${interval} from ${new Date(startTime).toISOString()}: ${err.message}`, undefined, { cause: err });
+			if (err instanceof SyntaxError) {
+				const notJson = new HttpError(`GET ${redactUrl(url)}: response is not JSON (${err.message})`, res.status, redactUrl(url), text.slice(0, 200), null, { cause: err });
+				throw classify(notJson, { symbol, interval });
+			}
+			throw err;
+		}
+	}
+
 	/** Base and quote asset of a spot symbol (exchangeInfo?symbol=), for a symbol the catalog does not list. */
 	async spotSymbol(symbol: string): Promise<{ symbol: string; baseAsset: string; quoteAsset: string; status: string }> {
 		let body: any;
@@ -132,12 +161,14 @@ export interface KlinesJob {
 	from: number;
 	to: number; // exclusive; klines whose open time is before it
 	now?: number;
+	/** Requests in flight at once (default KLINES_IN_FLIGHT). */
+	inFlight?: number;
 	onProgress?: (p: KlinesProgress) => void;
 }
 
 /**
  * Fill [from, to) of one symbol and interval: ask the database which klines are missing, then page through
- * exactly those ranges, 1000 klines per request. Klines commit together with the ranges they proved empty, so a
+ * exactly those ranges, 1000 klines per request, KLINES_IN_FLIGHT requests at a time. Klines commit together with the ranges they proved empty, so a
  * run stopped anywhere (418, crash) resumes from what is still missing.
  */
 export async function backfillKlines(pool: Pool, rest: BinanceRest, job: KlinesJob): Promise<KlinesResult> {
@@ -170,14 +201,14 @@ export async function backfillKlines(pool: Pool, rest: BinanceRest, job: KlinesJ
 	// Pages are written WRITE_BATCH_ROWS at a time (one COPY and one commit per batch instead of per page) while
 	// the next pages are fetched; writes stay in order. A run stopped by an error still commits what it fetched,
 	// and anything not committed is simply missing, so the next run fetches it again.
-	type Page = { rows: Kline[]; empty: Range[]; covered: Range };
+	type Page = { copy: string; rows: () => Kline[]; count: number; empty: Range[]; covered: Range };
 	let buffer: Page[] = [];
 	let buffered = 0;
 	let writing: Promise<void> = Promise.resolve();
 	const write = async (batch: Page[]) => {
 		const empty = batch.flatMap((b) => b.empty);
 		const w = await withTransaction(pool, async (c) => {
-			const r = await writeKlines(c, key, batch.flatMap((b) => b.rows));
+			const r = await writeKlines(c, key, () => batch.flatMap((b) => b.rows()), batch.map((b) => b.copy).join(""));
 			await recordEmptyRanges(c, key, empty);
 			return r;
 		});
@@ -197,27 +228,36 @@ export async function backfillKlines(pool: Pool, rest: BinanceRest, job: KlinesJ
 		writing = write(batch);
 		writing.catch(() => undefined); // handled at the next flush; not an unhandled rejection meanwhile
 	};
+	// Each missing range is cut into windows of exactly KLINES_PAGE_LIMIT grid slots, so a window is one full
+	// answer at most and what it covers is known before asking: the next windows are requested while earlier
+	// ones are still on the wire (KLINES_IN_FLIGHT), and pages are taken in order.
+	const windows = pageWindows(missing, grid.ms, KLINES_PAGE_LIMIT);
+	const inFlight: Array<Promise<KlinePage>> = [];
+	const copyPrefix = klineCopyPrefix(key);
+	let next = 0;
+	const request = () => {
+		const w = windows[next++];
+		const p = rest.klinePage(job.symbol.venueSymbol, job.interval, w.from, w.to - 1, KLINES_PAGE_LIMIT, copyPrefix);
+		p.catch(() => undefined); // surfaces when its turn comes; not an unhandled rejection meanwhile
+		inFlight.push(p);
+	};
 	try {
-		for (const range of missing) {
-			let start = range.from;
-			while (start < range.to) {
-				const page = await rest.klines(job.symbol.venueSymbol, job.interval, start, range.to - 1, KLINES_PAGE_LIMIT);
-				res.pages++;
-				// Defensive: keep only what was asked for (a venue answering outside the window must not widen the run).
-				const from = start;
-				const rows = page.filter((k) => k.openTime >= from && k.openTime < range.to);
-				const full = page.length >= KLINES_PAGE_LIMIT;
-				const covered: Range = { from, to: full && rows.length ? rows[rows.length - 1].openTime + grid.ms : range.to };
-				const empty = subtractRanges(
-					covered,
-					rows.map((k) => ({ from: k.openTime, to: k.openTime + grid.ms })),
-				);
-				buffer.push({ rows, empty, covered });
-				buffered += rows.length;
-				if (buffered >= WRITE_BATCH_ROWS) await flush();
-				if (covered.to <= start) break; // cannot happen with a sane venue; never loop on the same window
-				start = covered.to;
-			}
+		for (let i = 0; i < windows.length; i++) {
+			while (next < windows.length && inFlight.length < (job.inFlight ?? KLINES_IN_FLIGHT)) request();
+			const page = await inFlight.shift()!;
+			res.pages++;
+			const covered = windows[i];
+			// Defensive: keep only what was asked for (a venue answering outside the window must not widen the run).
+			const times = page.openTimes;
+			const inside = times.length === 0 || (times[0] >= covered.from && times[times.length - 1] < covered.to);
+			const rows = inside ? page.klines : () => page.klines().filter((k) => k.openTime >= covered.from && k.openTime < covered.to);
+			const count = inside ? times.length : rows().length;
+			const full = count === klineCount(covered, grid); // the usual page: nothing to prove empty
+			const have = inside ? times : rows().map((k) => k.openTime);
+			const empty = full ? [] : subtractRanges(covered, have.map((t) => ({ from: t, to: t + grid.ms })));
+			buffer.push({ copy: inside ? page.copy : klineRowsCopy(copyPrefix, rows()), rows, count, empty, covered });
+			buffered += count;
+			if (buffered >= WRITE_BATCH_ROWS) await flush();
 		}
 	} catch (err) {
 		// Keep what was fetched before the failure; a failing write here must not hide the first error.

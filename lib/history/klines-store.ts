@@ -2,6 +2,8 @@ import type { Pool, PoolClient } from "pg";
 import type { Queryable } from "../store/migrate";
 import { copyInto } from "../writer/copy";
 import type { Kline } from "./binance-klines";
+import { isoUtc } from "./iso-utc";
+import { klineRowsCopy } from "./kline-page";
 import { EMPTY_RANGES_SQL, STORED_RUNS_SQL, type Range } from "./missing";
 
 export interface KlineKey {
@@ -10,7 +12,7 @@ export interface KlineKey {
 	interval: string;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
+const iso = isoUtc;
 
 /**
  * Upsert one page of klines in one statement (arrays as parameters). ON CONFLICT DO UPDATE rather than DO
@@ -67,22 +69,35 @@ export function klineCopyRow(key: KlineKey, k: Kline): string {
 	return `${copyText(key.venue)}\t${copyText(key.symbol)}\t${copyText(key.interval)}\t${iso(k.openTime)}\t${iso(k.closeTime)}\t${k.open}\t${k.high}\t${k.low}\t${k.close}\t${k.volume}\t${k.quoteVolume}\t${k.trades}\t${k.takerBaseVolume}\t${k.takerQuoteVolume}\n`;
 }
 
+/** The escaped "venue\tsymbol\tinterval\t" every COPY row of this key starts with. */
+export function klineCopyPrefix(key: KlineKey): string {
+	return `${copyText(key.venue)}\t${copyText(key.symbol)}\t${copyText(key.interval)}\t`;
+}
+
+/** Klines as one COPY text (rows in KLINE_COLUMNS order, each ending in a newline); the key's fields escaped once. */
+export function klinesCopyText(key: KlineKey, rows: readonly Kline[]): string {
+	return klineRowsCopy(klineCopyPrefix(key), rows);
+}
+
 /**
- * Write one page inside the caller's transaction. The pager asks only for klines the database lacks, so a page
- * nearly always holds new rows only: COPY them (the fast path), and only when COPY meets a stored kline (a
- * concurrent run, a revised kline) fall back, under a savepoint, to the upsert.
+ * Write klines inside the caller's transaction. The pager asks only for klines the database lacks, so a batch
+ * nearly always holds new rows only: COPY them (the fast path; `copy` when the caller has their COPY text
+ * already), and only when COPY meets a stored kline (a concurrent run, a revised kline) fall back, under a
+ * savepoint, to the upsert, which needs the Kline objects (`rows`, or a function making them on demand).
  */
-export async function writeKlines(client: PoolClient, key: KlineKey, rows: readonly Kline[]): Promise<{ inserted: number; updated: number }> {
-	if (rows.length === 0) return { inserted: 0, updated: 0 };
+export async function writeKlines(client: PoolClient, key: KlineKey, rows: readonly Kline[] | (() => readonly Kline[]), copy?: string): Promise<{ inserted: number; updated: number }> {
+	const list = typeof rows === "function" ? rows : () => rows;
+	const text = copy ?? klinesCopyText(key, list());
+	if (text.length === 0) return { inserted: 0, updated: 0 };
 	await client.query("SAVEPOINT klines_copy");
 	try {
-		const n = await copyInto(client, "klines", KLINE_COLUMNS, rows.map((k) => klineCopyRow(key, k)));
+		const n = await copyInto(client, "klines", KLINE_COLUMNS, [text]);
 		await client.query("RELEASE SAVEPOINT klines_copy");
 		return { inserted: n, updated: 0 };
 	} catch (err) {
 		if ((err as { code?: string }).code !== "23505") throw err; // unique_violation: some of these are stored
 		await client.query("ROLLBACK TO SAVEPOINT klines_copy");
-		return upsertKlines(client, key, rows);
+		return upsertKlines(client, key, list());
 	}
 }
 

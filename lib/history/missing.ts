@@ -50,6 +50,14 @@ export function missingKlineRanges(from: number, to: number, grid: Grid, stored:
 	return subtractRanges({ from: start, to: end }, [...stored, ...emptyAligned]);
 }
 
+/** Grid-aligned ranges cut into consecutive windows of at most `limit` klines each (one venue request per window), in order. */
+export function pageWindows(ranges: readonly Range[], intervalMs: number, limit: number): Range[] {
+	const out: Range[] = [];
+	const span = intervalMs * limit;
+	for (const r of ranges) for (let from = r.from; from < r.to; from += span) out.push({ from, to: Math.min(from + span, r.to) });
+	return out;
+}
+
 /** Number of klines in a grid-aligned range. */
 export function klineCount(r: Range, grid: Grid): number {
 	return Math.max(0, Math.round((r.to - r.from) / grid.ms));

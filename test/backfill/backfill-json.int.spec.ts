@@ -1,7 +1,8 @@
 import { startPipeline, type Pipeline } from "../../bin/pipeline";
 import { getInstrument } from "../../lib/backfill/dukascopy/instruments";
 import { Bi5Source } from "../../lib/backfill/dukascopy/source";
-import { fetchAndPublishHour, type JobStatus } from "../../lib/backfill/jobs";
+import type { JobStatus } from "../../lib/backfill/jobs";
+import { fetchAndPublishHour } from "../../lib/backfill/worker";
 import { loadConfig } from "../../lib/config";
 import { freshDatabase, waitFor, type TestDb } from "../helpers/db";
 import { FakeDukascopy } from "../helpers/fake-dukascopy";

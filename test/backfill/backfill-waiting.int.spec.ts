@@ -1,7 +1,8 @@
 import { getInstrument } from "../../lib/backfill/dukascopy/instruments";
 import { Bi5Source } from "../../lib/backfill/dukascopy/source";
 import { floorHour, HOUR_MS } from "../../lib/backfill/hours";
-import { BackfillWorker, createJob, getJob, type JobStatus } from "../../lib/backfill/jobs";
+import { createJob, getJob, type JobStatus } from "../../lib/backfill/jobs";
+import { BackfillWorker } from "../../lib/backfill/worker";
 import { migrate } from "../../lib/store/migrate";
 import { freshDatabase, waitFor, type TestDb } from "../helpers/db";
 import { BTCUSD_BI5, FakeDukascopy } from "../helpers/fake-dukascopy";

@@ -41,7 +41,7 @@ describe("Binance klines history (fake Binance REST, PostgreSQL)", () => {
 		expect(await count()).toBe(1440);
 		const reqs = fake.klineRequests();
 		expect(reqs.map((r) => [Number(r.query.startTime), Number(r.query.endTime), r.query.limit])).toEqual([
-			[DAY0, DAY1 - 1, "1000"],
+			[DAY0, DAY0 + 1000 * MIN - 1, "1000"], // windows of exactly 1000 minutes, both asked for at once
 			[DAY0 + 1000 * MIN, DAY1 - 1, "1000"],
 		]);
 

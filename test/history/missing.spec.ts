@@ -1,4 +1,4 @@
-import { klineCount, missingKlineRanges, subtractRanges } from "../../lib/history/missing";
+import { klineCount, missingKlineRanges, pageWindows, subtractRanges } from "../../lib/history/missing";
 
 const M = 60_000;
 const T0 = Date.parse("2024-01-01T00:00:00Z");
@@ -52,5 +52,14 @@ describe("missing kline ranges", () => {
 		const m = missingKlineRanges(Date.parse("2024-01-01T00:00:00Z"), Date.parse("2024-02-01T00:00:00Z"), week, [], [], NOW);
 		expect(m.map((x) => [new Date(x.from).toISOString(), new Date(x.to).toISOString()])).toEqual([["2024-01-01T00:00:00.000Z", "2024-02-05T00:00:00.000Z"]]);
 		expect(klineCount(m[0], week)).toBe(5);
+	});
+
+	it("cuts missing ranges into request windows of at most `limit` klines, never across a range's end", () => {
+		expect(pageWindows([r(0, 1440)], M, 1000)).toEqual([r(0, 1000), r(1000, 1440)]);
+		expect(pageWindows([r(0, 2000), r(2500, 2501)], M, 1000)).toEqual([r(0, 1000), r(1000, 2000), r(2500, 2501)]);
+		expect(pageWindows([r(5, 5)], M, 1000)).toEqual([]);
+		const windows = pageWindows([r(0, 100_000)], M, 1000);
+		expect(windows).toHaveLength(100);
+		for (const w of windows) expect(klineCount(w, grid)).toBe(1000);
 	});
 });

@@ -119,7 +119,7 @@ export function plainDecimal(s: string): string {
 }
 
 /** Renders each distinct value once: within an hour, prices and volumes repeat a lot. */
-function memo(fn: (v: number) => string): (v: number) => string {
+export function memo(fn: (v: number) => string): (v: number) => string {
 	const cache = new Map<number, string>();
 	return (v) => {
 		let s = cache.get(v);

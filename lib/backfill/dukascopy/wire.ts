@@ -1,0 +1,46 @@
+import type { DukascopyInstrument } from "./instruments";
+import { float32Decimal, memo, scaledPrice, timesMillion, type DecodedHour } from "./ticks";
+
+/**
+ * An hour of ticks straight into market-data log messages, in the codec's v2 wire format (lib/domain/codec
+ * encodeEnvelope: a JSON header line, then one tab-separated line per quote: time, seq, bid, ask, bidQty,
+ * askQty, recvTime), without a QuoteItem object per tick in between. The text is the same, byte for byte,
+ * as encodeEnvelope(quoteEnvelope(venue, symbol, quoteItems(hour, inst, recvTime))) in chunks of `chunk`
+ * quotes; test/backfill/dukascopy-wire.spec.ts holds the two together.
+ */
+const TWO = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, "0"));
+const THREE = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, "0"));
+
+export function quoteWirePayloads(h: DecodedHour, inst: DukascopyInstrument, venue: string, recvTime: string, chunk: number): Buffer[] {
+	if (!(chunk >= 1)) throw new RangeError(`chunk must be at least 1 (got ${chunk})`);
+	const head = JSON.stringify({ v: 2, kind: "quote", venue, symbol: inst.symbol });
+	const price = memo((n) => scaledPrice(n, inst.decimals));
+	let askQty: (i: number) => string;
+	let bidQty: (i: number) => string;
+	if (h.volumeUnit === "millions") {
+		const million = memo((v) => timesMillion(float32Decimal(v)));
+		const [a, b] = [h.askVolume, h.bidVolume];
+		askQty = (i) => million(a[i]);
+		bidQty = (i) => million(b[i]);
+	} else {
+		const [a, b] = [h.askVolume, h.bidVolume];
+		askQty = (i) => a[i];
+		bidQty = (i) => b[i];
+	}
+	// The hour's "YYYY-MM-DDTHH:" once; minutes, seconds and ms of each tick from its offset. Lines are joined
+	// once per message (a flat string) rather than concatenated into a string tree.
+	const prefix = new Date(h.hourStartMs).toISOString().slice(0, 14);
+	const tail = "\t" + recvTime;
+	const out: Buffer[] = [];
+	for (let start = 0; start < h.count; start += chunk) {
+		const end = Math.min(h.count, start + chunk);
+		const lines: string[] = [head];
+		for (let i = start; i < end; i++) {
+			const o = h.offsets[i];
+			const sec = Math.floor(o / 1000);
+			lines.push(`${prefix}${TWO[Math.floor(sec / 60)]}:${TWO[sec % 60]}.${THREE[o - sec * 1000]}Z\t${i}\t${price(h.bid[i])}\t${price(h.ask[i])}\t${bidQty(i)}\t${askQty(i)}${tail}`);
+		}
+		out.push(Buffer.from(lines.join("\n")));
+	}
+	return out;
+}

@@ -1,0 +1,268 @@
+import type { Pool } from "pg";
+import { marketTopic } from "../domain/topics";
+import type { MarketLog } from "../log/types";
+import { backoffMs } from "../net/http";
+import { withTransaction, type Logger } from "../store/pool";
+import { getInstrument, type DukascopyInstrument } from "./dukascopy/instruments";
+import { isTransient, type DukascopySource } from "./dukascopy/source";
+import { quoteWirePayloads } from "./dukascopy/wire";
+import { HOUR_MS, hourIso } from "./hours";
+import { CompletionBatcher, markHoursDone } from "./completions";
+import { DEFAULT_PUBLISH_WINDOW_MS, DEFAULT_UNPUBLISHED_RETRY_MS, finishIfComplete, mayBeUnpublished, notPublishedMessage, SOURCE, VENUE } from "./jobs";
+
+/**
+ * The backfill worker: runs the hours of every active Dukascopy job (see lib/backfill/jobs.ts for the
+ * ledger), `concurrency` at a time. An hour is leased, fetched, decoded and published to the market-data
+ * log, and marked done only after the log has durably accepted its ticks.
+ */
+
+export interface HourResult {
+	published: boolean;
+	ticks: number;
+	messages: number;
+}
+
+export interface PublishDeps {
+	source: DukascopySource;
+	log: Pick<MarketLog, "publish">;
+	/** Quotes per log message (default 5000). */
+	chunkItems?: number;
+}
+
+/** The topic Dukascopy history goes to: the historical stream of the market-data log. */
+export function historicalTopic(inst: DukascopyInstrument): string {
+	return marketTopic(inst.asset, VENUE, inst.id, "quotes", "historical");
+}
+
+/** Fetch one hour and publish its ticks; resolves after the log has durably accepted every message. */
+export async function fetchAndPublishHour(deps: PublishDeps, inst: DukascopyInstrument, hourStartMs: number, signal?: AbortSignal): Promise<HourResult> {
+	const fetched = await deps.source.fetchHour(inst, hourStartMs, signal);
+	if (!fetched.published) return { published: false, ticks: 0, messages: 0 };
+	const payloads = quoteWirePayloads(fetched.hour, inst, VENUE, new Date().toISOString(), deps.chunkItems ?? 5000);
+	if (payloads.length > 0) await deps.log.publish(historicalTopic(inst), inst.symbol, payloads);
+	return { published: true, ticks: fetched.hour.count, messages: payloads.length };
+}
+
+export interface WorkerOptions extends PublishDeps {
+	pool: Pool;
+	/** Name written on leased units (the Moleculer node id). */
+	owner: string;
+	/** Hours run at once by this worker (BACKFILL_CONCURRENCY). */
+	concurrency?: number;
+	/** A leased hour whose worker went silent this long is taken up by another (default 30 s). */
+	leaseMs?: number;
+	/** Attempts per hour for transient failures, on top of the HTTP client's own retries (default 3). */
+	maxAttempts?: number;
+	retryBaseMs?: number;
+	/** How often an idle worker looks for work (a wake() call cuts the wait short). */
+	pollMs?: number;
+	/** A 404 for an hour that ended less than this ago means "not published yet" (default 24 h). */
+	publishWindowMs?: number;
+	/** How often an hour not published yet is asked for again (default 10 min). */
+	unpublishedRetryMs?: number;
+	now?: () => number;
+	logger?: Logger;
+	onHourDone?: (e: { jobId: string; hour: number; ticks: number }) => void;
+	onHourFailed?: (e: { jobId: string; hour: number; error: string; retrying: boolean }) => void;
+	/** The source does not have a recent hour yet: it is asked for again at `nextTryMs`. */
+	onHourWaiting?: (e: { jobId: string; hour: number; nextTryMs: number }) => void;
+	onJobFinished?: (e: { jobId: string; state: string }) => void;
+}
+
+interface Claimed {
+	jobId: string;
+	hour: number;
+	attempts: number;
+	instrument: string;
+}
+
+/** Runs the hours of every active Dukascopy job, `concurrency` at a time, leased so that several workers can share jobs. */
+export class BackfillWorker {
+	private running = false;
+	private loops: Promise<void>[] = [];
+	private wakers = new Set<() => void>();
+	private abort = new AbortController();
+	readonly stats = { hoursDone: 0, hoursFailed: 0, hoursRetried: 0, hoursWaiting: 0, ticks: 0, lastError: null as string | null };
+
+	private readonly completions: CompletionBatcher;
+
+	constructor(private readonly o: WorkerOptions) {
+		this.completions = new CompletionBatcher((hours) => markHoursDone(o.pool, o.owner, hours));
+	}
+
+	start(): void {
+		if (this.running) return;
+		this.running = true;
+		this.abort = new AbortController();
+		const n = Math.max(1, this.o.concurrency ?? 4);
+		for (let i = 0; i < n; i++) this.loops.push(this.loop());
+	}
+
+	/** Stop taking hours; hours in flight are aborted and handed back to the queue at once. */
+	async stop(): Promise<void> {
+		if (!this.running) return;
+		this.running = false;
+		this.abort.abort(new Error("backfill worker stopping"));
+		this.wake();
+		await Promise.allSettled(this.loops);
+		this.loops = [];
+		await this.o.pool
+			.query(`UPDATE backfill_units SET state = 'pending', lease_until = NULL, owner = NULL, updated_at = now() WHERE owner = $1 AND state = 'running'`, [this.o.owner])
+			.catch((err) => this.o.logger?.warn("backfill: could not hand back leased hours", (err as Error).message));
+	}
+
+	/** New work is there: idle loops look now instead of at their next poll. */
+	wake(): void {
+		for (const w of [...this.wakers]) w();
+	}
+
+	private idle(ms: number): Promise<void> {
+		return new Promise((resolve) => {
+			const done = () => {
+				clearTimeout(t);
+				this.wakers.delete(done);
+				resolve();
+			};
+			const t = setTimeout(done, ms);
+			this.wakers.add(done);
+		});
+	}
+
+	private async loop(): Promise<void> {
+		const poll = this.o.pollMs ?? 2000;
+		while (this.running) {
+			let unit: Claimed | null = null;
+			try {
+				unit = await this.claim();
+			} catch (err) {
+				this.stats.lastError = (err as Error).message;
+				this.o.logger?.error("backfill: claiming an hour failed", (err as Error).message);
+			}
+			if (!unit) {
+				if (this.running) await this.idle(poll);
+				continue;
+			}
+			await this.runUnit(unit);
+		}
+	}
+
+	private async claim(): Promise<Claimed | null> {
+		const leaseMs = this.o.leaseMs ?? 30_000;
+		const { rows } = await this.o.pool.query(
+			`WITH c AS (
+			     SELECT u.job_id, u.unit_start
+			       FROM backfill_units u JOIN backfill_jobs j ON j.id = u.job_id
+			      WHERE j.source = $3 AND j.state IN ('queued', 'running')
+			        AND u.state IN ('pending', 'running', 'waiting')
+			        AND (u.lease_until IS NULL OR u.lease_until < now())
+			      ORDER BY u.job_id, u.unit_start
+			      LIMIT 1
+			        FOR UPDATE OF u SKIP LOCKED)
+			 UPDATE backfill_units u
+			    SET state = 'running', attempts = u.attempts + 1, owner = $1, lease_until = now() + make_interval(secs => $2 / 1000.0), updated_at = now()
+			   FROM c, backfill_jobs j
+			  WHERE u.job_id = c.job_id AND u.unit_start = c.unit_start AND j.id = c.job_id
+			RETURNING u.job_id::text AS job_id, u.unit_start, u.attempts, j.instrument, j.state AS job_state`,
+			[this.o.owner, leaseMs, SOURCE],
+		);
+		if (!rows[0]) return null;
+		const r = rows[0];
+		if (r.job_state === "queued") {
+			await this.o.pool.query(`UPDATE backfill_jobs SET state = 'running', started_at = coalesce(started_at, now()), owner = $2, updated_at = now() WHERE id = $1 AND state = 'queued'`, [r.job_id, this.o.owner]);
+		}
+		return { jobId: r.job_id, hour: (r.unit_start as Date).getTime(), attempts: Number(r.attempts), instrument: r.instrument };
+	}
+
+	private async runUnit(u: Claimed): Promise<void> {
+		const leaseMs = this.o.leaseMs ?? 30_000;
+		// Keep the lease while the hour takes long (slow venue, retries), so no other worker takes it up.
+		const renew = setInterval(() => {
+			this.o.pool
+				.query(`UPDATE backfill_units SET lease_until = now() + make_interval(secs => $4 / 1000.0) WHERE job_id = $1 AND unit_start = $2 AND owner = $3 AND state = 'running'`, [u.jobId, new Date(u.hour), this.o.owner, leaseMs])
+				.catch(() => undefined);
+		}, Math.max(100, Math.floor(leaseMs / 3)));
+		try {
+			const inst = getInstrument(u.instrument);
+			const r = await fetchAndPublishHour(this.o, inst, u.hour, this.abort.signal);
+			if (!r.published) {
+				const now = (this.o.now ?? Date.now)();
+				const window = this.o.publishWindowMs ?? DEFAULT_PUBLISH_WINDOW_MS;
+				if (!mayBeUnpublished(u.hour, now, window)) throw new NotPublishedError(notPublishedMessage(inst.id, u.hour, now));
+				// Not yet: ask again later, and once more right when the window closes (then a 404 fails the hour).
+				await this.wait(u, Math.min(now + (this.o.unpublishedRetryMs ?? DEFAULT_UNPUBLISHED_RETRY_MS), u.hour + HOUR_MS + window), now);
+				return;
+			}
+			await this.complete(u, r.ticks);
+		} catch (err) {
+			if (!this.running) return; // aborted by stop(): stop() hands the hour back
+			await this.fail(u, err as Error).catch((e) => this.o.logger?.error("backfill: recording a failed hour failed", (e as Error).message));
+		} finally {
+			clearInterval(renew);
+		}
+	}
+
+	private async complete(u: Claimed, ticks: number): Promise<void> {
+		// Group-committed with the other hours that finish meanwhile (lib/backfill/completions.ts). Not counted
+		// when our lease ran out and another worker has the hour: that worker counts it.
+		const { jobFinished } = await this.completions.mark({ jobId: u.jobId, hour: u.hour, ticks });
+		this.stats.hoursDone++;
+		this.stats.ticks += ticks;
+		this.o.onHourDone?.({ jobId: u.jobId, hour: u.hour, ticks });
+		if (jobFinished) this.o.onJobFinished?.({ jobId: u.jobId, state: jobFinished });
+	}
+
+	private async wait(u: Claimed, nextTryMs: number, now: number): Promise<void> {
+		const message = `not published by the source yet (HTTP 404); next try at ${hourIso(nextTryMs)}`;
+		// Waiting is not a failed attempt: the claim's attempt is given back.
+		const { rowCount } = await this.o.pool.query(
+			`UPDATE backfill_units SET state = 'waiting', attempts = greatest(attempts - 1, 0), error = $3, owner = NULL, lease_until = $5, updated_at = now()
+			  WHERE job_id = $1 AND unit_start = $2 AND owner = $4 AND state = 'running'`,
+			[u.jobId, new Date(u.hour), message, this.o.owner, new Date(nextTryMs)],
+		);
+		if (!rowCount) return;
+		this.stats.hoursWaiting++;
+		this.o.logger?.info(`backfill: ${u.instrument} ${hourIso(u.hour)} ${message}`);
+		setTimeout(() => this.wake(), Math.max(0, nextTryMs - now) + 10).unref();
+		this.o.onHourWaiting?.({ jobId: u.jobId, hour: u.hour, nextTryMs });
+	}
+
+	private async fail(u: Claimed, err: Error): Promise<void> {
+		const maxAttempts = this.o.maxAttempts ?? 3;
+		const retry = isTransient(err) && u.attempts < maxAttempts;
+		const message = err.message.slice(0, 1000);
+		this.stats.lastError = message;
+		if (retry) {
+			this.stats.hoursRetried++;
+			const delay = backoffMs(u.attempts, this.o.retryBaseMs ?? 2000, 60_000);
+			this.o.logger?.warn(`backfill: ${u.instrument} ${hourIso(u.hour)} attempt ${u.attempts} failed, again in ${delay} ms: ${message}`);
+			await this.o.pool.query(
+				`UPDATE backfill_units SET state = 'pending', error = $3, owner = NULL, lease_until = now() + make_interval(secs => $5 / 1000.0), updated_at = now()
+				  WHERE job_id = $1 AND unit_start = $2 AND owner = $4 AND state = 'running'`,
+				[u.jobId, new Date(u.hour), message, this.o.owner, delay],
+			);
+			setTimeout(() => this.wake(), delay + 10).unref();
+			this.o.onHourFailed?.({ jobId: u.jobId, hour: u.hour, error: message, retrying: true });
+			return;
+		}
+		this.stats.hoursFailed++;
+		this.o.logger?.error(`backfill: ${u.instrument} ${hourIso(u.hour)} failed: ${message}`);
+		const finished = await withTransaction(this.o.pool, async (c) => {
+			const { rowCount } = await c.query(
+				`UPDATE backfill_units SET state = 'failed', error = $3, lease_until = NULL, updated_at = now() WHERE job_id = $1 AND unit_start = $2 AND owner = $4 AND state = 'running'`,
+				[u.jobId, new Date(u.hour), message, this.o.owner],
+			);
+			if (!rowCount) return null;
+			await c.query(
+				`UPDATE backfill_jobs SET errors = CASE WHEN jsonb_array_length(errors) < 100 THEN errors || jsonb_build_array(jsonb_build_object('hour', $2::text, 'error', $3::text)) ELSE errors END, updated_at = now() WHERE id = $1`,
+				[u.jobId, hourIso(u.hour), message],
+			);
+			return finishIfComplete(c, u.jobId);
+		});
+		this.o.onHourFailed?.({ jobId: u.jobId, hour: u.hour, error: message, retrying: false });
+		if (finished) this.o.onJobFinished?.({ jobId: u.jobId, state: finished });
+	}
+}
+
+export class NotPublishedError extends Error {
+	override name = "NotPublishedError";
+}

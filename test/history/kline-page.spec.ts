@@ -1,0 +1,87 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { KlineParseError, parseKlines } from "../../lib/history/binance-klines";
+import { klinePage, klineRowsCopy, scanKlines } from "../../lib/history/kline-page";
+import { FakeBinance } from "../helpers/fake-binance";
+
+const FIXTURE = path.resolve(__dirname, "../../../shared/fixtures/binance/spot/nautilus_http_spot_market_klines.json");
+const PREFIX = "binance\tBTC-USDT-SPOT\t1m\t";
+const general = (text: string, interval = "1m") => klineRowsCopy(PREFIX, parseKlines(JSON.parse(text), interval));
+
+describe("kline page: the venue's text straight to COPY rows", () => {
+	it("reads the real /api/v3/klines answer to exactly the rows the general path makes", () => {
+		const text = JSON.stringify(JSON.parse(readFileSync(FIXTURE, "utf8"))); // compact, as Binance sends it
+		const fast = scanKlines(text, "1m", PREFIX);
+		expect(fast).not.toBeNull();
+		expect(fast!.copy).toBe(general(text));
+		expect(fast!.copy.split("\n")[0]).toBe(
+			"binance\tBTC-USDT-SPOT\t1m\t2021-10-22T23:03:00.000Z\t2021-10-22T23:03:59.999Z\t60685.22000000\t60729.84000000\t60670.90000000\t60719.27000000\t21.63272000\t1313200.01340410\t617\t12.28492000\t745719.41022840",
+		);
+		expect(fast!.openTimes).toEqual(parseKlines(JSON.parse(text), "1m").map((k) => k.openTime));
+	});
+
+	it("agrees with the general path on a full page, across a day boundary, for 1m, 1h and 1w grids", () => {
+		for (const [interval, ms, from] of [
+			["1m", 60_000, Date.parse("2023-12-31T16:00:00Z")],
+			["1h", 3_600_000, Date.parse("2023-12-01T00:00:00Z")],
+			["1w", 7 * 86_400_000, Date.parse("2001-01-01T00:00:00Z")], // a Monday
+		] as const) {
+			const text = JSON.stringify(Array.from({ length: 1000 }, (_, i) => FakeBinance.row(from + i * ms, interval)));
+			const page = klinePage(text, interval, PREFIX);
+			expect(scanKlines(text, interval, PREFIX)).not.toBeNull();
+			expect(page.copy).toBe(general(text, interval));
+			expect(page.openTimes).toHaveLength(1000);
+			expect(page.klines()).toEqual(parseKlines(JSON.parse(text), interval));
+		}
+		expect(klinePage("[]", "1m", PREFIX)).toMatchObject({ openTimes: [], copy: "" });
+	});
+
+	const row = (t: number) => FakeBinance.row(t, "1m");
+	const T = Date.parse("2024-01-01T00:00:00Z");
+	const good = () => [row(T), row(T + 60_000), row(T + 120_000)] as unknown[][];
+
+	it("leaves every doubtful page to the general path, which names the bad row as before", () => {
+		const bad: Array<[string, (r: unknown[][]) => void]> = [
+			["a price as a number", (r) => (r[1][1] = 60773.18)],
+			["a negative volume", (r) => (r[1][5] = "-1.5")],
+			["a leading zero", (r) => (r[1][2] = "01.5")],
+			["a bare point", (r) => (r[1][3] = "1.")],
+			["an exponent", (r) => (r[1][4] = "1e5")],
+			["a time in seconds", (r) => (r[1][0] = (r[1][0] as number) / 1000)],
+			["off the grid", (r) => (r[1][0] = (r[1][0] as number) + 1)],
+			["a wrong close time", (r) => (r[1][6] = (r[1][6] as number) + 1)],
+			["going back in time", (r) => r.reverse()],
+			["a missing field", (r) => r[1].splice(9, 3)],
+			["a fractional trade count", (r) => (r[1][8] = 1.5)],
+			["a 65-digit decimal", (r) => (r[1][7] = "1" + "0".repeat(64))],
+		];
+		for (const [what, mutate] of bad) {
+			const rows = good();
+			mutate(rows);
+			const text = JSON.stringify(rows);
+			expect([what, scanKlines(text, "1m", PREFIX)]).toEqual([what, null]);
+			let expected: unknown;
+			try {
+				parseKlines(JSON.parse(text), "1m");
+			} catch (err) {
+				expected = err;
+			}
+			expect(expected).toBeInstanceOf(KlineParseError);
+			expect(() => klinePage(text, "1m", PREFIX)).toThrow((expected as Error).message);
+		}
+		expect(() => klinePage("<html>busy</html>", "1m", PREFIX)).toThrow(SyntaxError);
+	});
+
+	it("takes valid answers in other spellings through the general path, to the same rows", () => {
+		const rows = good();
+		const pretty = JSON.stringify(rows, null, 2);
+		const eleven = JSON.stringify(rows.map((r) => r.slice(0, 11)));
+		const escaped = JSON.stringify(rows).replace(/"0"\]/g, '"\\u0030"]');
+		for (const text of [pretty, escaped]) {
+			expect(scanKlines(text, "1m", PREFIX)).toBeNull();
+			expect(klinePage(text, "1m", PREFIX).copy).toBe(general(JSON.stringify(rows)));
+		}
+		// without the unused 12th field the fast path reads it itself
+		expect(scanKlines(eleven, "1m", PREFIX)?.copy).toBe(general(JSON.stringify(rows)));
+	});
+});
