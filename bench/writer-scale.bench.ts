@@ -1,0 +1,248 @@
+/**
+ * Scale curve of the tick-writer (issue 12, item 3): N trades in the JetStream log, drained into one PostgreSQL
+ * by 1, 2 and 4 writer replicas (child processes running the real lib/writer code, sharing one durable
+ * subscription, as replicas of services/tick-writer.service.ts do), rows/s for each. The PostgreSQL limit is
+ * measured in the same run: raw keyed COPY of the same rows into the same empty table with 1, 2 and 4
+ * parallel connections. Every measurement starts from an empty (truncated, checkpointed) trades table.
+ *   ratio = writer rows/s with 4 replicas / best raw COPY rows/s (any connection count); goal >= 0.8
+ *   npm run bench:scale [-- --quick] [-- --trades 2000000] [-- --runs 3]
+ * Progress and the curve go to stderr; the one result line to stdout.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import os from "node:os";
+import path from "node:path";
+import { decodeWire, encodeEnvelope, tradeEnvelope } from "../lib/domain/codec";
+import { marketTopic, TICK_TOPIC_PATTERNS } from "../lib/domain/topics";
+import { JetStreamLog } from "../lib/log/jetstream";
+import { copyInto, TRADE_COLUMNS } from "../lib/writer/copy";
+import { makeTrades } from "../test/helpers/trades";
+import { deleteStream } from "../test/helpers/nats";
+import { benchDatabase, fmt, median, report, RUNS, seconds, sizeArg } from "./common";
+import type { ChildCommand, ChildEvent } from "./writer-scale.child";
+
+const N = sizeArg("--trades", 2_000_000, 150_000);
+const REPLICAS = [1, 2, 4] as const;
+const CONNECTIONS = [1, 2, 4] as const;
+const SYMBOLS = 8;
+const PER_MESSAGE = 100;
+/** Rows per raw COPY statement: about what the writer commits per batch (lib/writer maxBatchRows). */
+const COPY_CHUNK_ROWS = 20_000;
+/** A drain that has not stored every row by then has failed (the writer is far slower than that). */
+const DRAIN_DEADLINE_MS = Math.max(120_000, N / 5);
+
+const log = (...a: unknown[]) => console.error(...a);
+
+interface Replica {
+	proc: ChildProcess;
+	inserted: number;
+	waiters: { ev: ChildEvent["ev"]; resolve: (e: ChildEvent) => void }[];
+}
+
+function spawnReplica(args: string[], onFail: (err: Error) => void): Replica {
+	const proc = fork(path.join(__dirname, "writer-scale.child.ts"), args, { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+	const r: Replica = { proc, inserted: 0, waiters: [] };
+	proc.on("message", (e: ChildEvent) => {
+		if (e.ev === "committed") r.inserted += e.inserted;
+		else if (e.ev === "error") onFail(new Error(`writer replica ${proc.pid}: ${e.message}`));
+		const i = r.waiters.findIndex((w) => w.ev === e.ev);
+		if (i >= 0) r.waiters.splice(i, 1)[0].resolve(e);
+	});
+	proc.on("exit", (code, signal) => {
+		if (code !== 0 && code !== null) onFail(new Error(`writer replica ${proc.pid} exited with ${signal ?? code}`));
+	});
+	return r;
+}
+
+function awaitEvent(r: Replica, ev: ChildEvent["ev"], timeoutMs = 60_000): Promise<ChildEvent> {
+	return new Promise((resolve, reject) => {
+		const t = setTimeout(() => reject(new Error(`writer replica ${r.proc.pid}: no "${ev}" within ${timeoutMs} ms`)), timeoutMs);
+		r.waiters.push({ ev, resolve: (e) => (clearTimeout(t), resolve(e)) });
+	});
+}
+
+function command(r: Replica, c: ChildCommand): void {
+	r.proc.send(c);
+}
+
+async function main() {
+	const db = await benchDatabase("scale");
+	const stream = `MDP_BENCH_SCALE_${process.pid}`;
+	const prefix = stream.toLowerCase() + ".";
+	const market = await JetStreamLog.connect({ stream, subjectPrefix: prefix });
+	let failure: Error | null = null;
+	const replicas: Replica[] = [];
+	try {
+		// N trades over 30 days, spread over SYMBOLS symbols (one topic each), 100 trades per message.
+		const t0 = performance.now();
+		const perSymbol = Math.ceil(N / SYMBOLS);
+		const messages: { topic: string; key: string; payloads: Buffer[] }[] = [];
+		const copyRows: string[] = [];
+		for (let s = 0; s < SYMBOLS; s++) {
+			const symbol = `SYM${s}-USD-SPOT`;
+			const items = makeTrades(Math.min(perSymbol, N - s * perSymbol), Date.parse("2024-01-01T00:00:00Z"), 30 * 86_400_000, 11 + s);
+			const payloads: Buffer[] = [];
+			for (let i = 0; i < items.length; i += PER_MESSAGE) payloads.push(encodeEnvelope(tradeEnvelope("kraken", symbol, items.slice(i, i + PER_MESSAGE))));
+			messages.push({ topic: marketTopic("crypto", "kraken", symbol, "trades"), key: symbol, payloads });
+		}
+		// The COPY baseline's rows in the order the log delivers them (symbols interleaved message by message).
+		const longest = Math.max(...messages.map((m) => m.payloads.length));
+		for (let i = 0; i < longest; i++) for (const m of messages) if (i < m.payloads.length) copyRows.push(decodeWire(m.payloads[i]).copy);
+		for (const m of messages) for (let i = 0; i < m.payloads.length; i += 1000) await market.publish(m.topic, m.key, m.payloads.slice(i, i + 1000));
+		const msgCount = messages.reduce((s, m) => s + m.payloads.length, 0);
+		log(`writer-scale: ${fmt(N)} trades (${SYMBOLS} symbols, ${fmt(msgCount)} messages) in JetStream stream ${stream} in ${seconds(performance.now() - t0)}; ${os.cpus().length} cores`);
+
+		const childArgs = ["--db", db.url, "--stream", stream, "--prefix", prefix];
+		for (let i = 0; i < Math.max(...REPLICAS); i++) {
+			replicas.push(
+				spawnReplica(childArgs, (err) => {
+					failure ??= err;
+				}),
+			);
+		}
+		await Promise.all(replicas.map((r) => awaitEvent(r, "ready")));
+
+		const emptyTable = async () => {
+			await db.pool.query("TRUNCATE trades, dirty_buckets");
+			await db.pool.query("CHECKPOINT");
+		};
+		const countRows = async () => Number((await db.pool.query("SELECT count(*) AS n FROM trades")).rows[0].n);
+
+		/** Raw keyed COPY of the same rows with `conns` parallel connections, chunks dealt round robin, one transaction each. */
+		const rawCopy = async (conns: number): Promise<number> => {
+			await emptyTable();
+			const chunks: string[][] = Array.from({ length: conns }, () => []);
+			const msgsPerChunk = Math.max(1, Math.round(COPY_CHUNK_ROWS / PER_MESSAGE));
+			for (let i = 0, c = 0; i < copyRows.length; i += msgsPerChunk, c = (c + 1) % conns) chunks[c].push(copyRows.slice(i, i + msgsPerChunk).join(""));
+			const clients = await Promise.all(chunks.map(() => db.pool.connect()));
+			try {
+				const s = performance.now();
+				await Promise.all(
+					clients.map(async (cl, i) => {
+						for (const chunk of chunks[i]) {
+							await cl.query("BEGIN");
+							await copyInto(cl, "trades", TRADE_COLUMNS, [chunk]);
+							await cl.query("COMMIT");
+						}
+					}),
+				);
+				const ms = performance.now() - s;
+				const n = await countRows();
+				if (n !== N) throw new Error(`raw COPY with ${conns} connections stored ${n} rows, expected ${N}`);
+				return N / (ms / 1000);
+			} finally {
+				for (const cl of clients) cl.release();
+			}
+		};
+
+		let subscriptionSeq = 0;
+		/** The real writer with `k` replicas on one fresh shared subscription, from the start of the log to the last row stored. */
+		const writers = async (k: number): Promise<number> => {
+			await emptyTable();
+			const subscription = `bench-scale-${k}-${++subscriptionSeq}`;
+			const team = replicas.slice(0, k);
+			for (const r of team) r.inserted = 0;
+			const s = performance.now();
+			const started = team.map((r) => awaitEvent(r, "started"));
+			for (const r of team) command(r, { cmd: "start", subscription });
+			await Promise.all(started);
+			// The replicas report each commit; wait until every row is stored (or fail at the deadline).
+			await new Promise<void>((resolve, reject) => {
+				const iv = setInterval(() => {
+					const inserted = team.reduce((a, r) => a + r.inserted, 0);
+					if (failure) reject(failure);
+					else if (inserted >= N) resolve();
+					else if (performance.now() - s > DRAIN_DEADLINE_MS) reject(new Error(`${k} writer replicas stored ${inserted} of ${N} rows within ${DRAIN_DEADLINE_MS} ms`));
+					else return;
+					clearInterval(iv);
+				}, 5);
+			});
+			const ms = performance.now() - s;
+			const stopped = team.map((r) => awaitEvent(r, "stopped"));
+			for (const r of team) command(r, { cmd: "stop" });
+			const stats = (await Promise.all(stopped)).map((e) => (e.ev === "stopped" ? e.stats : null));
+			await market.deleteSubscription(subscription, TICK_TOPIC_PATTERNS);
+			const n = await countRows();
+			if (n !== N) throw new Error(`${k} writer replicas: table has ${n} rows, expected ${N}`);
+			log(`  writer x${k}: ${fmt(N / (ms / 1000))} rows/s (${seconds(ms)}; rows per replica ${stats.map((x) => fmt(x?.insertedTrades ?? 0)).join(" / ")}, duplicates ${stats.reduce((a, x) => a + (x?.duplicates ?? 0), 0)})`);
+			return N / (ms / 1000);
+		};
+
+		const writerRps: Record<number, number[]> = Object.fromEntries(REPLICAS.map((k) => [k, []]));
+		const copyRps: Record<number, number[]> = Object.fromEntries(CONNECTIONS.map((k) => [k, []]));
+		for (let run = 1; run <= RUNS; run++) {
+			log(`run ${run}/${RUNS}`);
+			// Interleaved, so drift on a shared machine hits writer and baseline alike.
+			for (let i = 0; i < REPLICAS.length; i++) {
+				const c = CONNECTIONS[i];
+				copyRps[c].push(await rawCopy(c));
+				log(`  raw COPY x${c}: ${fmt(copyRps[c][copyRps[c].length - 1])} rows/s`);
+				const k = REPLICAS[i];
+				writerRps[k].push(await writers(k));
+			}
+		}
+
+		const writerMed = Object.fromEntries(REPLICAS.map((k) => [k, median(writerRps[k])])) as Record<number, number>;
+		const copyMed = Object.fromEntries(CONNECTIONS.map((c) => [c, median(copyRps[c])])) as Record<number, number>;
+		const bestConns = CONNECTIONS.reduce((b, c) => (copyMed[c] > copyMed[b] ? c : b), CONNECTIONS[0] as number);
+		const bestCopy = copyMed[bestConns];
+		// Per run: writer x4 over that run's best COPY; the median of those is the ratio.
+		const perRun = Array.from({ length: RUNS }, (_, i) => writerRps[4][i] / Math.max(...CONNECTIONS.map((c) => copyRps[c][i])));
+		const ratio = median(perRun);
+		const limit = describeLimit(copyMed, writerMed, os.cpus().length);
+
+		log("");
+		log(`writer-scale curve (${fmt(N)} trades, median of ${RUNS} runs, rows/s):`);
+		log(`  replicas / connections   tick-writer     raw COPY      writer/COPY`);
+		for (let i = 0; i < REPLICAS.length; i++) {
+			const k = REPLICAS[i];
+			log(`  ${String(k).padStart(8)}                ${fmt(writerMed[k]).padStart(9)}    ${fmt(copyMed[k]).padStart(9)}      ${(writerMed[k] / copyMed[k]).toFixed(2)}`);
+		}
+		log(`  limit: ${limit}`);
+
+		report({
+			bench: "writer-scale",
+			ratio,
+			goal: 0.8,
+			better: "higher",
+			figure: `writer x4 ${fmt(writerMed[4])} rows/s (x1 ${fmt(writerMed[1])}, x2 ${fmt(writerMed[2])})`,
+			baseline: `raw COPY best ${fmt(bestCopy)} rows/s (${bestConns} conn)`,
+			trades: N,
+			runs: RUNS,
+			cores: os.cpus().length,
+			writer_rows_per_s: Object.fromEntries(REPLICAS.map((k) => [`x${k}`, Math.round(writerMed[k])])),
+			copy_rows_per_s: Object.fromEntries(CONNECTIONS.map((c) => [`x${c}`, Math.round(copyMed[c])])),
+			writer_runs: Object.fromEntries(REPLICAS.map((k) => [`x${k}`, writerRps[k].map(Math.round)])),
+			copy_runs: Object.fromEntries(CONNECTIONS.map((c) => [`x${c}`, copyRps[c].map(Math.round)])),
+			ratio_runs: perRun.map((r) => Number(r.toFixed(3))),
+			limit,
+		});
+	} finally {
+		for (const r of replicas) if (r.proc.connected) command(r, { cmd: "exit" });
+		await Promise.all(replicas.map((r) => (r.proc.exitCode !== null ? null : new Promise((res) => r.proc.once("exit", res)))));
+		await market.close();
+		await deleteStream(stream);
+		await db.drop();
+	}
+}
+
+/**
+ * Where the curve flattens, in words: raw COPY scaling across connections says whether PostgreSQL itself takes
+ * more parallel load; the writer's scaling across replicas and its distance to the best COPY say whether the
+ * writer reaches that limit.
+ */
+function describeLimit(copy: Record<number, number>, writer: Record<number, number>, cores: number): string {
+	const gain = (m: Record<number, number>, a: number, b: number) => m[b] / m[a];
+	const copyScales = (a: number, b: number) => gain(copy, a, b) >= 1.15;
+	let pg: string;
+	if (!copyScales(1, 2) && !copyScales(1, 4)) pg = `PostgreSQL: raw COPY does not scale past 1 connection on this ${cores}-core machine (x2 ${gain(copy, 1, 2).toFixed(2)}, x4 ${gain(copy, 1, 4).toFixed(2)} of x1)`;
+	else if (!copyScales(2, 4)) pg = `PostgreSQL: raw COPY scales to 2 connections (x${gain(copy, 1, 2).toFixed(2)}) but not to 4 (x${gain(copy, 1, 4).toFixed(2)} of x1) on this ${cores}-core machine`;
+	else pg = `PostgreSQL: raw COPY still scales at 4 connections (x${gain(copy, 1, 4).toFixed(2)} of x1); the limit lies beyond`;
+	const best = Math.max(...Object.values(copy));
+	const w = `writer: x2 ${gain(writer, 1, 2).toFixed(2)}, x4 ${gain(writer, 1, 4).toFixed(2)} of x1, x4 at ${(writer[4] / best).toFixed(2)} of the best raw COPY`;
+	return `${pg}; ${w}`;
+}
+
+main().catch((err) => {
+	console.error(err);
+	process.exit(1);
+});
