@@ -4,7 +4,9 @@
  * a range of 100..500 buckets) through lib/candles/query.ts getCandles, the function behind /api/candles.
  * Baseline: the minimal direct SQL selecting the same stored candles (one SELECT on the level's table), timed
  * query by query interleaved with getCandles in the same run. The clock is the real one, so no bucket of the
- * 2024 data is open; nothing is dirty after the rebuild.
+ * 2024 data is open; nothing is dirty after the rebuild. For comparison the same queries also go through the
+ * snapshot-transaction path (getCandlesVia "snapshot", what every query took before the one-statement path);
+ * its p99 is a detail, not the ratio.
  *   ratio = getCandles p99 / direct SQL p99 — LOWER is better; goal <= 1.25
  *   npm run bench:candles [-- --quick] [-- --trades 10000000] [-- --queries 4000] [-- --runs 3]
  * Progress goes to stderr; the one result line to stdout.
@@ -12,14 +14,14 @@
 import type { Pool } from "pg";
 import { rebuildAll } from "../lib/candles/cascade";
 import { floorBucket } from "../lib/candles/buckets";
-import { getCandles, type CandleQuery } from "../lib/candles/query";
+import { getCandles, getCandlesVia, type CandleQuery } from "../lib/candles/query";
 import { tableOf } from "../lib/candles/sql";
 import { TIMEFRAMES, TIMEFRAME_MS, type Timeframe } from "../lib/domain/timeframes";
 import type { Candle } from "../lib/domain/types";
 import { benchDatabase, fmt, median, percentile, report, RUNS, seconds, sizeArg } from "./common";
 
 const N = sizeArg("--trades", 10_000_000, 1_000_000);
-const QUERIES = sizeArg("--queries", 4_000, 1_500);
+const QUERIES = sizeArg("--queries", 4_000, 1_200);
 const SYMBOLS = 100;
 /** 30 days at full size; the quick run keeps the same trades per minute over fewer days. */
 const DAYS = Math.max(1, Math.round((30 * N) / 10_000_000));
@@ -100,10 +102,13 @@ async function main() {
 		const libP50: number[] = [];
 		const sqlP50: number[] = [];
 		const perRun: number[] = [];
+		const snapP99: number[] = [];
+		const snapP50: number[] = [];
 		let rows = 0;
 		for (let run = 1; run <= RUNS; run++) {
 			const lib: number[] = [];
 			const direct: number[] = [];
+			const snapshot: number[] = [];
 			const queries = makeQueries(QUERIES, 100 + run);
 			for (let i = 0; i < queries.length; i++) {
 				const q = queries[i];
@@ -123,9 +128,15 @@ async function main() {
 				const [a, b] = i % 2 ? [await timeLib(), await timeSql()] : [await timeSql(), await timeLib()].reverse();
 				if (a.length !== b.length) throw new Error(`getCandles returned ${a.length} candles, the direct SQL ${b.length}, for ${JSON.stringify(q)}`);
 				rows += a.length;
+				const s = performance.now();
+				await getCandlesVia(db.pool, q, "snapshot");
+				snapshot.push(performance.now() - s);
 			}
 			lib.sort((x, y) => x - y);
 			direct.sort((x, y) => x - y);
+			snapshot.sort((x, y) => x - y);
+			snapP99.push(percentile(snapshot, 99));
+			snapP50.push(percentile(snapshot, 50));
 			libP99.push(percentile(lib, 99));
 			sqlP99.push(percentile(direct, 99));
 			libP50.push(percentile(lib, 50));
@@ -133,7 +144,8 @@ async function main() {
 			perRun.push(libP99[libP99.length - 1] / sqlP99[sqlP99.length - 1]);
 			log(
 				`run ${run}/${RUNS}: ${fmt(queries.length)} queries; getCandles p50 ${lib[lib.length >> 1].toFixed(2)} ms p99 ${libP99.at(-1)!.toFixed(2)} ms; ` +
-					`direct SQL p50 ${direct[direct.length >> 1].toFixed(2)} ms p99 ${sqlP99.at(-1)!.toFixed(2)} ms; ratio ${perRun.at(-1)!.toFixed(3)}`,
+					`direct SQL p50 ${direct[direct.length >> 1].toFixed(2)} ms p99 ${sqlP99.at(-1)!.toFixed(2)} ms; ratio ${perRun.at(-1)!.toFixed(3)} ` +
+					`(snapshot path p50 ${snapP50.at(-1)!.toFixed(2)} ms p99 ${snapP99.at(-1)!.toFixed(2)} ms, ratio ${(snapP99.at(-1)! / sqlP99.at(-1)!).toFixed(3)})`,
 			);
 		}
 		const ratio = median(perRun);
@@ -153,6 +165,8 @@ async function main() {
 			lib_p99_ms_runs: libP99.map((x) => Number(x.toFixed(3))),
 			sql_p99_ms_runs: sqlP99.map((x) => Number(x.toFixed(3))),
 			ratio_runs: perRun.map((x) => Number(x.toFixed(3))),
+			snapshot_path_p99_ms_runs: snapP99.map((x) => Number(x.toFixed(3))),
+			snapshot_path_ratio_runs: snapP99.map((x, i) => Number((x / sqlP99[i]).toFixed(3))),
 			rebuild_ms: Math.round(full.durationMs),
 		});
 	} finally {
