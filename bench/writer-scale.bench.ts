@@ -25,6 +25,8 @@ const REPLICAS = [1, 2, 4] as const;
 const CONNECTIONS = [1, 2, 4] as const;
 const SYMBOLS = 8;
 const PER_MESSAGE = 100;
+/** Trade rate per symbol: a busy market, about what bench/tick-writer.bench.ts has (1M trades in 30 days). */
+const TRADES_PER_MINUTE = 25;
 /** Rows per raw COPY statement: about what the writer commits per batch (lib/writer maxBatchRows). */
 const COPY_CHUNK_ROWS = 20_000;
 /** A drain that has not stored every row by then has failed (the writer is far slower than that). */
@@ -72,14 +74,17 @@ async function main() {
 	let failure: Error | null = null;
 	const replicas: Replica[] = [];
 	try {
-		// N trades over 30 days, spread over SYMBOLS symbols (one topic each), 100 trades per message.
+		// N trades spread over SYMBOLS symbols (one topic each), TRADES_PER_MINUTE per symbol and minute, 100 trades
+		// per message. (Sparser data would make every trade a dirty minute of its own: the writer would mark as many
+		// buckets as it writes rows, which no live feed does.)
 		const t0 = performance.now();
 		const perSymbol = Math.ceil(N / SYMBOLS);
+		const spanMs = Math.ceil(perSymbol / TRADES_PER_MINUTE) * 60_000;
 		const messages: { topic: string; key: string; payloads: Buffer[] }[] = [];
 		const copyRows: string[] = [];
 		for (let s = 0; s < SYMBOLS; s++) {
 			const symbol = `SYM${s}-USD-SPOT`;
-			const items = makeTrades(Math.min(perSymbol, N - s * perSymbol), Date.parse("2024-01-01T00:00:00Z"), 30 * 86_400_000, 11 + s);
+			const items = makeTrades(Math.min(perSymbol, N - s * perSymbol), Date.parse("2024-01-01T00:00:00Z"), spanMs, 11 + s);
 			const payloads: Buffer[] = [];
 			for (let i = 0; i < items.length; i += PER_MESSAGE) payloads.push(encodeEnvelope(tradeEnvelope("kraken", symbol, items.slice(i, i + PER_MESSAGE))));
 			messages.push({ topic: marketTopic("crypto", "kraken", symbol, "trades"), key: symbol, payloads });
@@ -89,7 +94,7 @@ async function main() {
 		for (let i = 0; i < longest; i++) for (const m of messages) if (i < m.payloads.length) copyRows.push(decodeWire(m.payloads[i]).copy);
 		for (const m of messages) for (let i = 0; i < m.payloads.length; i += 1000) await market.publish(m.topic, m.key, m.payloads.slice(i, i + 1000));
 		const msgCount = messages.reduce((s, m) => s + m.payloads.length, 0);
-		log(`writer-scale: ${fmt(N)} trades (${SYMBOLS} symbols, ${fmt(msgCount)} messages) in JetStream stream ${stream} in ${seconds(performance.now() - t0)}; ${os.cpus().length} cores`);
+		log(`writer-scale: ${fmt(N)} trades (${SYMBOLS} symbols, ${TRADES_PER_MINUTE}/min each, ${fmt(msgCount)} messages) in JetStream stream ${stream} in ${seconds(performance.now() - t0)}; ${os.cpus().length} cores`);
 
 		const childArgs = ["--db", db.url, "--stream", stream, "--prefix", prefix];
 		for (let i = 0; i < Math.max(...REPLICAS); i++) {
