@@ -9,6 +9,7 @@
  * Progress and the curve go to stderr; the one result line to stdout.
  */
 import { fork, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { decodeWire, encodeEnvelope, tradeEnvelope } from "../lib/domain/codec";
@@ -20,7 +21,7 @@ import { deleteStream } from "../test/helpers/nats";
 import { benchDatabase, fmt, median, report, RUNS, seconds, sizeArg } from "./common";
 import type { ChildCommand, ChildEvent } from "./writer-scale.child";
 
-const N = sizeArg("--trades", 2_000_000, 150_000);
+const N = sizeArg("--trades", 2_000_000, 200_000);
 const REPLICAS = [1, 2, 4] as const;
 const CONNECTIONS = [1, 2, 4] as const;
 const SYMBOLS = 8;
@@ -60,6 +61,23 @@ function awaitEvent(r: Replica, ev: ChildEvent["ev"], timeoutMs = 60_000): Promi
 		const t = setTimeout(() => reject(new Error(`writer replica ${r.proc.pid}: no "${ev}" within ${timeoutMs} ms`)), timeoutMs);
 		r.waiters.push({ ev, resolve: (e) => (clearTimeout(t), resolve(e)) });
 	});
+}
+
+/** Busy and total CPU time of the whole machine so far (Linux /proc/stat, in clock ticks); null elsewhere. */
+function machineCpu(): { busy: number; total: number } | null {
+	try {
+		const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+		const idle = f[3] + (f[4] ?? 0); // idle + iowait
+		const total = f.reduce((a, b) => a + b, 0);
+		return { busy: total - idle, total };
+	} catch {
+		return null;
+	}
+}
+
+/** Share of the machine's CPU that was busy between two readings (0..1), NaN when unknown. */
+function busyShare(a: ReturnType<typeof machineCpu>, b: ReturnType<typeof machineCpu>): number {
+	return a && b && b.total > a.total ? (b.busy - a.busy) / (b.total - a.total) : NaN;
 }
 
 function command(r: Replica, c: ChildCommand): void {
@@ -113,13 +131,14 @@ async function main() {
 		const countRows = async () => Number((await db.pool.query("SELECT count(*) AS n FROM trades")).rows[0].n);
 
 		/** Raw keyed COPY of the same rows with `conns` parallel connections, chunks dealt round robin, one transaction each. */
-		const rawCopy = async (conns: number): Promise<number> => {
+		const rawCopy = async (conns: number): Promise<{ rps: number; busy: number }> => {
 			await emptyTable();
 			const chunks: string[][] = Array.from({ length: conns }, () => []);
 			const msgsPerChunk = Math.max(1, Math.round(COPY_CHUNK_ROWS / PER_MESSAGE));
 			for (let i = 0, c = 0; i < copyRows.length; i += msgsPerChunk, c = (c + 1) % conns) chunks[c].push(copyRows.slice(i, i + msgsPerChunk).join(""));
 			const clients = await Promise.all(chunks.map(() => db.pool.connect()));
 			try {
+				const cpu0 = machineCpu();
 				const s = performance.now();
 				await Promise.all(
 					clients.map(async (cl, i) => {
@@ -131,9 +150,10 @@ async function main() {
 					}),
 				);
 				const ms = performance.now() - s;
+				const busy = busyShare(cpu0, machineCpu());
 				const n = await countRows();
 				if (n !== N) throw new Error(`raw COPY with ${conns} connections stored ${n} rows, expected ${N}`);
-				return N / (ms / 1000);
+				return { rps: N / (ms / 1000), busy };
 			} finally {
 				for (const cl of clients) cl.release();
 			}
@@ -141,11 +161,12 @@ async function main() {
 
 		let subscriptionSeq = 0;
 		/** The real writer with `k` replicas on one fresh shared subscription, from the start of the log to the last row stored. */
-		const writers = async (k: number): Promise<number> => {
+		const writers = async (k: number): Promise<{ rps: number; busy: number; writerCores: number }> => {
 			await emptyTable();
 			const subscription = `bench-scale-${k}-${++subscriptionSeq}`;
 			const team = replicas.slice(0, k);
 			for (const r of team) r.inserted = 0;
+			const cpu0 = machineCpu();
 			const s = performance.now();
 			const started = team.map((r) => awaitEvent(r, "started"));
 			for (const r of team) command(r, { cmd: "start", subscription });
@@ -162,27 +183,42 @@ async function main() {
 				}, 5);
 			});
 			const ms = performance.now() - s;
+			const busy = busyShare(cpu0, machineCpu());
 			const stopped = team.map((r) => awaitEvent(r, "stopped"));
 			for (const r of team) command(r, { cmd: "stop" });
-			const stats = (await Promise.all(stopped)).map((e) => (e.ev === "stopped" ? e.stats : null));
+			const stoppedEvents = (await Promise.all(stopped)).flatMap((e) => (e.ev === "stopped" ? [e] : []));
+			const stats = stoppedEvents.map((e) => e.stats);
+			// The replicas' CPU from start to stop (a little past the last row), over the drain's wall time.
+			const writerCores = stoppedEvents.reduce((a, e) => a + e.cpuMs, 0) / ms;
 			await market.deleteSubscription(subscription, TICK_TOPIC_PATTERNS);
 			const n = await countRows();
 			if (n !== N) throw new Error(`${k} writer replicas: table has ${n} rows, expected ${N}`);
-			log(`  writer x${k}: ${fmt(N / (ms / 1000))} rows/s (${seconds(ms)}; rows per replica ${stats.map((x) => fmt(x?.insertedTrades ?? 0)).join(" / ")}, duplicates ${stats.reduce((a, x) => a + (x?.duplicates ?? 0), 0)})`);
-			return N / (ms / 1000);
+			log(
+				`  writer x${k}: ${fmt(N / (ms / 1000))} rows/s (${seconds(ms)}; rows per replica ${stats.map((x) => fmt(x.insertedTrades)).join(" / ")}, ` +
+					`duplicates ${stats.reduce((a, x) => a + x.duplicates, 0)}; machine CPU ${pct(busy)} busy, writers ${writerCores.toFixed(2)} cores)`,
+			);
+			return { rps: N / (ms / 1000), busy, writerCores };
 		};
 
 		const writerRps: Record<number, number[]> = Object.fromEntries(REPLICAS.map((k) => [k, []]));
 		const copyRps: Record<number, number[]> = Object.fromEntries(CONNECTIONS.map((k) => [k, []]));
+		const writerBusy: Record<number, number[]> = Object.fromEntries(REPLICAS.map((k) => [k, []]));
+		const writerCores: Record<number, number[]> = Object.fromEntries(REPLICAS.map((k) => [k, []]));
+		const copyBusy: Record<number, number[]> = Object.fromEntries(CONNECTIONS.map((k) => [k, []]));
 		for (let run = 1; run <= RUNS; run++) {
 			log(`run ${run}/${RUNS}`);
 			// Interleaved, so drift on a shared machine hits writer and baseline alike.
 			for (let i = 0; i < REPLICAS.length; i++) {
 				const c = CONNECTIONS[i];
-				copyRps[c].push(await rawCopy(c));
-				log(`  raw COPY x${c}: ${fmt(copyRps[c][copyRps[c].length - 1])} rows/s`);
+				const cp = await rawCopy(c);
+				copyRps[c].push(cp.rps);
+				copyBusy[c].push(cp.busy);
+				log(`  raw COPY x${c}: ${fmt(cp.rps)} rows/s (machine CPU ${pct(cp.busy)} busy)`);
 				const k = REPLICAS[i];
-				writerRps[k].push(await writers(k));
+				const w = await writers(k);
+				writerRps[k].push(w.rps);
+				writerBusy[k].push(w.busy);
+				writerCores[k].push(w.writerCores);
 			}
 		}
 
@@ -193,14 +229,22 @@ async function main() {
 		// Per run: writer x4 over that run's best COPY; the median of those is the ratio.
 		const perRun = Array.from({ length: RUNS }, (_, i) => writerRps[4][i] / Math.max(...CONNECTIONS.map((c) => copyRps[c][i])));
 		const ratio = median(perRun);
-		const limit = describeLimit(copyMed, writerMed, os.cpus().length);
+		const cpu = {
+			copyBusy: Object.fromEntries(CONNECTIONS.map((c) => [c, median(copyBusy[c])])) as Record<number, number>,
+			writerBusy: Object.fromEntries(REPLICAS.map((k) => [k, median(writerBusy[k])])) as Record<number, number>,
+			writerCores: Object.fromEntries(REPLICAS.map((k) => [k, median(writerCores[k])])) as Record<number, number>,
+		};
+		const limit = describeLimit(copyMed, writerMed, cpu, os.cpus().length);
 
 		log("");
 		log(`writer-scale curve (${fmt(N)} trades, median of ${RUNS} runs, rows/s):`);
-		log(`  replicas / connections   tick-writer     raw COPY      writer/COPY`);
+		log(`  replicas / connections   tick-writer     raw COPY      writer/COPY   machine CPU busy (writer / COPY)   writer processes' CPU`);
 		for (let i = 0; i < REPLICAS.length; i++) {
 			const k = REPLICAS[i];
-			log(`  ${String(k).padStart(8)}                ${fmt(writerMed[k]).padStart(9)}    ${fmt(copyMed[k]).padStart(9)}      ${(writerMed[k] / copyMed[k]).toFixed(2)}`);
+			log(
+				`  ${String(k).padStart(8)}                ${fmt(writerMed[k]).padStart(9)}    ${fmt(copyMed[k]).padStart(9)}      ${(writerMed[k] / copyMed[k]).toFixed(2)}` +
+					`          ${pct(cpu.writerBusy[k]).padStart(4)} / ${pct(cpu.copyBusy[k]).padStart(4)}                      ${cpu.writerCores[k].toFixed(2)} cores`,
+			);
 		}
 		log(`  limit: ${limit}`);
 
@@ -219,6 +263,9 @@ async function main() {
 			writer_runs: Object.fromEntries(REPLICAS.map((k) => [`x${k}`, writerRps[k].map(Math.round)])),
 			copy_runs: Object.fromEntries(CONNECTIONS.map((c) => [`x${c}`, copyRps[c].map(Math.round)])),
 			ratio_runs: perRun.map((r) => Number(r.toFixed(3))),
+			machine_cpu_busy_writer: Object.fromEntries(REPLICAS.map((k) => [`x${k}`, Number(cpu.writerBusy[k].toFixed(2))])),
+			machine_cpu_busy_copy: Object.fromEntries(CONNECTIONS.map((c) => [`x${c}`, Number(cpu.copyBusy[c].toFixed(2))])),
+			writer_process_cores: Object.fromEntries(REPLICAS.map((k) => [`x${k}`, Number(cpu.writerCores[k].toFixed(2))])),
 			limit,
 		});
 	} finally {
@@ -230,20 +277,35 @@ async function main() {
 	}
 }
 
+function pct(x: number): string {
+	return Number.isFinite(x) ? `${Math.round(x * 100)}%` : "?";
+}
+
 /**
  * Where the curve flattens, in words: raw COPY scaling across connections says whether PostgreSQL itself takes
- * more parallel load; the writer's scaling across replicas and its distance to the best COPY say whether the
- * writer reaches that limit.
+ * more parallel load; the machine's CPU during the runs says whether the cores are the wall; the writer's
+ * scaling across replicas and its distance to the best COPY say whether the writer reaches that limit.
  */
-function describeLimit(copy: Record<number, number>, writer: Record<number, number>, cores: number): string {
+function describeLimit(
+	copy: Record<number, number>,
+	writer: Record<number, number>,
+	cpu: { copyBusy: Record<number, number>; writerBusy: Record<number, number>; writerCores: Record<number, number> },
+	cores: number,
+): string {
 	const gain = (m: Record<number, number>, a: number, b: number) => m[b] / m[a];
 	const copyScales = (a: number, b: number) => gain(copy, a, b) >= 1.15;
 	let pg: string;
 	if (!copyScales(1, 2) && !copyScales(1, 4)) pg = `PostgreSQL: raw COPY does not scale past 1 connection on this ${cores}-core machine (x2 ${gain(copy, 1, 2).toFixed(2)}, x4 ${gain(copy, 1, 4).toFixed(2)} of x1)`;
 	else if (!copyScales(2, 4)) pg = `PostgreSQL: raw COPY scales to 2 connections (x${gain(copy, 1, 2).toFixed(2)}) but not to 4 (x${gain(copy, 1, 4).toFixed(2)} of x1) on this ${cores}-core machine`;
-	else pg = `PostgreSQL: raw COPY still scales at 4 connections (x${gain(copy, 1, 4).toFixed(2)} of x1); the limit lies beyond`;
+	else pg = `PostgreSQL: raw COPY still scales at 4 connections on this ${cores}-core machine (x${gain(copy, 1, 4).toFixed(2)} of x1)`;
+	pg += `, machine CPU ${pct(cpu.copyBusy[4])} busy at 4 connections`;
 	const best = Math.max(...Object.values(copy));
-	const w = `writer: x2 ${gain(writer, 1, 2).toFixed(2)}, x4 ${gain(writer, 1, 4).toFixed(2)} of x1, x4 at ${(writer[4] / best).toFixed(2)} of the best raw COPY`;
+	let w = `writer: x2 ${gain(writer, 1, 2).toFixed(2)}, x4 ${gain(writer, 1, 4).toFixed(2)} of x1, x4 at ${(writer[4] / best).toFixed(2)} of the best raw COPY`;
+	// The writer processes' own CPU tells whether they are the bottleneck; the machine's busy share includes
+	// PostgreSQL, NATS and whatever else runs on the machine.
+	const writerBound = cpu.writerCores[4] >= 0.8 * Math.min(4, cores);
+	w += `; with 4 replicas the writer processes used ${cpu.writerCores[4].toFixed(2)} of ${cores} cores (${writerBound ? "they are CPU-bound" : "they mostly wait for PostgreSQL"}), the machine was ${pct(cpu.writerBusy[4])} busy`;
+	if (cpu.writerBusy[4] >= 0.9 && !writerBound) w += " (PostgreSQL, NATS and other load): the cores PostgreSQL gets are the limit";
 	return `${pg}; ${w}`;
 }
 

@@ -4,7 +4,7 @@
  * command on the shared subscription it is given, so the process start-up is not part of any measurement.
  *   argv: --db URL --stream NAME --prefix SUBJECT_PREFIX
  *   parent -> child: {cmd: "start", subscription} | {cmd: "stop"} | {cmd: "exit"}
- *   child -> parent: {ev: "ready"} | {ev: "started"} | {ev: "committed", inserted} | {ev: "stopped", stats} | {ev: "error", message}
+ *   child -> parent: {ev: "ready"} | {ev: "started"} | {ev: "committed", inserted} | {ev: "stopped", stats, cpuMs} | {ev: "error", message}
  */
 import { JetStreamLog } from "../lib/log/jetstream";
 import { createPool } from "../lib/store/pool";
@@ -16,7 +16,7 @@ export type ChildEvent =
 	| { ev: "ready" }
 	| { ev: "started" }
 	| { ev: "committed"; inserted: number }
-	| { ev: "stopped"; stats: TickWriter["stats"] }
+	| { ev: "stopped"; stats: TickWriter["stats"]; cpuMs: number }
 	| { ev: "error"; message: string };
 
 function send(e: ChildEvent): void {
@@ -29,6 +29,7 @@ async function main(): Promise<void> {
 	const stream = argValue("--stream", "");
 	const log = await JetStreamLog.connect({ stream, subjectPrefix: argValue("--prefix", ""), name: `writer-scale-${process.pid}` });
 	let writer: TickWriter | null = null;
+	let cpuAtStart = process.cpuUsage();
 
 	process.on("message", (m: ChildCommand) => {
 		void (async () => {
@@ -43,13 +44,15 @@ async function main(): Promise<void> {
 						consumerName: "tick-writer",
 						onCommitted: (r) => send({ ev: "committed", inserted: r.insertedTrades + r.insertedQuotes }),
 					});
+					cpuAtStart = process.cpuUsage();
 					await writer.start();
 					send({ ev: "started" });
 				} else if (m.cmd === "stop") {
 					const w = writer;
 					writer = null;
 					await w?.stop();
-					send({ ev: "stopped", stats: w ? { ...w.stats } : (null as never) });
+					const cpu = process.cpuUsage(cpuAtStart);
+					send({ ev: "stopped", stats: w ? { ...w.stats } : (null as never), cpuMs: (cpu.user + cpu.system) / 1000 });
 				} else if (m.cmd === "exit") {
 					await writer?.stop();
 					await log.close();
