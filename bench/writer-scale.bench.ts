@@ -14,6 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { decodeWire, encodeEnvelope, tradeEnvelope } from "../lib/domain/codec";
 import { marketTopic, TICK_TOPIC_PATTERNS } from "../lib/domain/topics";
+import { Client } from "pg";
 import { JetStreamLog } from "../lib/log/jetstream";
 import { copyInto, TRADE_COLUMNS } from "../lib/writer/copy";
 import { makeTrades } from "../test/helpers/trades";
@@ -21,7 +22,7 @@ import { deleteStream } from "../test/helpers/nats";
 import { benchDatabase, fmt, median, report, RUNS, seconds, sizeArg } from "./common";
 import type { ChildCommand, ChildEvent } from "./writer-scale.child";
 
-const N = sizeArg("--trades", 2_000_000, 200_000);
+const N = sizeArg("--trades", 2_000_000, 160_000);
 const REPLICAS = [1, 2, 4] as const;
 const CONNECTIONS = [1, 2, 4] as const;
 const SYMBOLS = 8;
@@ -80,6 +81,66 @@ function busyShare(a: ReturnType<typeof machineCpu>, b: ReturnType<typeof machin
 	return a && b && b.total > a.total ? (b.busy - a.busy) / (b.total - a.total) : NaN;
 }
 
+/**
+ * What the bench database's busy backends are doing, sampled every 100 ms on a connection of its own while a
+ * measurement runs: "CPU" (no wait event) or the wait event ("Lock:extend", "LWLock:WALWrite", ...).
+ */
+function sampleWaits(url: string): { stop(): Promise<Map<string, number>> } {
+	const counts = new Map<string, number>();
+	const client = new Client({ connectionString: url });
+	let running = true;
+	const loop = (async () => {
+		await client.connect();
+		while (running) {
+			const r = await client.query<{ w: string }>(
+				`SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS w FROM pg_stat_activity
+				 WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid() AND backend_type = 'client backend'`,
+			);
+			for (const { w } of r.rows) counts.set(w, (counts.get(w) ?? 0) + 1);
+			await new Promise((res) => setTimeout(res, 100));
+		}
+		await client.end();
+	})();
+	return {
+		async stop() {
+			running = false;
+			await loop;
+			return counts;
+		},
+	};
+}
+
+/** "CPU 55%, Lock:extend 30%, LWLock:WALWrite 8%": the top wait states of the samples. */
+function topWaits(counts: Map<string, number>, n = 3): string {
+	const total = [...counts.values()].reduce((a, b) => a + b, 0);
+	if (!total) return "no samples";
+	return [...counts]
+		.sort((a, b) => b[1] - a[1])
+		.slice(0, n)
+		.map(([w, c]) => `${w} ${Math.round((100 * c) / total)}%`)
+		.join(", ");
+}
+
+/** What a PostgreSQL wait event means for this bench, for the `limit` sentence. */
+const WAIT_MEANING: Record<string, string> = {
+	"Lock:extend": "the relation extension lock: concurrent COPYs extend the one trades table and its index a page at a time",
+	"LWLock:WALWrite": "WAL writes: every transaction's rows and commit go through the one WAL",
+	"IO:WALSync": "WAL flushes at commit",
+	"LWLock:BufferContent": "index pages shared by concurrent inserts",
+	"Lock:transactionid": "row locks: concurrent writers marking the same dirty minutes",
+};
+
+/** The most frequent wait of the samples other than running on CPU, with its share; null when there are none. */
+function topBlockingWait(counts: Map<string, number>): { wait: string; share: number } | null {
+	const total = [...counts.values()].reduce((a, b) => a + b, 0);
+	const top = [...counts].filter(([w]) => w !== "CPU").sort((a, b) => b[1] - a[1])[0];
+	return total && top ? { wait: top[0], share: top[1] / total } : null;
+}
+
+function mergeCounts(into: Map<string, number>, from: Map<string, number>): void {
+	for (const [k, v] of from) into.set(k, (into.get(k) ?? 0) + v);
+}
+
 function command(r: Replica, c: ChildCommand): void {
 	r.proc.send(c);
 }
@@ -131,13 +192,14 @@ async function main() {
 		const countRows = async () => Number((await db.pool.query("SELECT count(*) AS n FROM trades")).rows[0].n);
 
 		/** Raw keyed COPY of the same rows with `conns` parallel connections, chunks dealt round robin, one transaction each. */
-		const rawCopy = async (conns: number): Promise<{ rps: number; busy: number }> => {
+		const rawCopy = async (conns: number): Promise<{ rps: number; busy: number; waits: Map<string, number> }> => {
 			await emptyTable();
 			const chunks: string[][] = Array.from({ length: conns }, () => []);
 			const msgsPerChunk = Math.max(1, Math.round(COPY_CHUNK_ROWS / PER_MESSAGE));
 			for (let i = 0, c = 0; i < copyRows.length; i += msgsPerChunk, c = (c + 1) % conns) chunks[c].push(copyRows.slice(i, i + msgsPerChunk).join(""));
 			const clients = await Promise.all(chunks.map(() => db.pool.connect()));
 			try {
+				const sampler = sampleWaits(db.url);
 				const cpu0 = machineCpu();
 				const s = performance.now();
 				await Promise.all(
@@ -151,9 +213,10 @@ async function main() {
 				);
 				const ms = performance.now() - s;
 				const busy = busyShare(cpu0, machineCpu());
+				const waits = await sampler.stop();
 				const n = await countRows();
 				if (n !== N) throw new Error(`raw COPY with ${conns} connections stored ${n} rows, expected ${N}`);
-				return { rps: N / (ms / 1000), busy };
+				return { rps: N / (ms / 1000), busy, waits };
 			} finally {
 				for (const cl of clients) cl.release();
 			}
@@ -161,11 +224,12 @@ async function main() {
 
 		let subscriptionSeq = 0;
 		/** The real writer with `k` replicas on one fresh shared subscription, from the start of the log to the last row stored. */
-		const writers = async (k: number): Promise<{ rps: number; busy: number; writerCores: number }> => {
+		const writers = async (k: number): Promise<{ rps: number; busy: number; writerCores: number; waits: Map<string, number> }> => {
 			await emptyTable();
 			const subscription = `bench-scale-${k}-${++subscriptionSeq}`;
 			const team = replicas.slice(0, k);
 			for (const r of team) r.inserted = 0;
+			const sampler = sampleWaits(db.url);
 			const cpu0 = machineCpu();
 			const s = performance.now();
 			const started = team.map((r) => awaitEvent(r, "started"));
@@ -184,6 +248,7 @@ async function main() {
 			});
 			const ms = performance.now() - s;
 			const busy = busyShare(cpu0, machineCpu());
+			const waits = await sampler.stop();
 			const stopped = team.map((r) => awaitEvent(r, "stopped"));
 			for (const r of team) command(r, { cmd: "stop" });
 			const stoppedEvents = (await Promise.all(stopped)).flatMap((e) => (e.ev === "stopped" ? [e] : []));
@@ -195,9 +260,9 @@ async function main() {
 			if (n !== N) throw new Error(`${k} writer replicas: table has ${n} rows, expected ${N}`);
 			log(
 				`  writer x${k}: ${fmt(N / (ms / 1000))} rows/s (${seconds(ms)}; rows per replica ${stats.map((x) => fmt(x.insertedTrades)).join(" / ")}, ` +
-					`duplicates ${stats.reduce((a, x) => a + x.duplicates, 0)}; machine CPU ${pct(busy)} busy, writers ${writerCores.toFixed(2)} cores)`,
+					`duplicates ${stats.reduce((a, x) => a + x.duplicates, 0)}; machine CPU ${pct(busy)} busy, writers ${writerCores.toFixed(2)} cores; PostgreSQL backends ${topWaits(waits)})`,
 			);
-			return { rps: N / (ms / 1000), busy, writerCores };
+			return { rps: N / (ms / 1000), busy, writerCores, waits };
 		};
 
 		const writerRps: Record<number, number[]> = Object.fromEntries(REPLICAS.map((k) => [k, []]));
@@ -205,6 +270,8 @@ async function main() {
 		const writerBusy: Record<number, number[]> = Object.fromEntries(REPLICAS.map((k) => [k, []]));
 		const writerCores: Record<number, number[]> = Object.fromEntries(REPLICAS.map((k) => [k, []]));
 		const copyBusy: Record<number, number[]> = Object.fromEntries(CONNECTIONS.map((k) => [k, []]));
+		const writerWaits: Record<number, Map<string, number>> = Object.fromEntries(REPLICAS.map((k) => [k, new Map()]));
+		const copyWaits: Record<number, Map<string, number>> = Object.fromEntries(CONNECTIONS.map((k) => [k, new Map()]));
 		for (let run = 1; run <= RUNS; run++) {
 			log(`run ${run}/${RUNS}`);
 			// Interleaved, so drift on a shared machine hits writer and baseline alike.
@@ -213,12 +280,14 @@ async function main() {
 				const cp = await rawCopy(c);
 				copyRps[c].push(cp.rps);
 				copyBusy[c].push(cp.busy);
-				log(`  raw COPY x${c}: ${fmt(cp.rps)} rows/s (machine CPU ${pct(cp.busy)} busy)`);
+				mergeCounts(copyWaits[c], cp.waits);
+				log(`  raw COPY x${c}: ${fmt(cp.rps)} rows/s (machine CPU ${pct(cp.busy)} busy; PostgreSQL backends ${topWaits(cp.waits)})`);
 				const k = REPLICAS[i];
 				const w = await writers(k);
 				writerRps[k].push(w.rps);
 				writerBusy[k].push(w.busy);
 				writerCores[k].push(w.writerCores);
+				mergeCounts(writerWaits[k], w.waits);
 			}
 		}
 
@@ -233,6 +302,9 @@ async function main() {
 			copyBusy: Object.fromEntries(CONNECTIONS.map((c) => [c, median(copyBusy[c])])) as Record<number, number>,
 			writerBusy: Object.fromEntries(REPLICAS.map((k) => [k, median(writerBusy[k])])) as Record<number, number>,
 			writerCores: Object.fromEntries(REPLICAS.map((k) => [k, median(writerCores[k])])) as Record<number, number>,
+			writerWaits: Object.fromEntries(REPLICAS.map((k) => [k, topWaits(writerWaits[k])])) as Record<number, string>,
+			copyWaits: Object.fromEntries(CONNECTIONS.map((c) => [c, topWaits(copyWaits[c])])) as Record<number, string>,
+			writerBlock: topBlockingWait(writerWaits[4]),
 		};
 		const limit = describeLimit(copyMed, writerMed, cpu, os.cpus().length);
 
@@ -246,6 +318,7 @@ async function main() {
 					`          ${pct(cpu.writerBusy[k]).padStart(4)} / ${pct(cpu.copyBusy[k]).padStart(4)}                      ${cpu.writerCores[k].toFixed(2)} cores`,
 			);
 		}
+		for (const k of REPLICAS) log(`  PostgreSQL backends, writer x${k}: ${cpu.writerWaits[k]}; raw COPY x${k}: ${cpu.copyWaits[k]}`);
 		log(`  limit: ${limit}`);
 
 		report({
@@ -265,6 +338,8 @@ async function main() {
 			ratio_runs: perRun.map((r) => Number(r.toFixed(3))),
 			machine_cpu_busy_writer: Object.fromEntries(REPLICAS.map((k) => [`x${k}`, Number(cpu.writerBusy[k].toFixed(2))])),
 			machine_cpu_busy_copy: Object.fromEntries(CONNECTIONS.map((c) => [`x${c}`, Number(cpu.copyBusy[c].toFixed(2))])),
+			pg_waits_writer: Object.fromEntries(REPLICAS.map((k) => [`x${k}`, cpu.writerWaits[k]])),
+			pg_waits_copy: Object.fromEntries(CONNECTIONS.map((c) => [`x${c}`, cpu.copyWaits[c]])),
 			writer_process_cores: Object.fromEntries(REPLICAS.map((k) => [`x${k}`, Number(cpu.writerCores[k].toFixed(2))])),
 			limit,
 		});
@@ -289,7 +364,14 @@ function pct(x: number): string {
 function describeLimit(
 	copy: Record<number, number>,
 	writer: Record<number, number>,
-	cpu: { copyBusy: Record<number, number>; writerBusy: Record<number, number>; writerCores: Record<number, number> },
+	cpu: {
+		copyBusy: Record<number, number>;
+		writerBusy: Record<number, number>;
+		writerCores: Record<number, number>;
+		writerWaits: Record<number, string>;
+		copyWaits: Record<number, string>;
+		writerBlock: { wait: string; share: number } | null;
+	},
 	cores: number,
 ): string {
 	const gain = (m: Record<number, number>, a: number, b: number) => m[b] / m[a];
@@ -306,6 +388,11 @@ function describeLimit(
 	const writerBound = cpu.writerCores[4] >= 0.8 * Math.min(4, cores);
 	w += `; with 4 replicas the writer processes used ${cpu.writerCores[4].toFixed(2)} of ${cores} cores (${writerBound ? "they are CPU-bound" : "they mostly wait for PostgreSQL"}), the machine was ${pct(cpu.writerBusy[4])} busy`;
 	if (cpu.writerBusy[4] >= 0.9 && !writerBound) w += " (PostgreSQL, NATS and other load): the cores PostgreSQL gets are the limit";
+	w += `; PostgreSQL backends at 4 replicas: ${cpu.writerWaits[4]} (raw COPY x4: ${cpu.copyWaits[4]})`;
+	const b = cpu.writerBlock;
+	if (b && b.share >= 0.25) {
+		return `PostgreSQL: at 4 replicas its backends wait ${pct(b.share)} of the time on ${b.wait}${WAIT_MEANING[b.wait] ? ` (${WAIT_MEANING[b.wait]})` : ""}; ${pg}; ${w}`;
+	}
 	return `${pg}; ${w}`;
 }
 
