@@ -391,7 +391,7 @@ function describeLimit(
 	w += `; PostgreSQL backends at 4 replicas: ${cpu.writerWaits[4]} (raw COPY x4: ${cpu.copyWaits[4]})`;
 	const b = cpu.writerBlock;
 	if (b && b.share >= 0.25) {
-		return `PostgreSQL: at 4 replicas its backends wait ${pct(b.share)} of the time on ${b.wait}${WAIT_MEANING[b.wait] ? ` (${WAIT_MEANING[b.wait]})` : ""}; ${pg}; ${w}`;
+		return `PostgreSQL: at 4 replicas its backends wait ${pct(b.share)} of the time on ${b.wait}${WAIT_MEANING[b.wait] ? ` (${WAIT_MEANING[b.wait]})` : ""}; ${pg.replace(/^PostgreSQL: /, "")}; ${w}`;
 	}
 	return `${pg}; ${w}`;
 }
