@@ -4,11 +4,18 @@
  * stored 1m candles of their clean minutes with an aggregation of the raw ticks of their dirty minutes and of
  * the current minute, exactly as the cascade will combine them, so a tick shows in every timeframe as soon as
  * it is committed and the answer does not change when the cascade runs.
+ *
+ * Two ways to the same answer:
+ * - one statement (fill=none, at most ONE_STATEMENT_MAX_BUCKETS buckets, the API's usual case): stored
+ *   candles, dirty minutes, the open minute and the live aggregation in one prepared SQL statement, so one
+ *   round trip, no planning per query, and one snapshot (a statement sees one snapshot; no transaction);
+ * - a snapshot transaction (fill=previous or a longer range): stored candles, then the dirty minutes, then the
+ *   live buckets, and for fill=previous the close before the range, in one REPEATABLE READ transaction.
  */
 import type { Pool, PoolClient } from "pg";
 import { TIMEFRAMES, TIMEFRAME_MS, type Timeframe } from "../domain/timeframes";
 import type { Candle, PriceType } from "../domain/types";
-import { ceilBucket, countBucketsInRange, floorBucket, sourceOfPriceType } from "./buckets";
+import { ceilBucket, countBucketsInRange, floorBucket, sourceOfPriceType, type DirtySource } from "./buckets";
 import { binSql, intervalSql, minuteFromTicksSql, minuteHasTicksSql, tableOf } from "./sql";
 import { withTransaction } from "../store/pool";
 
@@ -28,6 +35,16 @@ export interface CandleQuery {
 
 /** Refuse absurd ranges before building them in memory; the API limits ranges far below this. */
 export const MAX_QUERY_BUCKETS = 1_000_000;
+
+/**
+ * Ranges up to this many buckets (fill=none) are answered in one statement. The bound keeps that statement's
+ * planned cost far below jit_above_cost: unlike the snapshot path it runs outside a transaction, so it cannot
+ * `SET LOCAL jit = off`, and JIT compilation would cost more than these index-bound reads.
+ */
+export const ONE_STATEMENT_MAX_BUCKETS = 10_000;
+
+/** How a query is answered; `auto` (getCandles) picks the one statement whenever it applies. */
+export type CandlePath = "auto" | "one-statement" | "snapshot";
 
 interface CandleRow {
 	bucket: Date;
@@ -51,22 +68,121 @@ function tickPriceSql(p: PriceType): string {
 	return p === "trade" ? "price" : p === "bid" ? "bid" : p === "ask" ? "ask" : "(bid + ask) * 0.5";
 }
 
-export async function getCandles(pool: Pool, q: CandleQuery): Promise<Candle[]> {
+/** A validated query in milliseconds. */
+interface Range {
+	tf: Timeframe;
+	size: number;
+	/** Start of the first bucket that starts at or after `from`. */
+	first: number;
+	toMs: number;
+	/** End of the last bucket that starts before `to`. */
+	end: number;
+	nowMs: number;
+	/** Start of the open bucket (the one holding now). */
+	nowBucket: number;
+	count: number;
+	source: DirtySource;
+}
+
+function rangeOf(q: CandleQuery): Range {
 	const tf = q.timeframe;
-	const size = TIMEFRAME_MS[tf];
 	const fromMs = q.from.getTime();
 	const toMs = q.to.getTime();
 	const nowMs = (q.now ?? new Date()).getTime();
 	if (!Number.isFinite(fromMs) || !Number.isFinite(toMs) || !Number.isFinite(nowMs)) throw new RangeError("from, to and now must be valid dates");
 	if (!TIMEFRAMES.includes(tf)) throw new RangeError(`unknown timeframe ${String(tf)}`);
 	const count = countBucketsInRange(fromMs, toMs, tf);
-	if (count === 0) return [];
 	if (count > MAX_QUERY_BUCKETS) throw new RangeError(`range holds ${count} ${tf} buckets, more than ${MAX_QUERY_BUCKETS}`);
-	const first = ceilBucket(fromMs, tf);
-	const end = ceilBucket(toMs, tf); // end of the last bucket that starts before `to`
-	const source = sourceOfPriceType(q.price);
-	const iso = (ms: number) => new Date(ms).toISOString();
+	return {
+		tf,
+		size: TIMEFRAME_MS[tf],
+		first: ceilBucket(fromMs, tf),
+		toMs,
+		end: ceilBucket(toMs, tf),
+		nowMs,
+		nowBucket: floorBucket(nowMs, tf),
+		count,
+		source: sourceOfPriceType(q.price),
+	};
+}
 
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * The live candles of a timeframe from CTE `w` (venue, symbol, bucket: the live minutes) and `lb` (b: the live
+ * buckets): raw ticks of the live minutes plus the stored 1m candles of the buckets' other minutes, combined as
+ * the cascade combines them. `$1` venue, `$2` symbol, `$3` price type; `liveMinutes` is an array expression of
+ * the live minutes. Yields bucket, open, high, low, close, volume, trades, repaired; a live bucket with no
+ * candle at all yields no row.
+ */
+function liveCandlesSql(tf: Timeframe, source: DirtySource, liveMinutes: string): string {
+	return `SELECT ${binSql(tf, "bucket")} AS bucket,
+			(array_agg(open ORDER BY bucket))[1] AS open, max(high) AS high, min(low) AS low,
+			(array_agg(close ORDER BY bucket DESC))[1] AS close, sum(volume) AS volume, sum(trades)::bigint AS trades, bool_or(repaired) AS repaired
+		FROM (
+			SELECT x.bucket, x.open, x.high, x.low, x.close, x.volume, x.trades, false AS repaired
+			FROM (${minuteFromTicksSql(source)}) x WHERE x.price_type = $3
+			UNION ALL
+			SELECT c.bucket, c.open, c.high, c.low, c.close, c.volume, c.trades, c.repaired
+			FROM lb JOIN ${tableOf("1m")} c ON c.venue = $1 AND c.symbol = $2 AND c.price_type = $3
+				AND c.bucket >= lb.b AND c.bucket < lb.b + ${intervalSql(tf)}
+			-- a repaired minute without ticks (sql/009) is its stored candle, live or not
+			WHERE c.bucket <> ALL (${liveMinutes}) OR (c.repaired AND NOT ${minuteHasTicksSql(source, "c")})
+		) ch
+		GROUP BY 1`;
+}
+
+/**
+ * The whole answer for fill=none in one statement. Params: $1 venue, $2 symbol, $3 price type, $4 source,
+ * $5 first bucket, $6 `to`, $7 end of the last bucket, $8 the open minute when the open bucket is in range
+ * (else NULL). Stored candles of the live buckets are replaced by the live answer, even by none.
+ */
+export function oneStatementSql(tf: Timeframe, source: DirtySource): string {
+	return `WITH lm AS (
+			SELECT bucket AS m FROM dirty_buckets WHERE venue = $1 AND symbol = $2 AND source = $4 AND bucket >= $5 AND bucket < $7
+			UNION
+			SELECT $8::timestamptz WHERE $8::timestamptz IS NOT NULL),
+		w AS (SELECT $1::text AS venue, $2::text AS symbol, m AS bucket FROM lm),
+		lb AS (SELECT DISTINCT ${binSql(tf, "m")} AS b FROM lm),
+		live AS (${liveCandlesSql(tf, source, "ARRAY(SELECT m FROM lm)")})
+		SELECT s.bucket, s.open, s.high, s.low, s.close, s.volume, s.trades, s.repaired FROM ${tableOf(tf)} s
+		WHERE s.venue = $1 AND s.symbol = $2 AND s.price_type = $3 AND s.bucket >= $5 AND s.bucket < $6
+			AND NOT EXISTS (SELECT 1 FROM lb WHERE lb.b = s.bucket)
+		UNION ALL
+		SELECT bucket, open, high, low, close, volume, trades, repaired FROM live WHERE bucket >= $5 AND bucket < $6
+		ORDER BY bucket`;
+}
+
+export async function getCandles(pool: Pool, q: CandleQuery): Promise<Candle[]> {
+	return getCandlesVia(pool, q, "auto");
+}
+
+/**
+ * getCandles by a chosen path (tests and the bench compare them; both give the same answer). `one-statement`
+ * applies to fill=none only.
+ */
+export async function getCandlesVia(pool: Pool, q: CandleQuery, path: CandlePath): Promise<Candle[]> {
+	const r = rangeOf(q);
+	if (r.count === 0) return [];
+	if (path === "one-statement" && q.fill !== "none") throw new RangeError("the one-statement path answers fill=none only");
+	if (path === "one-statement" || (path === "auto" && q.fill === "none" && r.count <= ONE_STATEMENT_MAX_BUCKETS)) return inOneStatement(pool, q, r);
+	return inSnapshot(pool, q, r);
+}
+
+async function inOneStatement(pool: Pool, q: CandleQuery, r: Range): Promise<Candle[]> {
+	const openMinute = r.nowBucket >= r.first && r.nowBucket < r.toMs ? iso(floorBucket(r.nowMs, "1m")) : null;
+	// A named (prepared) statement: parsed and planned once per connection and timeframe instead of per query, which
+	// would cost more than running it. After five runs PostgreSQL keeps a generic plan (the same index-bound plan).
+	const res = await pool.query<CandleRow>({
+		name: `mdp_candles_${r.tf}_${r.source}`,
+		text: oneStatementSql(r.tf, r.source),
+		values: [q.venue, q.symbol, q.price, r.source, iso(r.first), iso(r.toMs), iso(r.end), openMinute],
+	});
+	return res.rows.map(toCandle);
+}
+
+async function inSnapshot(pool: Pool, q: CandleQuery, r: Range): Promise<Candle[]> {
+	const { tf, size, first, toMs, end, nowMs, nowBucket, source } = r;
 	// One snapshot for everything: a cascade committing in between must not make us count a minute twice.
 	return withTransaction(pool, async (client) => {
 		await client.query("SET LOCAL jit = off"); // short index-bound queries; JIT would only add latency
@@ -80,42 +196,28 @@ export async function getCandles(pool: Pool, q: CandleQuery): Promise<Candle[]> 
 			`SELECT bucket FROM dirty_buckets WHERE venue = $1 AND symbol = $2 AND source = $3 AND bucket >= $4 AND bucket < $5`,
 			[q.venue, q.symbol, source, iso(first), iso(end)],
 		);
-		const liveMinutes = new Set<number>(dirty.rows.map((r) => r.bucket.getTime()));
+		const liveMinutes = new Set<number>(dirty.rows.map((x) => x.bucket.getTime()));
 		const liveBuckets = new Set<number>([...liveMinutes].map((m) => floorBucket(m, tf)));
-		const nowBucket = floorBucket(nowMs, tf);
 		if (nowBucket >= first && nowBucket < toMs) {
 			liveBuckets.add(nowBucket);
 			liveMinutes.add(floorBucket(nowMs, "1m"));
 		}
 
 		const byBucket = new Map<number, Candle>();
-		for (const r of stored.rows) byBucket.set(r.bucket.getTime(), toCandle(r));
+		for (const x of stored.rows) byBucket.set(x.bucket.getTime(), toCandle(x));
 		if (liveBuckets.size) {
 			const minutes = [...liveMinutes].sort((a, b) => a - b).map(iso);
 			const live = await client.query<CandleRow>(
 				`WITH w AS (SELECT $1::text AS venue, $2::text AS symbol, m AS bucket FROM unnest($5::timestamptz[]) AS m),
-				lb AS (SELECT unnest($4::timestamptz[]) AS b),
-				ch AS (
-					SELECT x.bucket, x.open, x.high, x.low, x.close, x.volume, x.trades, false AS repaired
-					FROM (${minuteFromTicksSql(source)}) x WHERE x.price_type = $3
-					UNION ALL
-					SELECT c.bucket, c.open, c.high, c.low, c.close, c.volume, c.trades, c.repaired
-					FROM lb JOIN ${tableOf("1m")} c ON c.venue = $1 AND c.symbol = $2 AND c.price_type = $3
-						AND c.bucket >= lb.b AND c.bucket < lb.b + ${intervalSql(tf)}
-					-- a repaired minute without ticks (sql/009) is its stored candle, live or not
-					WHERE c.bucket <> ALL ($5::timestamptz[]) OR (c.repaired AND NOT ${minuteHasTicksSql(source, "c")})
-				)
-				SELECT ${binSql(tf, "bucket")} AS bucket,
-					(array_agg(open ORDER BY bucket))[1] AS open, max(high) AS high, min(low) AS low,
-					(array_agg(close ORDER BY bucket DESC))[1] AS close, sum(volume) AS volume, sum(trades)::bigint AS trades, bool_or(repaired) AS repaired
-				FROM ch GROUP BY 1`,
+				lb AS (SELECT unnest($4::timestamptz[]) AS b)
+				${liveCandlesSql(tf, source, "$5::timestamptz[]")}`,
 				[...key, [...liveBuckets].sort((a, b) => a - b).map(iso), minutes],
 			);
 			// A live bucket's answer replaces whatever is stored for it, including nothing at all.
 			for (const b of liveBuckets) byBucket.delete(b);
-			for (const r of live.rows) {
-				const b = r.bucket.getTime();
-				if (b >= first && b < toMs) byBucket.set(b, toCandle(r));
+			for (const x of live.rows) {
+				const b = x.bucket.getTime();
+				if (b >= first && b < toMs) byBucket.set(b, toCandle(x));
 			}
 		}
 
