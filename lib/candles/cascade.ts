@@ -174,6 +174,18 @@ export function levelRebuildSql(tf: Timeframe): string {
 		SELECT * FROM up UNION ALL SELECT * FROM del`;
 }
 
+/**
+ * How a cycle's transaction starts (one round trip):
+ * - jit off: many short index probes; JIT compilation (triggered by the row estimates of large unnest() arrays)
+ *   would cost ~200 ms per statement and save nothing.
+ * - synchronous_commit off: the commit does not wait for its WAL flush (up to 3 x wal_writer_delay later). Safe
+ *   here because a cycle only writes what the durable ticks and marks determine: a crash in that window loses
+ *   the whole transaction or none of it (never part of it), so the claimed marks come back with the old candles
+ *   and the next cycle rebuilds the same rows; and WAL is flushed in order, so a later durable commit (another
+ *   leader's higher fence token) is never kept while an earlier one is lost, and the fence stays monotonic.
+ */
+export const CYCLE_BEGIN = "BEGIN; SET LOCAL jit = off; SET LOCAL synchronous_commit = off";
+
 /** Claim up to `max` dirty minutes that no writer holds locked. */
 export const CLAIM_SQL = `DELETE FROM dirty_buckets
 	WHERE (venue, symbol, source, bucket) IN (
@@ -224,9 +236,6 @@ export async function runCascadeCycle(pool: Pool, opts: CascadeOptions): Promise
 	const maxDirty = opts.maxDirty ?? DEFAULT_MAX_DIRTY;
 	if (!Number.isInteger(maxDirty) || maxDirty < 1) throw new RangeError(`maxDirty must be a positive integer (got ${maxDirty})`);
 	const result = await withTransaction(pool, async (client): Promise<CycleResult> => {
-		// Many short index probes: JIT compilation (triggered by the row estimates of large unnest() arrays)
-		// would cost ~200 ms per statement and save nothing.
-		await client.query("SET LOCAL jit = off");
 		await takeFence(client, fenceName, opts.fenceToken, opts.holder);
 		const claim = await client.query<{ venue: string; symbol: string; source: DirtySource; bucket: Date }>(CLAIM_SQL, [maxDirty]);
 		const perLevel = zeroCounts();
@@ -239,7 +248,7 @@ export async function runCascadeCycle(pool: Pool, opts: CascadeOptions): Promise
 			}
 		}
 		return { claimed: claim.rows.length, perLevel, windows, durationMs: 0 };
-	});
+	}, CYCLE_BEGIN);
 	result.durationMs = performance.now() - t0;
 	if (result.claimed) {
 		opts.logger?.debug?.(`cascade: ${result.claimed} dirty minutes, written ${TIMEFRAMES.map((tf) => `${tf}=${result.perLevel[tf]}`).join(" ")} in ${result.durationMs.toFixed(1)} ms`);
