@@ -1,7 +1,7 @@
 /**
  * The candle cascade: one fenced transaction claims dirty 1m buckets, rebuilds their 1m candles from the raw
  * ticks, then 5m from 1m, 15m from 5m, 1h from 15m, 4h from 1h, 12h from 4h, 1d from 12h and 1w from 1d, each level only over the
- * parents of the windows that really changed below it. Set-based (a couple of statements per level over
+ * parents of the windows that really changed below it. Set-based (one statement per level over
  * unnest() arrays) and bounded by primary-key ranges, so a cycle costs what its dirty windows cost, whatever
  * the size of the history. Plain SQL: works the same on TimescaleDB hypertables.
  *
