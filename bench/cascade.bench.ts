@@ -30,7 +30,14 @@ async function main() {
 	const db = await benchDatabase("cascade");
 	try {
 		const t0 = performance.now();
-		// History straight from SQL: N trades over DAYS days, SYMBOLS symbols, exact numeric prices and sizes.
+		// History straight from SQL: N trades over DAYS days, SYMBOLS symbols, exact numeric prices and sizes. The
+		// primary key is built once after the load (a sorted build) instead of row by row: the same index, faster.
+		const pk = (
+			await db.pool.query<{ name: string; def: string }>(
+				"SELECT conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'trades'::regclass AND contype = 'p'",
+			)
+		).rows[0];
+		if (pk) await db.pool.query(`ALTER TABLE trades DROP CONSTRAINT "${pk.name}"`);
 		await db.pool.query(
 			`INSERT INTO trades (venue, symbol, time, trade_id, price, qty, side, recv_time)
 			 SELECT 'kraken', 'SYM' || (i % $2) || '-USD-SPOT', t, i,
@@ -40,6 +47,7 @@ async function main() {
 			        LATERAL (SELECT timestamptz '${START}' + (i::float8 / $1 * $3 * 86400) * interval '1 second' AS t) x`,
 			[N, SYMBOLS, DAYS],
 		);
+		if (pk) await db.pool.query(`ALTER TABLE trades ADD CONSTRAINT "${pk.name}" ${pk.def}`);
 		await db.pool.query("VACUUM ANALYZE trades");
 		console.error(`stored ${fmt(N)} trades over ${DAYS} days for ${SYMBOLS} symbols in ${seconds(performance.now() - t0)}`);
 
