@@ -156,7 +156,11 @@ async function oneRun(run: number): Promise<{ nodePeakMb: number; nodeHwmMb: num
 	child.stdout!.on("data", keep);
 	child.stderr!.on("data", keep);
 	const seen = new Set<number>();
-	const onSignal = () => void killGroup(child, seen).finally(() => process.exit(130));
+	const onSignal = () =>
+		void killGroup(child, seen).finally(() => {
+			rmSync(dir, { recursive: true, force: true });
+			process.exit(130);
+		});
 	process.once("SIGINT", onSignal);
 	process.once("SIGTERM", onSignal);
 	try {
