@@ -1,7 +1,7 @@
 /**
  * The candle cascade: one fenced transaction claims dirty 1m buckets, rebuilds their 1m candles from the raw
  * ticks, then 5m from 1m, 15m from 5m, 1h from 15m, 4h from 1h, 12h from 4h, 1d from 12h and 1w from 1d, each level only over the
- * parents of the windows that really changed below it. Set-based (a couple of statements per level over
+ * parents of the windows that really changed below it. Set-based (one statement per level over
  * unnest() arrays) and bounded by primary-key ranges, so a cycle costs what its dirty windows cost, whatever
  * the size of the history. Plain SQL: works the same on TimescaleDB hypertables.
  *
@@ -26,7 +26,7 @@ import {
 	type DirtySource,
 	type WindowSummary,
 } from "./buckets";
-import { binSql, intervalSql, levelFromChildrenSql, levelHasChildrenSql, minuteFromTicksSql, minuteHasTicksSql, tableOf, upsertSql } from "./sql";
+import { binSql, intervalSql, levelFromChildrenSql, levelHasChildrenSql, minuteFromTicksSql, minuteHasTicksSql, tableOf, upsertIntoSql } from "./sql";
 
 export const DEFAULT_FENCE_NAME = "cascade-refresher";
 export const DEFAULT_MAX_DIRTY = 50_000;
@@ -126,23 +126,25 @@ const W_MINUTES = `WITH w AS (SELECT DISTINCT venue, symbol, bucket FROM unnest(
 const W_LEVEL = `WITH w AS (SELECT DISTINCT venue, symbol, price_type, bucket FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS u(venue, symbol, price_type, bucket))`;
 
 /**
- * Statements of the 1m rebuild of one source; exported for EXPLAIN checks. Params: venue[], symbol[], bucket[].
- * A repaired 1m candle (built from venue candles for a feed gap, sql/009) without ticks is kept, and `repaired`
- * lists such minutes so the levels above are rebuilt over them too.
+ * The 1m rebuild of one source as one statement (one round trip, one snapshot): upsert the candles of the
+ * windows that have ticks, delete the non-repaired candles of the windows whose ticks are all gone (a disjoint
+ * set of rows: no ticks, no upsert), and return the keys of both. A repaired 1m candle (built from venue candles
+ * for a feed gap, sql/009) without ticks is kept; with `withRepaired` (only while some 1m candle is repaired at
+ * all) the keys of such candles of these minutes are returned too, so the levels above are rebuilt over them.
+ * Params: venue[], symbol[], bucket[]. Exported for EXPLAIN checks.
  */
-export function minuteRebuildSql(source: DirtySource): { upsert: string; remove: string; repaired: string } {
+export function minuteRebuildSql(source: DirtySource, withRepaired: boolean): string {
 	const types = SOURCE_PRICE_TYPES[source].map((p) => `'${p}'`).join(", ");
-	return {
-		upsert: upsertSql("1m", W_MINUTES, minuteFromTicksSql(source)),
-		remove: `${W_MINUTES}
-			DELETE FROM ${tableOf("1m")} c USING w
+	const kept = `SELECT c.venue, c.symbol, c.price_type, c.bucket FROM ${tableOf("1m")} c JOIN w ON c.venue = w.venue AND c.symbol = w.symbol AND c.bucket = w.bucket
+			WHERE c.price_type IN (${types}) AND c.repaired`;
+	return `${W_MINUTES},
+		up AS (${upsertIntoSql("1m", minuteFromTicksSql(source))}),
+		del AS (DELETE FROM ${tableOf("1m")} c USING w
 			WHERE c.venue = w.venue AND c.symbol = w.symbol AND c.price_type IN (${types}) AND c.bucket = w.bucket
 				AND NOT c.repaired AND NOT ${minuteHasTicksSql(source)}
-			RETURNING c.venue, c.symbol, c.price_type, c.bucket`,
-		repaired: `${W_MINUTES}
-			SELECT c.venue, c.symbol, c.price_type, c.bucket FROM ${tableOf("1m")} c JOIN w ON c.venue = w.venue AND c.symbol = w.symbol AND c.bucket = w.bucket
-			WHERE c.price_type IN (${types}) AND c.repaired`,
-	};
+			RETURNING c.venue, c.symbol, c.price_type, c.bucket)
+		SELECT * FROM up UNION ALL SELECT * FROM del${withRepaired ? `
+		UNION ALL ${kept}` : ""}`;
 }
 
 /** Set `repaired` on the windows of level tf in CTE w from its children. Params: venue[], symbol[], price_type[], bucket[]. */
@@ -155,19 +157,34 @@ export function levelRepairedFlagSql(tf: Timeframe): string {
 				AND c.price_type = w.price_type AND c.bucket >= w.bucket AND c.bucket < w.bucket + ${intervalSql(tf)} AND c.repaired)`;
 }
 
-/** Statements of the rebuild of level tf (not 1m) from its child level. Params: venue[], symbol[], price_type[], bucket[]. */
-export function levelRebuildSql(tf: Timeframe): { upsert: string; remove: string } {
+/**
+ * The rebuild of level tf (not 1m) from its child level as one statement: upsert the windows that have children,
+ * delete the candles of the windows that have none left (disjoint: no children, no upsert row), return the keys
+ * of both. Params: venue[], symbol[], price_type[], bucket[].
+ */
+export function levelRebuildSql(tf: Timeframe): string {
 	const child = CHILD_TIMEFRAME[tf];
 	if (!child) throw new RangeError(`${tf} is built from ticks, not from a child level`);
-	return {
-		upsert: upsertSql(tf, W_LEVEL, levelFromChildrenSql(tf, child)),
-		remove: `${W_LEVEL}
-			DELETE FROM ${tableOf(tf)} c USING w
+	return `${W_LEVEL},
+		up AS (${upsertIntoSql(tf, levelFromChildrenSql(tf, child))}),
+		del AS (DELETE FROM ${tableOf(tf)} c USING w
 			WHERE c.venue = w.venue AND c.symbol = w.symbol AND c.price_type = w.price_type AND c.bucket = w.bucket
 				AND NOT ${levelHasChildrenSql(tf, child)}
-			RETURNING c.venue, c.symbol, c.price_type, c.bucket`,
-	};
+			RETURNING c.venue, c.symbol, c.price_type, c.bucket)
+		SELECT * FROM up UNION ALL SELECT * FROM del`;
 }
+
+/**
+ * How a cycle's transaction starts (one round trip):
+ * - jit off: many short index probes; JIT compilation (triggered by the row estimates of large unnest() arrays)
+ *   would cost ~200 ms per statement and save nothing.
+ * - synchronous_commit off: the commit does not wait for its WAL flush (up to 3 x wal_writer_delay later). Safe
+ *   here because a cycle only writes what the durable ticks and marks determine: a crash in that window loses
+ *   the whole transaction or none of it (never part of it), so the claimed marks come back with the old candles
+ *   and the next cycle rebuilds the same rows; and WAL is flushed in order, so a later durable commit (another
+ *   leader's higher fence token) is never kept while an earlier one is lost, and the fence stays monotonic.
+ */
+export const CYCLE_BEGIN = "BEGIN; SET LOCAL jit = off; SET LOCAL synchronous_commit = off";
 
 /** Claim up to `max` dirty minutes that no writer holds locked. */
 export const CLAIM_SQL = `DELETE FROM dirty_buckets
@@ -178,21 +195,19 @@ export const CLAIM_SQL = `DELETE FROM dirty_buckets
 /** Rebuild 1m..1w over the given dirty minutes inside the caller's transaction; returns the changed windows per level. */
 async function cascadeOver(client: PoolClient, claimed: { venue: string; symbol: string; source: DirtySource; bucket: Date }[]): Promise<Record<Timeframe, CandleWindow[]>> {
 	const changed = {} as Record<Timeframe, CandleWindow[]>;
+	// Repaired candles matter only while some 1m candle is repaired (one probe of a small partial index). The
+	// cascade never creates a repaired candle nor deletes one, so the answer holds for the whole cycle: a repair
+	// committed meanwhile marks its minutes dirty for the next cycle.
+	const anyRepaired = (await client.query<{ r: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${tableOf("1m")} WHERE repaired) AS r`)).rows[0].r;
 	const minute: CandleWindow[] = [];
 	for (const source of ["trades", "quotes"] as const) {
 		const mine = claimed.filter((c) => c.source === source);
 		if (!mine.length) continue;
 		const params = [mine.map((c) => c.venue), mine.map((c) => c.symbol), mine.map((c) => c.bucket.toISOString())];
-		const sql = minuteRebuildSql(source);
-		const up = await client.query<KeyRow>(sql.upsert, params);
-		const del = await client.query<KeyRow>(sql.remove, params);
-		const kept = await client.query<KeyRow>(sql.repaired, params);
-		minute.push(...rowsToWindows(up.rows), ...rowsToWindows(del.rows), ...rowsToWindows(kept.rows));
+		const rows = await client.query<KeyRow>(minuteRebuildSql(source, anyRepaired), params);
+		minute.push(...rowsToWindows(rows.rows));
 	}
 	changed["1m"] = sortWindows(minute);
-	// Parents are flagged only while some 1m candle is repaired (one probe of a partial index; the cascade never
-	// deletes a repaired minute, so without one no parent can need its flag changed).
-	const anyRepaired = (await client.query<{ r: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${tableOf("1m")} WHERE repaired) AS r`)).rows[0].r;
 	let below = changed["1m"];
 	for (const tf of TIMEFRAMES) {
 		if (tf === "1m") continue;
@@ -202,11 +217,9 @@ async function cascadeOver(client: PoolClient, claimed: { venue: string; symbol:
 		}
 		const cols = windowColumns(parentWindows(below, tf));
 		const params = [cols.venue, cols.symbol, cols.priceType, cols.bucket];
-		const sql = levelRebuildSql(tf);
-		const up = await client.query<KeyRow>(sql.upsert, params);
-		const del = await client.query<KeyRow>(sql.remove, params);
+		const rows = await client.query<KeyRow>(levelRebuildSql(tf), params);
 		if (anyRepaired) await client.query(levelRepairedFlagSql(tf), params);
-		changed[tf] = sortWindows([...rowsToWindows(up.rows), ...rowsToWindows(del.rows)]);
+		changed[tf] = sortWindows(rowsToWindows(rows.rows));
 		below = changed[tf];
 	}
 	return changed;
@@ -223,9 +236,6 @@ export async function runCascadeCycle(pool: Pool, opts: CascadeOptions): Promise
 	const maxDirty = opts.maxDirty ?? DEFAULT_MAX_DIRTY;
 	if (!Number.isInteger(maxDirty) || maxDirty < 1) throw new RangeError(`maxDirty must be a positive integer (got ${maxDirty})`);
 	const result = await withTransaction(pool, async (client): Promise<CycleResult> => {
-		// Many short index probes: JIT compilation (triggered by the row estimates of large unnest() arrays)
-		// would cost ~200 ms per statement and save nothing.
-		await client.query("SET LOCAL jit = off");
 		await takeFence(client, fenceName, opts.fenceToken, opts.holder);
 		const claim = await client.query<{ venue: string; symbol: string; source: DirtySource; bucket: Date }>(CLAIM_SQL, [maxDirty]);
 		const perLevel = zeroCounts();
@@ -238,7 +248,7 @@ export async function runCascadeCycle(pool: Pool, opts: CascadeOptions): Promise
 			}
 		}
 		return { claimed: claim.rows.length, perLevel, windows, durationMs: 0 };
-	});
+	}, CYCLE_BEGIN);
 	result.durationMs = performance.now() - t0;
 	if (result.claimed) {
 		opts.logger?.debug?.(`cascade: ${result.claimed} dirty minutes, written ${TIMEFRAMES.map((tf) => `${tf}=${result.perLevel[tf]}`).join(" ")} in ${result.durationMs.toFixed(1)} ms`);

@@ -94,13 +94,12 @@ export function levelHasChildrenSql(tf: Timeframe, child: Timeframe, w = "w"): s
 }
 
 /**
- * Upsert the rows of `select` into a level, touching only rows whose values really change (compared as text,
- * so a change of scale counts too), and return the keys written.
+ * The INSERT .. ON CONFLICT of the rows of `select` into a level, touching only rows whose values really change
+ * (compared as text, so a change of scale counts too), returning the keys written. No WITH clause: for a CTE of a
+ * larger statement, or for upsertSql.
  */
-export function upsertSql(tf: Timeframe, withClause: string, select: string): string {
-	const t = tableOf(tf);
-	return `${withClause}
-		INSERT INTO ${t} AS c (${CANDLE_COLUMNS})
+export function upsertIntoSql(tf: Timeframe, select: string): string {
+	return `INSERT INTO ${tableOf(tf)} AS c (${CANDLE_COLUMNS})
 		${select}
 		ON CONFLICT (venue, symbol, price_type, bucket) DO UPDATE SET
 			open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,
@@ -108,4 +107,10 @@ export function upsertSql(tf: Timeframe, withClause: string, select: string): st
 		WHERE (c.open::text, c.high::text, c.low::text, c.close::text, c.volume::text, c.trades)
 			IS DISTINCT FROM (EXCLUDED.open::text, EXCLUDED.high::text, EXCLUDED.low::text, EXCLUDED.close::text, EXCLUDED.volume::text, EXCLUDED.trades)
 		RETURNING c.venue, c.symbol, c.price_type, c.bucket`;
+}
+
+/** upsertIntoSql as a statement of its own, after `withClause`. */
+export function upsertSql(tf: Timeframe, withClause: string, select: string): string {
+	return `${withClause}
+		${upsertIntoSql(tf, select)}`;
 }
