@@ -8,6 +8,7 @@ import { copyInto, QUOTE_COLUMNS, TRADE_COLUMNS } from "./copy";
 /** An empty pull faster than this did not wait for data; the loop pauses EMPTY_PULL_PAUSE_MS before the next. */
 const EMPTY_PULL_MIN_MS = 5;
 const EMPTY_PULL_PAUSE_MS = 50;
+const MINUTE_MS = 60_000;
 
 /**
  * tick-writer core: consumes trades and quotes from the market-data log, writes them with COPY,
@@ -291,11 +292,12 @@ export class TickWriter {
 			// Rows that went in by plain COPY were all new: their buckets are computed here.
 			const dirty = dirtyKeys(dec.filter((x) => x.rows && ((x.kind === "trade" && tr?.viaCopy) || (x.kind === "quote" && qr?.viaCopy))));
 			if (dirty.venue.length) {
+				// Minutes as integers (to_timestamp(minute * 60) is exact): no timestamp text to build or parse per mark.
 				await client.query(
 					`INSERT INTO dirty_buckets (venue, symbol, source, bucket)
-					 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
+					 SELECT v, s, src, to_timestamp(m::bigint * 60) FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) AS d(v, s, src, m)
 					 ON CONFLICT (venue, symbol, source, bucket) DO UPDATE SET marked_at = EXCLUDED.marked_at`,
-					[dirty.venue, dirty.symbol, dirty.source, dirty.bucket],
+					[dirty.venue, dirty.symbol, dirty.source, dirty.minute],
 				);
 				dirtyCount += dirty.venue.length;
 			}
@@ -383,23 +385,36 @@ interface DirtyKeys {
 	venue: string[];
 	symbol: string[];
 	source: string[];
-	bucket: string[];
+	/** The bucket start as whole minutes since the epoch. */
+	minute: number[];
 }
 
-/** The 1m buckets of these messages, sorted so concurrent writers take the marks' row locks in one order. */
+/**
+ * The 1m buckets of these messages, one entry per (venue, symbol, source, minute), sorted by venue,
+ * symbol, source (code-point order, which is PostgreSQL's C order for the ASCII names the codec allows)
+ * and minute, so concurrent writers take the marks' row locks in one order. Minutes are grouped per
+ * (venue, symbol, source) as integers: no string key per mark.
+ */
 export function dirtyKeys(batches: readonly Pick<WireBatch, "kind" | "venue" | "symbol" | "minutes">[]): DirtyKeys {
-	const keys = new Set<string>();
+	const groups = new Map<string, { venue: string; symbol: string; source: string; minutes: Set<number> }>();
 	for (const b of batches) {
+		if (!b.minutes.length) continue;
 		const source = b.kind === "trade" ? "trades" : "quotes";
-		for (const m of b.minutes) keys.add(`${b.venue}\u0000${b.symbol}\u0000${source}\u0000${String(m).padStart(15, "0")}`);
+		const k = `${b.venue}\u0000${b.symbol}\u0000${source}`;
+		let g = groups.get(k);
+		if (!g) groups.set(k, (g = { venue: b.venue, symbol: b.symbol, source, minutes: new Set() }));
+		for (const m of b.minutes) g.minutes.add(m / MINUTE_MS);
 	}
-	const out: DirtyKeys = { venue: [], symbol: [], source: [], bucket: [] };
-	for (const k of [...keys].sort()) {
-		const [venue, symbol, source, b] = k.split("\u0000");
-		out.venue.push(venue);
-		out.symbol.push(symbol);
-		out.source.push(source);
-		out.bucket.push(new Date(Number(b)).toISOString());
+	const out: DirtyKeys = { venue: [], symbol: [], source: [], minute: [] };
+	for (const k of [...groups.keys()].sort()) {
+		const g = groups.get(k)!;
+		const ms = Int32Array.from(g.minutes).sort();
+		for (let i = 0; i < ms.length; i++) {
+			out.venue.push(g.venue);
+			out.symbol.push(g.symbol);
+			out.source.push(g.source);
+			out.minute.push(ms[i]);
+		}
 	}
 	return out;
 }
