@@ -76,6 +76,29 @@ export interface WireBatch {
 	maxMs: number;
 	markers: number;
 	rejects: Rejection[];
+	/**
+	 * Set by decodeWireBytes instead of `copy` when every line of a v2 message is valid and usable as it
+	 * is: the COPY rows are `prefix` + each body line, copied byte for byte from the payload.
+	 */
+	lines?: CopyLines;
+}
+
+/** A v2 message's body, whose lines are COPY rows after `prefix` (see WireBatch.lines). */
+export interface CopyLines {
+	/** The message payload. */
+	bytes: Uint8Array;
+	/** The body: from the first line's first byte to one past the last line's last byte (a trailing newline excluded). */
+	start: number;
+	end: number;
+	/** "venue\tsymbol\t" in UTF-8. */
+	prefix: Uint8Array;
+}
+
+/** The COPY text of CopyLines as a string (what `copy` would have held). */
+export function copyLinesText(l: CopyLines): string {
+	const prefix = Buffer.from(l.prefix.buffer, l.prefix.byteOffset, l.prefix.byteLength).toString("latin1");
+	const body = Buffer.from(l.bytes.buffer, l.bytes.byteOffset, l.bytes.byteLength).toString("utf8", l.start, l.end);
+	return prefix + body.replaceAll("\n", "\n" + prefix) + "\n";
 }
 
 function badBatch(reason: string): WireBatch {
@@ -122,11 +145,215 @@ export function fastIsoMs(s: string): number {
 	return Date.UTC(y, mo - 1, d, h, mi, se, ms);
 }
 
+function digitsAt(b: Uint8Array, from: number, n: number): number {
+	let v = 0;
+	for (let i = from; i < from + n; i++) {
+		const c = b[i] - 48;
+		if (c < 0 || c > 9) return -1;
+		v = v * 10 + c;
+	}
+	return v;
+}
+
+/**
+ * fastIsoMs on the bytes [s, e): "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z" only, NaN for anything else (the
+ * caller then asks the string path, which also knows offsets).
+ */
+function isoMsAt(b: Uint8Array, s: number, e: number): number {
+	const n = e - s;
+	if (n < 20 || n > 30 || b[e - 1] !== 90 /* Z */ || b[s + 4] !== 45 || b[s + 7] !== 45 || b[s + 10] !== 84 || b[s + 13] !== 58 || b[s + 16] !== 58) return NaN;
+	const y = digitsAt(b, s, 4);
+	const mo = digitsAt(b, s + 5, 2);
+	const d = digitsAt(b, s + 8, 2);
+	const h = digitsAt(b, s + 11, 2);
+	const mi = digitsAt(b, s + 14, 2);
+	const se = digitsAt(b, s + 17, 2);
+	if (y < 1990 || y > 2099 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 59) return NaN;
+	const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+	if (d > (mo === 2 && leap ? 29 : DAYS[mo - 1])) return NaN;
+	let ms = 0;
+	if (n > 20) {
+		if (b[s + 19] !== 46 /* . */ || n < 22) return NaN;
+		if (digitsAt(b, s + 20, n - 21) < 0) return NaN;
+		ms = n - 21 >= 3 ? digitsAt(b, s + 20, 3) : digitsAt(b, s + 20, n - 21) * (n - 21 === 1 ? 100 : 10);
+	}
+	return Date.UTC(y, mo - 1, d, h, mi, se, ms);
+}
+
+/** ID_RE on bytes [s, e): "0" or up to 18 digits without a leading zero. */
+function idAt(b: Uint8Array, s: number, e: number): boolean {
+	const n = e - s;
+	if (n < 1 || n > 18 || (n > 1 && b[s] === 48)) return false;
+	return digitsAt(b, s, n) >= 0;
+}
+
+/** posDecimal on bytes [s, e) (0 = not one, 1 = a decimal >= 0, 2 = a decimal > 0): (0|[1-9]\d*)(\.\d+)?, at most 64 long. */
+function decimalAt(b: Uint8Array, s: number, e: number): 0 | 1 | 2 {
+	const n = e - s;
+	if (n < 1 || n > 64) return 0;
+	let nonZero = false;
+	let i = s;
+	if (b[i] === 48) i++;
+	else {
+		for (; i < e; i++) {
+			const c = b[i];
+			if (c === 46) break;
+			if (c < 48 || c > 57) return 0;
+			nonZero = true;
+		}
+		if (i === s) return 0;
+	}
+	if (i < e) {
+		if (b[i] !== 46 || i + 1 === e) return 0;
+		for (i++; i < e; i++) {
+			const c = b[i];
+			if (c < 48 || c > 57) return 0;
+			if (c !== 48) nonZero = true;
+		}
+	}
+	return nonZero ? 2 : 1;
+}
+
+function bytesEqual(b: Uint8Array, s1: number, e1: number, s2: number, e2: number): boolean {
+	if (e1 - s1 !== e2 - s2) return false;
+	for (let i = 0; i < e1 - s1; i++) if (b[s1 + i] !== b[s2 + i]) return false;
+	return true;
+}
+
+const TAB_AT: number[] = new Array(8).fill(0);
+
+/**
+ * The byte check of one v2 line [s, e): true only when itemProblem would accept it (then `t` is set as
+ * itemProblem sets it). False means "ask the string path", not "invalid": times with offsets, non-ASCII,
+ * a time in a minute's last millisecond (whose sub-µs rounding the MinuteSet checks on the text) and
+ * every malformed line go there.
+ */
+function lineFast(b: Uint8Array, s: number, e: number, isTrade: boolean, t: { ms: number; placeholder: boolean }): boolean {
+	const nFields = isTrade ? 6 : 7;
+	let nTabs = 0;
+	for (let i = s; i < e; i++) {
+		if (b[i] === 9) {
+			if (nTabs === nFields - 1) return false;
+			TAB_AT[nTabs++] = i;
+		}
+	}
+	if (nTabs !== nFields - 1) return false;
+	const t0 = TAB_AT[0], t1 = TAB_AT[1], t2 = TAB_AT[2], t3 = TAB_AT[3], t4 = TAB_AT[4];
+	const ms = isoMsAt(b, s, t0);
+	if (!(ms > 631152000000 && ms < 4102444800000) || ms % MINUTE === MINUTE - 1) return false;
+	if (!idAt(b, t0 + 1, t1)) return false;
+	if (decimalAt(b, t1 + 1, t2) !== 2 || decimalAt(b, t2 + 1, t3) !== 2) return false;
+	let placeholder: boolean;
+	let recvAt: number;
+	if (isTrade) {
+		if (t4 - t3 !== 2) return false;
+		const side = b[t3 + 1];
+		if (side !== 98 /* b */ && side !== 115 /* s */ && side !== 45 /* - */) return false;
+		placeholder = side === 45;
+		recvAt = t4 + 1;
+	} else {
+		const t5 = TAB_AT[5];
+		const bidDash = t4 - t3 === 2 && b[t3 + 1] === 45;
+		const askDash = t5 - t4 === 2 && b[t4 + 1] === 45;
+		if (!bidDash && decimalAt(b, t3 + 1, t4) === 0) return false;
+		if (!askDash && decimalAt(b, t4 + 1, t5) === 0) return false;
+		placeholder = bidDash || askDash;
+		recvAt = t5 + 1;
+	}
+	if (!bytesEqual(b, s, t0, recvAt, e) && !(isoMsAt(b, recvAt, e) > 0)) return false;
+	t.ms = ms;
+	t.placeholder = placeholder;
+	return true;
+}
+
 const SIDE_OK: Record<string, string> = { b: "b", s: "s", "-": "\\N" };
 
-/** Decode and validate one message for the tick-writer. Never throws. */
+/** Decode and validate one message for the tick-writer, with its COPY text in `copy`. Never throws. */
 export function decodeWire(payload: Uint8Array): WireBatch {
-	const text = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("utf8");
+	const w = decodeWireBytes(payload);
+	if (!w.lines) return w;
+	const { lines, ...rest } = w;
+	return { ...rest, copy: copyLinesText(lines) };
+}
+
+/**
+ * decodeWire for the tick-writer's hot path: a v2 message is validated on its bytes (char codes, no
+ * string per line or field) and, when every line is usable as it is, its COPY rows are left in the
+ * payload (`lines`, `copy` empty). Lines the byte check cannot vouch for (offsets in times, non-ASCII,
+ * anything malformed) go through the string validation, which gives the same verdict and reason as
+ * decodeWire always did. Never throws.
+ */
+export function decodeWireBytes(payload: Uint8Array): WireBatch {
+	const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+	if (buf.length === 0 || buf[0] !== 123 /* { */) return decodeWireText(buf.toString("utf8"));
+	const nl = buf.indexOf(10);
+	let head: any;
+	try {
+		head = JSON.parse(buf.toString("utf8", 0, nl < 0 ? buf.length : nl));
+	} catch {
+		return decodeWireText(buf.toString("utf8"));
+	}
+	if (head === null || typeof head !== "object" || head.v !== 2 || (head.kind !== "trade" && head.kind !== "quote")) return decodeWireText(buf.toString("utf8"));
+	if (typeof head.venue !== "string" || !NAME_RE.test(head.venue) || typeof head.symbol !== "string" || !NAME_RE.test(head.symbol)) return decodeWireText(buf.toString("utf8"));
+	const out: WireBatch = { kind: head.kind, venue: head.venue, symbol: head.symbol, copy: "", rows: 0, minutes: [], minMs: Infinity, maxMs: -Infinity, markers: 0, rejects: [] };
+	if (nl < 0) return out;
+	const start = nl + 1;
+	let end = buf.length;
+	if (end > start && buf[end - 1] === 10) end--;
+	if (end <= start) return out;
+	const isTrade = head.kind === "trade";
+	const nFields = isTrade ? 6 : 7;
+	const prefix = `${head.venue}\t${head.symbol}\t`;
+	const mins = new MinuteSet();
+	const t = { ms: NaN, placeholder: false };
+	let allVerbatim = true;
+	// Rows rebuilt as text, only needed once a line is not verbatim (a placeholder or a reject).
+	let rebuilt: string[] | null = null;
+	let index = 0;
+	for (let pos = start; pos <= end; index++) {
+		let eol = buf.indexOf(10, pos);
+		if (eol < 0 || eol > end) eol = end;
+		let line: string | null = null;
+		let ok = lineFast(buf, pos, eol, isTrade, t);
+		if (!ok) {
+			line = buf.toString("utf8", pos, eol);
+			const f = line.split("\t");
+			const problem = f.length !== nFields ? `expected ${nFields} tab-separated fields, got ${f.length}` : itemProblem(isTrade, f, t);
+			if (problem) out.rejects.push({ index, reason: problem });
+			else {
+				ok = true;
+				mins.add(t.ms, f[0]);
+			}
+		} else mins.add(t.ms, "");
+		if (ok) {
+			if (t.ms < out.minMs) out.minMs = t.ms;
+			if (t.ms > out.maxMs) out.maxMs = t.ms;
+			out.rows++;
+		}
+		if (allVerbatim && (!ok || t.placeholder)) {
+			// From here on the COPY text is rebuilt: first the verbatim rows before this line.
+			allVerbatim = false;
+			rebuilt = [];
+			if (pos > start) rebuilt.push(prefix + buf.toString("utf8", start, pos - 1).replaceAll("\n", "\n" + prefix) + "\n");
+		}
+		if (!allVerbatim && ok) {
+			line ??= buf.toString("utf8", pos, eol);
+			const f = line.split("\t");
+			rebuilt!.push(t.placeholder ? (isTrade ? tradeRowFromFields : quoteRowFromFields)(prefix, f) : prefix + line + "\n");
+		}
+		pos = eol + 1;
+	}
+	if (allVerbatim) out.lines = { bytes: payload, start, end, prefix: Buffer.from(prefix, "latin1") };
+	else out.copy = rebuilt!.join("");
+	out.minutes = mins.values();
+	return out;
+}
+
+/**
+ * decodeWire on the message as text: the path of every message without a well-formed v2 header (v1
+ * envelopes, garbage), and the reference the byte path of decodeWireBytes is tested against.
+ */
+export function decodeWireText(text: string): WireBatch {
 	if (text.charCodeAt(0) !== 123 /* { */) return badBatch("not a market-data envelope (expected a JSON header)");
 	const nl = text.indexOf("\n");
 	let head: any;

@@ -1,9 +1,9 @@
 import type { Pool, PoolClient } from "pg";
-import { decodeWire, type WireBatch } from "../domain/codec";
+import { decodeWireBytes, type WireBatch } from "../domain/codec";
 import { TICK_TOPIC_PATTERNS } from "../domain/topics";
 import type { Consumer, Delivery, MarketLog } from "../log/types";
 import { withTransaction, type Logger } from "../store/pool";
-import { copyInto, QUOTE_COLUMNS, TRADE_COLUMNS } from "./copy";
+import { copyInto, QUOTE_COLUMNS, TRADE_COLUMNS, type CopyPiece } from "./copy";
 
 /** An empty pull faster than this did not wait for data; the loop pauses EMPTY_PULL_PAUSE_MS before the next. */
 const EMPTY_PULL_MIN_MS = 5;
@@ -208,7 +208,7 @@ export class TickWriter {
 
 	private add(batch: Prepared, deliveries: Delivery[]): void {
 		for (const d of deliveries) {
-			const dec = decodeWire(d.payload);
+			const dec = decodeWireBytes(d.payload);
 			batch.deliveries.push(d);
 			batch.decoded.push(dec);
 			batch.rows += dec.rows;
@@ -241,7 +241,7 @@ export class TickWriter {
 			if (!isDataError(err)) throw err;
 			if (batch.deliveries.length === 1) {
 				const d = batch.deliveries[0];
-				await this.writeBatch([d], [{ ...batch.decoded[0], copy: "", rows: 0, minutes: [], rejects: [{ index: -1, reason: `rejected by database: ${(err as Error).message}` }] }]);
+				await this.writeBatch([d], [{ ...batch.decoded[0], copy: "", lines: undefined, rows: 0, minutes: [], rejects: [{ index: -1, reason: `rejected by database: ${(err as Error).message}` }] }]);
 				return;
 			}
 			for (let i = 0; i < batch.deliveries.length; i++) {
@@ -253,9 +253,9 @@ export class TickWriter {
 	/** Write one batch in one transaction. Public so tests and benchmarks can drive it without a loop. */
 	async writeBatch(deliveries: readonly Delivery[], decoded?: readonly WireBatch[]): Promise<BatchResult> {
 		const t0 = Date.now();
-		const dec = decoded ?? deliveries.map((d) => decodeWire(d.payload));
-		const tradeCopy: string[] = [];
-		const quoteCopy: string[] = [];
+		const dec = decoded ?? deliveries.map((d) => decodeWireBytes(d.payload));
+		const tradeCopy: CopyPiece[] = [];
+		const quoteCopy: CopyPiece[] = [];
 		let trades = 0;
 		let quotes = 0;
 		let minMs = Infinity;
@@ -266,10 +266,10 @@ export class TickWriter {
 			const x = dec[i];
 			if (x.rows) {
 				if (x.kind === "trade") {
-					tradeCopy.push(x.copy);
+					tradeCopy.push(x.lines ?? x.copy);
 					trades += x.rows;
 				} else {
-					quoteCopy.push(x.copy);
+					quoteCopy.push(x.lines ?? x.copy);
 					quotes += x.rows;
 				}
 				if (x.minMs < minMs) minMs = x.minMs;
@@ -341,7 +341,7 @@ export class TickWriter {
 	private async insertTicks(
 		client: PoolClient,
 		table: "trades" | "quotes",
-		rows: string[],
+		rows: CopyPiece[],
 		rowCount: number,
 		columns: readonly string[],
 		key: string[],
