@@ -5,7 +5,7 @@
  * runs measures both, alternating which goes first; the ratio is the median of the per-run ratios.
  * After the runs, a full redelivery of the same rows through a fresh subscription must add no row.
  *   npm run bench -- --only tick-writer [--quick] [--runs N]
- *   node --import tsx bench/tick-writer.bench.ts [--quick] [--trades 1000000] [--pull 200]
+ *   node --import tsx bench/tick-writer.bench.ts [--quick] [--trades 1000000] [--pull 200] [--batch-rows 20000] [--concurrency 2]
  */
 import { TICK_TOPIC_PATTERNS } from "../lib/domain/topics";
 import { deleteStream } from "../test/helpers/nats";
@@ -20,6 +20,8 @@ import type { Pool } from "pg";
 const N = sizeArg("--trades", 1_000_000, 300_000);
 const PER_MESSAGE = 100;
 const PULL = Number(argValue("--pull", "")) || undefined;
+const BATCH_ROWS = Number(argValue("--batch-rows", "")) || undefined;
+const CONCURRENCY = Number(argValue("--concurrency", "")) || undefined;
 const TOPIC = "market-data/crypto/raw/kraken/btcusd/trades";
 
 async function count(pool: Pool): Promise<number> {
@@ -63,8 +65,9 @@ async function main() {
 			}
 		};
 
-		const writer = async (subscription: string, expectInserted: number): Promise<{ ms: number; stats: TickWriterStats }> => {
-			const w = new TickWriter({ pool: db.pool, log, subscription, ackTimeoutMs: 60_000, pullMax: PULL });
+		const writer = async (subscription: string, expectInserted: number): Promise<{ ms: number; cpuMs: number; stats: TickWriterStats }> => {
+			const w = new TickWriter({ pool: db.pool, log, subscription, ackTimeoutMs: 60_000, pullMax: PULL, maxBatchRows: BATCH_ROWS, writeConcurrency: CONCURRENCY });
+			const cpu0 = process.cpuUsage();
 			const s = performance.now();
 			await w.start();
 			await new Promise<void>((resolve) => {
@@ -76,11 +79,12 @@ async function main() {
 				}, 5);
 			});
 			const ms = performance.now() - s;
+			const cpu = process.cpuUsage(cpu0);
 			await w.stop();
 			// A finished benchmark's durable consumers must not stay on the server.
 			await log.deleteSubscription(subscription, TICK_TOPIC_PATTERNS);
 			if (w.stats.insertedTrades !== expectInserted) throw new Error(`expected ${expectInserted} inserted, got ${w.stats.insertedTrades}`);
-			return { ms, stats: w.stats };
+			return { ms, cpuMs: (cpu.user + cpu.system) / 1000, stats: w.stats };
 		};
 
 		const writerRun = async (i: number) => {
@@ -93,10 +97,11 @@ async function main() {
 		const copyRates: number[] = [];
 		const writerRates: number[] = [];
 		const ratios: number[] = [];
+		const writerCpuMs: number[] = [];
 		for (let i = 0; i < RUNS; i++) {
 			// Alternate the order so neither side always gets the warmer (or colder) database.
 			let copyMs: number;
-			let w: { ms: number; stats: TickWriterStats };
+			let w: { ms: number; cpuMs: number; stats: TickWriterStats };
 			if (i % 2 === 0) {
 				copyMs = await rawCopy();
 				w = await writerRun(i);
@@ -107,8 +112,9 @@ async function main() {
 			copyRates.push(N / (copyMs / 1000));
 			writerRates.push(N / (w.ms / 1000));
 			ratios.push(copyMs / w.ms);
+			writerCpuMs.push(w.cpuMs);
 			console.error(
-				`run ${i + 1}/${RUNS}: raw COPY ${seconds(copyMs)} (${fmt(N / (copyMs / 1000))} rows/s), tick-writer ${seconds(w.ms)} (${fmt(N / (w.ms / 1000))} rows/s, ${w.stats.batches} batches), ratio ${(copyMs / w.ms).toFixed(3)}`,
+				`run ${i + 1}/${RUNS}: raw COPY ${seconds(copyMs)} (${fmt(N / (copyMs / 1000))} rows/s), tick-writer ${seconds(w.ms)} (${fmt(N / (w.ms / 1000))} rows/s, ${w.stats.batches} batches, ${fmt(w.cpuMs)} ms CPU in this process), ratio ${(copyMs / w.ms).toFixed(3)}`,
 			);
 		}
 
@@ -134,6 +140,7 @@ async function main() {
 			ratios: ratios.map((r) => Number(r.toFixed(3))),
 			writer_rows_per_s: writerRates.map(Math.round),
 			copy_rows_per_s: copyRates.map(Math.round),
+			writer_process_cpu_ms: writerCpuMs.map(Math.round),
 			redelivery_ms: Math.round(again.ms),
 			redelivery_rows_added: 0,
 		});
