@@ -37,7 +37,7 @@ export interface TickWriterOptions {
 	/** Messages asked for per pull. */
 	pullMax?: number;
 	ackTimeoutMs?: number;
-	/** Batches written concurrently (default 2). */
+	/** Batches written concurrently (default 3: on 2 cores, measured 0.99-1.23 of raw keyed COPY against 0.82-0.86 with 2; 4 gained nothing). */
 	writeConcurrency?: number;
 	/** Name recorded with dead letters. */
 	consumerName?: string;
@@ -136,7 +136,7 @@ export class TickWriter {
 			pullMax: 200,
 			ackTimeoutMs: 30_000,
 			consumerName: "tick-writer",
-			writeConcurrency: 2,
+			writeConcurrency: 3,
 			...given,
 		};
 	}
