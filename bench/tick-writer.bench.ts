@@ -1,22 +1,37 @@
 /**
- * tick-writer throughput: 1,000,000 trades from the JetStream log to committed rows, divided by raw
- * COPY of the same rows into the same (empty, primary-keyed) table in the same run. Then a full
- * redelivery of the same million through a fresh subscription: it must add no row.
- *   npm run bench:writer [-- --trades 1000000]
+ * tick-writer throughput: N trades from the JetStream log to committed rows (pull, decode, COPY, dirty
+ * marks, commit, ack), against raw keyed COPY of the same rows into the same (empty, primary-keyed)
+ * table: one COPY stream in one transaction, COPY text prepared before the clock starts. Each of RUNS
+ * runs measures both, alternating which goes first; the ratio is the median of the per-run ratios.
+ * After the runs, a full redelivery of the same rows through a fresh subscription must add no row.
+ *   npm run bench -- --only tick-writer [--quick] [--runs N]
+ *   node --import tsx bench/tick-writer.bench.ts [--quick] [--trades 1000000] [--pull 200] [--batch-rows 20000] [--concurrency 2]
  */
 import { TICK_TOPIC_PATTERNS } from "../lib/domain/topics";
 import { deleteStream } from "../test/helpers/nats";
 import { decodeWire, encodeEnvelope, tradeEnvelope } from "../lib/domain/codec";
 import { JetStreamLog } from "../lib/log/jetstream";
 import { copyInto, TRADE_COLUMNS } from "../lib/writer/copy";
-import { TickWriter } from "../lib/writer/tick-writer";
+import { TickWriter, type TickWriterStats } from "../lib/writer/tick-writer";
 import { makeTrades } from "../test/helpers/trades";
-import { benchDatabase, seconds } from "./common";
+import { argValue, benchDatabase, fmt, median, report, RUNS, seconds, sizeArg } from "./common";
+import type { Pool } from "pg";
 
-const N = Number(process.argv[process.argv.indexOf("--trades") + 1] || 1_000_000) || 1_000_000;
+const N = sizeArg("--trades", 1_000_000, 300_000);
 const PER_MESSAGE = 100;
-const PULL = Number(process.argv[process.argv.indexOf("--pull") + 1] || 0) || undefined;
+const PULL = Number(argValue("--pull", "")) || undefined;
+const BATCH_ROWS = Number(argValue("--batch-rows", "")) || undefined;
+const CONCURRENCY = Number(argValue("--concurrency", "")) || undefined;
 const TOPIC = "market-data/crypto/raw/kraken/btcusd/trades";
+
+async function count(pool: Pool): Promise<number> {
+	return Number((await pool.query("SELECT count(*) AS n FROM trades")).rows[0].n);
+}
+
+async function reset(pool: Pool): Promise<void> {
+	await pool.query("TRUNCATE trades, dirty_buckets");
+	await pool.query("VACUUM ANALYZE trades");
+}
 
 async function main() {
 	const db = await benchDatabase("writer");
@@ -26,29 +41,33 @@ async function main() {
 		const items = makeTrades(N, Date.parse("2024-01-01T00:00:00Z"), 30 * 86_400_000, 11);
 		const payloads = [];
 		for (let i = 0; i < items.length; i += PER_MESSAGE) payloads.push(encodeEnvelope(tradeEnvelope("kraken", "BTC-USD-SPOT", items.slice(i, i + PER_MESSAGE))));
+		items.length = 0;
+		const copyRows = payloads.map((p) => decodeWire(p).copy);
 
-		// Baseline: raw COPY of the same rows into the same table, one stream, one transaction
-		// (the COPY text is prepared before the clock starts).
-		const rows = payloads.map((p) => decodeWire(p).copy);
-		const c = await db.pool.connect();
-		const t0 = performance.now();
-		await c.query("BEGIN");
-		await copyInto(c, "trades", TRADE_COLUMNS, rows);
-		await c.query("COMMIT");
-		const copyMs = performance.now() - t0;
-		c.release();
-		await db.pool.query("TRUNCATE trades, dirty_buckets");
-		await db.pool.query("VACUUM ANALYZE trades");
-		console.log(`raw COPY of ${N} trades: ${seconds(copyMs)} (${Math.round(N / (copyMs / 1000))} rows/s)`);
-
-		// Fill the log first so the measurement is the consumer side: log -> decode -> COPY -> commit -> ack.
+		// Fill the log once; every writer run reads all of it through a fresh subscription.
 		const tp = performance.now();
 		for (let i = 0; i < payloads.length; i += 1000) await log.publish(TOPIC, "BTC-USD-SPOT", payloads.slice(i, i + 1000));
-		const publishMs = performance.now() - tp;
-		console.log(`published ${payloads.length} messages (${N} trades) to JetStream in ${seconds(publishMs)}`);
+		console.error(`published ${payloads.length} messages (${fmt(N)} trades) to JetStream in ${seconds(performance.now() - tp)}`);
 
-		const run = async (subscription: string, expectInserted: number) => {
-			const w = new TickWriter({ pool: db.pool, log, subscription, ackTimeoutMs: 60_000, pullMax: PULL });
+		const rawCopy = async (): Promise<number> => {
+			await reset(db.pool);
+			const c = await db.pool.connect();
+			try {
+				const t0 = performance.now();
+				await c.query("BEGIN");
+				await copyInto(c, "trades", TRADE_COLUMNS, copyRows);
+				await c.query("COMMIT");
+				const ms = performance.now() - t0;
+				if ((await count(db.pool)) !== N) throw new Error("raw COPY stored a wrong row count");
+				return ms;
+			} finally {
+				c.release();
+			}
+		};
+
+		const writer = async (subscription: string, expectInserted: number): Promise<{ ms: number; cpuMs: number; stats: TickWriterStats }> => {
+			const w = new TickWriter({ pool: db.pool, log, subscription, ackTimeoutMs: 60_000, pullMax: PULL, maxBatchRows: BATCH_ROWS, writeConcurrency: CONCURRENCY });
+			const cpu0 = process.cpuUsage();
 			const s = performance.now();
 			await w.start();
 			await new Promise<void>((resolve) => {
@@ -60,35 +79,71 @@ async function main() {
 				}, 5);
 			});
 			const ms = performance.now() - s;
+			const cpu = process.cpuUsage(cpu0);
 			await w.stop();
 			// A finished benchmark's durable consumers must not stay on the server.
 			await log.deleteSubscription(subscription, TICK_TOPIC_PATTERNS);
 			if (w.stats.insertedTrades !== expectInserted) throw new Error(`expected ${expectInserted} inserted, got ${w.stats.insertedTrades}`);
-			return { ms, stats: w.stats };
+			return { ms, cpuMs: (cpu.user + cpu.system) / 1000, stats: w.stats };
 		};
 
-		const first = await run("bench-writer", N);
-		const count1 = Number((await db.pool.query("SELECT count(*) AS n FROM trades")).rows[0].n);
-		console.log(`tick-writer: ${N} trades committed in ${seconds(first.ms)} (${Math.round(N / (first.ms / 1000))} rows/s), ${first.stats.batches} batches; table has ${count1} rows`);
+		const writerRun = async (i: number) => {
+			await reset(db.pool);
+			const r = await writer(`bench-writer-${i}`, N);
+			if ((await count(db.pool)) !== N) throw new Error("the writer stored a wrong row count");
+			return r;
+		};
 
-		const again = await run("bench-writer-redelivery", 0);
-		const count2 = Number((await db.pool.query("SELECT count(*) AS n FROM trades")).rows[0].n);
-		console.log(`redelivery of all ${N}: ${seconds(again.ms)}, ${again.stats.duplicates} duplicates skipped, rows before ${count1} after ${count2}`);
-		if (count1 !== N || count2 !== N) throw new Error("row count is wrong");
+		const copyRates: number[] = [];
+		const writerRates: number[] = [];
+		const ratios: number[] = [];
+		const writerCpuMs: number[] = [];
+		for (let i = 0; i < RUNS; i++) {
+			// Alternate the order so neither side always gets the warmer (or colder) database.
+			let copyMs: number;
+			let w: { ms: number; cpuMs: number; stats: TickWriterStats };
+			if (i % 2 === 0) {
+				copyMs = await rawCopy();
+				w = await writerRun(i);
+			} else {
+				w = await writerRun(i);
+				copyMs = await rawCopy();
+			}
+			copyRates.push(N / (copyMs / 1000));
+			writerRates.push(N / (w.ms / 1000));
+			ratios.push(copyMs / w.ms);
+			writerCpuMs.push(w.cpuMs);
+			console.error(
+				`run ${i + 1}/${RUNS}: raw COPY ${seconds(copyMs)} (${fmt(N / (copyMs / 1000))} rows/s), tick-writer ${seconds(w.ms)} (${fmt(N / (w.ms / 1000))} rows/s, ${w.stats.batches} batches, ${fmt(w.cpuMs)} ms CPU in this process), ratio ${(copyMs / w.ms).toFixed(3)}`,
+			);
+		}
 
-		const ratio = copyMs / first.ms;
-		console.log(
-			JSON.stringify({
-				bench: "tick-writer",
-				trades: N,
-				copy_ms: Math.round(copyMs),
-				writer_ms: Math.round(first.ms),
-				ratio_vs_copy: Number(ratio.toFixed(3)),
-				goal: ">= 0.8",
-				redelivery_ms: Math.round(again.ms),
-				redelivery_rows_added: count2 - count1,
-			}),
-		);
+		// The table holds the last run's rows (or raw COPY's, the same rows): a redelivery of everything must add none.
+		if ((await count(db.pool)) !== N) {
+			await reset(db.pool);
+			await writer("bench-writer-fill", N);
+		}
+		const again = await writer("bench-writer-redelivery", 0);
+		const after = await count(db.pool);
+		console.error(`redelivery of all ${fmt(N)}: ${seconds(again.ms)}, ${again.stats.duplicates} duplicates skipped, rows after ${after}`);
+		if (after !== N) throw new Error("redelivery changed the row count");
+
+		report({
+			bench: "tick-writer",
+			ratio: median(ratios),
+			goal: 0.9,
+			better: "higher",
+			figure: `${fmt(median(writerRates))} rows/s`,
+			baseline: `raw keyed COPY ${fmt(median(copyRates))} rows/s`,
+			trades: N,
+			runs: RUNS,
+			ratios: ratios.map((r) => Number(r.toFixed(3))),
+			writer_rows_per_s: writerRates.map(Math.round),
+			copy_rows_per_s: copyRates.map(Math.round),
+			writer_process_cpu_ms: writerCpuMs.map(Math.round),
+			redelivery_ms: Math.round(again.ms),
+			redelivery_rows_added: 0,
+		});
 	} finally {
 		await log.close();
 		await deleteStream(stream);

@@ -1,4 +1,5 @@
 import { isIsoTimestamp, parseIsoMs } from "./time";
+import { lineFast } from "./wire-bytes";
 import type { Envelope, MarkerItem, Quote, QuoteItem, Trade, TradeItem } from "./types";
 
 /**
@@ -76,6 +77,29 @@ export interface WireBatch {
 	maxMs: number;
 	markers: number;
 	rejects: Rejection[];
+	/**
+	 * Set by decodeWireBytes instead of `copy` when every line of a v2 message is valid and usable as it
+	 * is: the COPY rows are `prefix` + each body line, copied byte for byte from the payload.
+	 */
+	lines?: CopyLines;
+}
+
+/** A v2 message's body, whose lines are COPY rows after `prefix` (see WireBatch.lines). */
+export interface CopyLines {
+	/** The message payload. */
+	bytes: Uint8Array;
+	/** The body: from the first line's first byte to one past the last line's last byte (a trailing newline excluded). */
+	start: number;
+	end: number;
+	/** "venue\tsymbol\t" in UTF-8. */
+	prefix: Uint8Array;
+}
+
+/** The COPY text of CopyLines as a string (what `copy` would have held). */
+export function copyLinesText(l: CopyLines): string {
+	const prefix = Buffer.from(l.prefix.buffer, l.prefix.byteOffset, l.prefix.byteLength).toString("latin1");
+	const body = Buffer.from(l.bytes.buffer, l.bytes.byteOffset, l.bytes.byteLength).toString("utf8", l.start, l.end);
+	return prefix + body.replaceAll("\n", "\n" + prefix) + "\n";
 }
 
 function badBatch(reason: string): WireBatch {
@@ -124,9 +148,92 @@ export function fastIsoMs(s: string): number {
 
 const SIDE_OK: Record<string, string> = { b: "b", s: "s", "-": "\\N" };
 
-/** Decode and validate one message for the tick-writer. Never throws. */
+/** Decode and validate one message for the tick-writer, with its COPY text in `copy`. Never throws. */
 export function decodeWire(payload: Uint8Array): WireBatch {
-	const text = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("utf8");
+	const w = decodeWireBytes(payload);
+	if (!w.lines) return w;
+	const { lines, ...rest } = w;
+	return { ...rest, copy: copyLinesText(lines) };
+}
+
+/**
+ * decodeWire for the tick-writer's hot path: a v2 message is validated on its bytes (char codes, no
+ * string per line or field) and, when every line is usable as it is, its COPY rows are left in the
+ * payload (`lines`, `copy` empty). Lines the byte check cannot vouch for (offsets in times, non-ASCII,
+ * anything malformed) go through the string validation, which gives the same verdict and reason as
+ * decodeWire always did. Never throws.
+ */
+export function decodeWireBytes(payload: Uint8Array): WireBatch {
+	const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+	if (buf.length === 0 || buf[0] !== 123 /* { */) return decodeWireText(buf.toString("utf8"));
+	const nl = buf.indexOf(10);
+	let head: any;
+	try {
+		head = JSON.parse(buf.toString("utf8", 0, nl < 0 ? buf.length : nl));
+	} catch {
+		return decodeWireText(buf.toString("utf8"));
+	}
+	if (head === null || typeof head !== "object" || head.v !== 2 || (head.kind !== "trade" && head.kind !== "quote")) return decodeWireText(buf.toString("utf8"));
+	if (typeof head.venue !== "string" || !NAME_RE.test(head.venue) || typeof head.symbol !== "string" || !NAME_RE.test(head.symbol)) return decodeWireText(buf.toString("utf8"));
+	const out: WireBatch = { kind: head.kind, venue: head.venue, symbol: head.symbol, copy: "", rows: 0, minutes: [], minMs: Infinity, maxMs: -Infinity, markers: 0, rejects: [] };
+	if (nl < 0) return out;
+	const start = nl + 1;
+	let end = buf.length;
+	if (end > start && buf[end - 1] === 10) end--;
+	if (end <= start) return out;
+	const isTrade = head.kind === "trade";
+	const nFields = isTrade ? 6 : 7;
+	const prefix = `${head.venue}\t${head.symbol}\t`;
+	const mins = new MinuteSet();
+	const t = { ms: NaN, placeholder: false };
+	let allVerbatim = true;
+	// Rows rebuilt as text, only needed once a line is not verbatim (a placeholder or a reject).
+	let rebuilt: string[] | null = null;
+	let index = 0;
+	for (let pos = start; pos <= end; index++) {
+		let eol = buf.indexOf(10, pos);
+		if (eol < 0 || eol > end) eol = end;
+		let line: string | null = null;
+		let ok = lineFast(buf, pos, eol, isTrade, t);
+		if (!ok) {
+			line = buf.toString("utf8", pos, eol);
+			const f = line.split("\t");
+			const problem = f.length !== nFields ? `expected ${nFields} tab-separated fields, got ${f.length}` : itemProblem(isTrade, f, t);
+			if (problem) out.rejects.push({ index, reason: problem });
+			else {
+				ok = true;
+				mins.add(t.ms, f[0]);
+			}
+		} else mins.add(t.ms, "");
+		if (ok) {
+			if (t.ms < out.minMs) out.minMs = t.ms;
+			if (t.ms > out.maxMs) out.maxMs = t.ms;
+			out.rows++;
+		}
+		if (allVerbatim && (!ok || t.placeholder)) {
+			// From here on the COPY text is rebuilt: first the verbatim rows before this line.
+			allVerbatim = false;
+			rebuilt = [];
+			if (pos > start) rebuilt.push(prefix + buf.toString("utf8", start, pos - 1).replaceAll("\n", "\n" + prefix) + "\n");
+		}
+		if (!allVerbatim && ok) {
+			line ??= buf.toString("utf8", pos, eol);
+			const f = line.split("\t");
+			rebuilt!.push(t.placeholder ? (isTrade ? tradeRowFromFields : quoteRowFromFields)(prefix, f) : prefix + line + "\n");
+		}
+		pos = eol + 1;
+	}
+	if (allVerbatim) out.lines = { bytes: payload, start, end, prefix: Buffer.from(prefix, "latin1") };
+	else out.copy = rebuilt!.join("");
+	out.minutes = mins.values();
+	return out;
+}
+
+/**
+ * decodeWire on the message as text: the path of every message without a well-formed v2 header (v1
+ * envelopes, garbage), and the reference the byte path of decodeWireBytes is tested against.
+ */
+export function decodeWireText(text: string): WireBatch {
 	if (text.charCodeAt(0) !== 123 /* { */) return badBatch("not a market-data envelope (expected a JSON header)");
 	const nl = text.indexOf("\n");
 	let head: any;

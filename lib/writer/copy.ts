@@ -2,28 +2,64 @@ import type { PoolClient } from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
+import type { CopyLines } from "../domain/codec";
 
 /** Column order of the COPY text that lib/domain/codec's decodeWire produces (after venue and symbol, the wire line's order). */
 export const TRADE_COLUMNS = ["venue", "symbol", "time", "trade_id", "price", "qty", "side", "recv_time"] as const;
 export const QUOTE_COLUMNS = ["venue", "symbol", "time", "seq", "bid", "ask", "bid_qty", "ask_qty", "recv_time"] as const;
 
-/** Stream COPY text (rows, or blocks of rows, each ending in a newline) into `table`, in chunks of ~1 MiB. Returns the row count. */
-export async function copyInto(client: PoolClient, table: string, columns: readonly string[], rows: readonly string[]): Promise<number> {
-	const stream = client.query(copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN`));
-	function* chunks() {
-		let buf: string[] = [];
-		let size = 0;
-		for (const r of rows) {
-			buf.push(r);
-			size += r.length;
-			if (size >= 1 << 20) {
-				yield buf.join("");
-				buf = [];
-				size = 0;
+/** What copyInto streams: COPY text (rows, or blocks of rows, each ending in a newline) as a string or UTF-8 bytes, or a message's verbatim lines. */
+export type CopyPiece = string | Uint8Array | CopyLines;
+
+const CHUNK_BYTES = 1 << 20;
+
+/**
+ * The COPY text of `pieces` in chunks of ~1 MiB, each ending at a row's end. A CopyLines piece is
+ * copied byte for byte from its payload (prefix, line, newline per row), with no string per row. Each
+ * chunk is a fresh buffer: the socket may still hold the previous one after the COPY stream took it.
+ */
+export function* copyChunks(pieces: readonly CopyPiece[], chunkBytes = CHUNK_BYTES): Generator<Buffer> {
+	let buf = Buffer.allocUnsafe(chunkBytes);
+	let n = 0;
+	for (const p of pieces) {
+		if (typeof p === "string" || p instanceof Uint8Array) {
+			const bytes = typeof p === "string" ? Buffer.byteLength(p) : p.byteLength;
+			if (buf.length - n < bytes) {
+				if (n) yield buf.subarray(0, n);
+				buf = Buffer.allocUnsafe(Math.max(chunkBytes, bytes));
+				n = 0;
 			}
+			if (typeof p === "string") n += buf.write(p, n, "utf8");
+			else {
+				buf.set(p, n);
+				n += p.byteLength;
+			}
+			continue;
 		}
-		if (buf.length) yield buf.join("");
+		const src = Buffer.from(p.bytes.buffer, p.bytes.byteOffset, p.bytes.byteLength);
+		const prefix = Buffer.from(p.prefix.buffer, p.prefix.byteOffset, p.prefix.byteLength);
+		const plen = prefix.length;
+		for (let pos = p.start; pos < p.end; ) {
+			let eol = src.indexOf(10, pos);
+			if (eol < 0 || eol >= p.end) eol = p.end;
+			const need = plen + (eol - pos) + 1;
+			if (buf.length - n < need) {
+				if (n) yield buf.subarray(0, n);
+				buf = Buffer.allocUnsafe(Math.max(chunkBytes, need));
+				n = 0;
+			}
+			n += prefix.copy(buf, n);
+			n += src.copy(buf, n, pos, eol);
+			buf[n++] = 10;
+			pos = eol + 1;
+		}
 	}
-	await pipeline(Readable.from(chunks(), { objectMode: false }), stream);
+	if (n) yield buf.subarray(0, n);
+}
+
+/** Stream COPY text into `table`, in chunks of ~1 MiB. Returns the row count. */
+export async function copyInto(client: PoolClient, table: string, columns: readonly string[], pieces: readonly CopyPiece[]): Promise<number> {
+	const stream = client.query(copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN`));
+	await pipeline(Readable.from(copyChunks(pieces), { objectMode: false }), stream);
 	return stream.rowCount;
 }

@@ -1,13 +1,14 @@
 import type { Pool, PoolClient } from "pg";
-import { decodeWire, type WireBatch } from "../domain/codec";
+import { decodeWireBytes, type WireBatch } from "../domain/codec";
 import { TICK_TOPIC_PATTERNS } from "../domain/topics";
 import type { Consumer, Delivery, MarketLog } from "../log/types";
 import { withTransaction, type Logger } from "../store/pool";
-import { copyInto, QUOTE_COLUMNS, TRADE_COLUMNS } from "./copy";
+import { copyInto, QUOTE_COLUMNS, TRADE_COLUMNS, type CopyPiece } from "./copy";
 
 /** An empty pull faster than this did not wait for data; the loop pauses EMPTY_PULL_PAUSE_MS before the next. */
 const EMPTY_PULL_MIN_MS = 5;
 const EMPTY_PULL_PAUSE_MS = 50;
+const MINUTE_MS = 60_000;
 
 /**
  * tick-writer core: consumes trades and quotes from the market-data log, writes them with COPY,
@@ -36,7 +37,7 @@ export interface TickWriterOptions {
 	/** Messages asked for per pull. */
 	pullMax?: number;
 	ackTimeoutMs?: number;
-	/** Batches written concurrently (default 2). */
+	/** Batches written concurrently (default 3: on 2 cores, measured 0.99-1.23 of raw keyed COPY against 0.82-0.86 with 2; 4 gained nothing). */
 	writeConcurrency?: number;
 	/** Name recorded with dead letters. */
 	consumerName?: string;
@@ -135,7 +136,7 @@ export class TickWriter {
 			pullMax: 200,
 			ackTimeoutMs: 30_000,
 			consumerName: "tick-writer",
-			writeConcurrency: 2,
+			writeConcurrency: 3,
 			...given,
 		};
 	}
@@ -207,7 +208,7 @@ export class TickWriter {
 
 	private add(batch: Prepared, deliveries: Delivery[]): void {
 		for (const d of deliveries) {
-			const dec = decodeWire(d.payload);
+			const dec = decodeWireBytes(d.payload);
 			batch.deliveries.push(d);
 			batch.decoded.push(dec);
 			batch.rows += dec.rows;
@@ -240,7 +241,7 @@ export class TickWriter {
 			if (!isDataError(err)) throw err;
 			if (batch.deliveries.length === 1) {
 				const d = batch.deliveries[0];
-				await this.writeBatch([d], [{ ...batch.decoded[0], copy: "", rows: 0, minutes: [], rejects: [{ index: -1, reason: `rejected by database: ${(err as Error).message}` }] }]);
+				await this.writeBatch([d], [{ ...batch.decoded[0], copy: "", lines: undefined, rows: 0, minutes: [], rejects: [{ index: -1, reason: `rejected by database: ${(err as Error).message}` }] }]);
 				return;
 			}
 			for (let i = 0; i < batch.deliveries.length; i++) {
@@ -252,9 +253,9 @@ export class TickWriter {
 	/** Write one batch in one transaction. Public so tests and benchmarks can drive it without a loop. */
 	async writeBatch(deliveries: readonly Delivery[], decoded?: readonly WireBatch[]): Promise<BatchResult> {
 		const t0 = Date.now();
-		const dec = decoded ?? deliveries.map((d) => decodeWire(d.payload));
-		const tradeCopy: string[] = [];
-		const quoteCopy: string[] = [];
+		const dec = decoded ?? deliveries.map((d) => decodeWireBytes(d.payload));
+		const tradeCopy: CopyPiece[] = [];
+		const quoteCopy: CopyPiece[] = [];
 		let trades = 0;
 		let quotes = 0;
 		let minMs = Infinity;
@@ -265,10 +266,10 @@ export class TickWriter {
 			const x = dec[i];
 			if (x.rows) {
 				if (x.kind === "trade") {
-					tradeCopy.push(x.copy);
+					tradeCopy.push(x.lines ?? x.copy);
 					trades += x.rows;
 				} else {
-					quoteCopy.push(x.copy);
+					quoteCopy.push(x.lines ?? x.copy);
 					quotes += x.rows;
 				}
 				if (x.minMs < minMs) minMs = x.minMs;
@@ -291,11 +292,12 @@ export class TickWriter {
 			// Rows that went in by plain COPY were all new: their buckets are computed here.
 			const dirty = dirtyKeys(dec.filter((x) => x.rows && ((x.kind === "trade" && tr?.viaCopy) || (x.kind === "quote" && qr?.viaCopy))));
 			if (dirty.venue.length) {
+				// Minutes as integers (to_timestamp(minute * 60) is exact): no timestamp text to build or parse per mark.
 				await client.query(
 					`INSERT INTO dirty_buckets (venue, symbol, source, bucket)
-					 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
+					 SELECT v, s, src, to_timestamp(m::bigint * 60) FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) AS d(v, s, src, m)
 					 ON CONFLICT (venue, symbol, source, bucket) DO UPDATE SET marked_at = EXCLUDED.marked_at`,
-					[dirty.venue, dirty.symbol, dirty.source, dirty.bucket],
+					[dirty.venue, dirty.symbol, dirty.source, dirty.minute],
 				);
 				dirtyCount += dirty.venue.length;
 			}
@@ -339,7 +341,7 @@ export class TickWriter {
 	private async insertTicks(
 		client: PoolClient,
 		table: "trades" | "quotes",
-		rows: string[],
+		rows: CopyPiece[],
 		rowCount: number,
 		columns: readonly string[],
 		key: string[],
@@ -383,23 +385,36 @@ interface DirtyKeys {
 	venue: string[];
 	symbol: string[];
 	source: string[];
-	bucket: string[];
+	/** The bucket start as whole minutes since the epoch. */
+	minute: number[];
 }
 
-/** The 1m buckets of these messages, sorted so concurrent writers take the marks' row locks in one order. */
+/**
+ * The 1m buckets of these messages, one entry per (venue, symbol, source, minute), sorted by venue,
+ * symbol, source (code-point order, which is PostgreSQL's C order for the ASCII names the codec allows)
+ * and minute, so concurrent writers take the marks' row locks in one order. Minutes are grouped per
+ * (venue, symbol, source) as integers: no string key per mark.
+ */
 export function dirtyKeys(batches: readonly Pick<WireBatch, "kind" | "venue" | "symbol" | "minutes">[]): DirtyKeys {
-	const keys = new Set<string>();
+	const groups = new Map<string, { venue: string; symbol: string; source: string; minutes: Set<number> }>();
 	for (const b of batches) {
+		if (!b.minutes.length) continue;
 		const source = b.kind === "trade" ? "trades" : "quotes";
-		for (const m of b.minutes) keys.add(`${b.venue}\u0000${b.symbol}\u0000${source}\u0000${String(m).padStart(15, "0")}`);
+		const k = `${b.venue}\u0000${b.symbol}\u0000${source}`;
+		let g = groups.get(k);
+		if (!g) groups.set(k, (g = { venue: b.venue, symbol: b.symbol, source, minutes: new Set() }));
+		for (const m of b.minutes) g.minutes.add(m / MINUTE_MS);
 	}
-	const out: DirtyKeys = { venue: [], symbol: [], source: [], bucket: [] };
-	for (const k of [...keys].sort()) {
-		const [venue, symbol, source, b] = k.split("\u0000");
-		out.venue.push(venue);
-		out.symbol.push(symbol);
-		out.source.push(source);
-		out.bucket.push(new Date(Number(b)).toISOString());
+	const out: DirtyKeys = { venue: [], symbol: [], source: [], minute: [] };
+	for (const k of [...groups.keys()].sort()) {
+		const g = groups.get(k)!;
+		const ms = Int32Array.from(g.minutes).sort();
+		for (let i = 0; i < ms.length; i++) {
+			out.venue.push(g.venue);
+			out.symbol.push(g.symbol);
+			out.source.push(g.source);
+			out.minute.push(ms[i]);
+		}
 	}
 	return out;
 }

@@ -1,0 +1,130 @@
+/**
+ * The byte-level checks of a v2 wire line (lib/domain/codec's decodeWireBytes): char codes on the
+ * payload, no string per line or field. Each check is the exact equivalent of the string check in
+ * codec's itemProblem for the common form, and answers "not sure" for everything else, which then
+ * takes the string path (test/domain/wire-bytes.spec holds the two paths to the same results).
+ */
+
+const MINUTE = 60_000;
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function digitsAt(b: Uint8Array, from: number, n: number): number {
+	let v = 0;
+	for (let i = from; i < from + n; i++) {
+		const c = b[i] - 48;
+		if (c < 0 || c > 9) return -1;
+		v = v * 10 + c;
+	}
+	return v;
+}
+
+/**
+ * fastIsoMs on the bytes [s, e): "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z" only, NaN for anything else (the
+ * caller then asks the string path, which also knows offsets).
+ */
+function isoMsAt(b: Uint8Array, s: number, e: number): number {
+	const n = e - s;
+	if (n < 20 || n > 30 || b[e - 1] !== 90 /* Z */ || b[s + 4] !== 45 || b[s + 7] !== 45 || b[s + 10] !== 84 || b[s + 13] !== 58 || b[s + 16] !== 58) return NaN;
+	const y = digitsAt(b, s, 4);
+	const mo = digitsAt(b, s + 5, 2);
+	const d = digitsAt(b, s + 8, 2);
+	const h = digitsAt(b, s + 11, 2);
+	const mi = digitsAt(b, s + 14, 2);
+	const se = digitsAt(b, s + 17, 2);
+	if (y < 1990 || y > 2099 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 59) return NaN;
+	const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+	if (d > (mo === 2 && leap ? 29 : DAYS[mo - 1])) return NaN;
+	let ms = 0;
+	if (n > 20) {
+		if (b[s + 19] !== 46 /* . */ || n < 22) return NaN;
+		if (digitsAt(b, s + 20, n - 21) < 0) return NaN;
+		ms = n - 21 >= 3 ? digitsAt(b, s + 20, 3) : digitsAt(b, s + 20, n - 21) * (n - 21 === 1 ? 100 : 10);
+	}
+	return Date.UTC(y, mo - 1, d, h, mi, se, ms);
+}
+
+/** ID_RE on bytes [s, e): "0" or up to 18 digits without a leading zero. */
+function idAt(b: Uint8Array, s: number, e: number): boolean {
+	const n = e - s;
+	if (n < 1 || n > 18 || (n > 1 && b[s] === 48)) return false;
+	return digitsAt(b, s, n) >= 0;
+}
+
+/** posDecimal on bytes [s, e) (0 = not one, 1 = a decimal >= 0, 2 = a decimal > 0): (0|[1-9]\d*)(\.\d+)?, at most 64 long. */
+function decimalAt(b: Uint8Array, s: number, e: number): 0 | 1 | 2 {
+	const n = e - s;
+	if (n < 1 || n > 64) return 0;
+	let nonZero = false;
+	let i = s;
+	if (b[i] === 48) i++;
+	else {
+		for (; i < e; i++) {
+			const c = b[i];
+			if (c === 46) break;
+			if (c < 48 || c > 57) return 0;
+			nonZero = true;
+		}
+		if (i === s) return 0;
+	}
+	if (i < e) {
+		if (b[i] !== 46 || i + 1 === e) return 0;
+		for (i++; i < e; i++) {
+			const c = b[i];
+			if (c < 48 || c > 57) return 0;
+			if (c !== 48) nonZero = true;
+		}
+	}
+	return nonZero ? 2 : 1;
+}
+
+function bytesEqual(b: Uint8Array, s1: number, e1: number, s2: number, e2: number): boolean {
+	if (e1 - s1 !== e2 - s2) return false;
+	for (let i = 0; i < e1 - s1; i++) if (b[s1 + i] !== b[s2 + i]) return false;
+	return true;
+}
+
+const TAB_AT: number[] = new Array(8).fill(0);
+
+/**
+ * The byte check of one v2 line [s, e): true only when itemProblem would accept it (then `t` is set as
+ * itemProblem sets it). False means "ask the string path", not "invalid": times with offsets, non-ASCII,
+ * a time in a minute's last millisecond (whose sub-µs rounding the MinuteSet checks on the text) and
+ * every malformed line go there.
+ */
+export function lineFast(b: Uint8Array, s: number, e: number, isTrade: boolean, t: { ms: number; placeholder: boolean }): boolean {
+	const nFields = isTrade ? 6 : 7;
+	let nTabs = 0;
+	for (let i = s; i < e; i++) {
+		if (b[i] === 9) {
+			if (nTabs === nFields - 1) return false;
+			TAB_AT[nTabs++] = i;
+		}
+	}
+	if (nTabs !== nFields - 1) return false;
+	const t0 = TAB_AT[0], t1 = TAB_AT[1], t2 = TAB_AT[2], t3 = TAB_AT[3], t4 = TAB_AT[4];
+	const ms = isoMsAt(b, s, t0);
+	if (!(ms > 631152000000 && ms < 4102444800000) || ms % MINUTE === MINUTE - 1) return false;
+	if (!idAt(b, t0 + 1, t1)) return false;
+	if (decimalAt(b, t1 + 1, t2) !== 2 || decimalAt(b, t2 + 1, t3) !== 2) return false;
+	let placeholder: boolean;
+	let recvAt: number;
+	if (isTrade) {
+		if (t4 - t3 !== 2) return false;
+		const side = b[t3 + 1];
+		if (side !== 98 /* b */ && side !== 115 /* s */ && side !== 45 /* - */) return false;
+		placeholder = side === 45;
+		recvAt = t4 + 1;
+	} else {
+		const t5 = TAB_AT[5];
+		const bidDash = t4 - t3 === 2 && b[t3 + 1] === 45;
+		const askDash = t5 - t4 === 2 && b[t4 + 1] === 45;
+		if (!bidDash && decimalAt(b, t3 + 1, t4) === 0) return false;
+		if (!askDash && decimalAt(b, t4 + 1, t5) === 0) return false;
+		placeholder = bidDash || askDash;
+		recvAt = t5 + 1;
+	}
+	if (!bytesEqual(b, s, t0, recvAt, e) && !(isoMsAt(b, recvAt, e) > 0)) return false;
+	t.ms = ms;
+	t.placeholder = placeholder;
+	return true;
+}
