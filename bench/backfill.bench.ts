@@ -24,7 +24,7 @@ import { freePort } from "../test/helpers/net";
 import fs from "node:fs";
 import { connect } from "nats";
 import path from "node:path";
-import { argValue, benchDatabase, fmt, median, report, RUNS, seconds, sizeArg } from "./common";
+import { argValue, benchDatabase, cpuMs, fmt, median, report, RUNS, seconds, sizeArg } from "./common";
 
 const HOURS = sizeArg("--hours", 240, 48);
 const LOG = argValue("--log", "jetstream");
@@ -36,15 +36,6 @@ const EURUSD = getInstrument("EURUSD");
 const fileFor = (hour: number) => EURUSD_HOUR_FILES[(hour / HOUR) % 3];
 const progress = (s: string) => console.error(s);
 
-/** CPU time (user + system, ms) a process has used so far, from /proc (Linux); NaN when it cannot be read. */
-function cpuMs(pid: number): number {
-	try {
-		const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-		return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // clock ticks of 1/100 s (USER_HZ)
-	} catch {
-		return NaN;
-	}
-}
 
 /**
  * CPU used by each side while `fn` runs: this process (backfill, fake venue), the tick-writer process and the

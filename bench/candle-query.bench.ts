@@ -18,7 +18,8 @@ import { getCandles, getCandlesVia, type CandleQuery } from "../lib/candles/quer
 import { tableOf } from "../lib/candles/sql";
 import { TIMEFRAMES, TIMEFRAME_MS, type Timeframe } from "../lib/domain/timeframes";
 import type { Candle } from "../lib/domain/types";
-import { benchDatabase, fmt, median, percentile, report, RUNS, seconds, sizeArg } from "./common";
+import { benchDatabase, fmt, insertSyntheticTrades, median, percentile, report, RUNS, seconds, sizeArg } from "./common";
+import { rng } from "../test/candles/fixtures";
 
 const N = sizeArg("--trades", 10_000_000, 1_000_000);
 const QUERIES = sizeArg("--queries", 4_000, 1_200);
@@ -31,17 +32,6 @@ const WARMUP = 200;
 
 const log = (...a: unknown[]) => console.error(...a);
 
-/** Deterministic PRNG (mulberry32): the same queries every run and every invocation. */
-function rng(seed: number): () => number {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
 
 function symbolOf(i: number): string {
 	return `SYM${i}-USD-SPOT`;
@@ -76,15 +66,7 @@ async function main() {
 	try {
 		const t0 = performance.now();
 		// History straight from SQL: N trades evenly over DAYS days, symbols interleaved, prices exact decimals.
-		await db.pool.query(
-			`INSERT INTO trades (venue, symbol, time, trade_id, price, qty, side, recv_time)
-			 SELECT 'kraken', 'SYM' || (i % $2) || '-USD-SPOT', t, i,
-			        round((40000 + 1000 * sin(i / 5000.0) + (i % 97))::numeric, 2), ((i % 1000) + 1) / 10000.0,
-			        CASE WHEN i % 2 = 0 THEN 'b' ELSE 's' END, t
-			   FROM generate_series(1, $1::bigint) AS i,
-			        LATERAL (SELECT timestamptz '${new Date(START_MS).toISOString()}' + (i::float8 / $1 * $3 * 86400) * interval '1 second' AS t) x`,
-			[N, SYMBOLS, DAYS],
-		);
+		await insertSyntheticTrades(db.pool, { n: N, symbols: SYMBOLS, days: DAYS, startIso: new Date(START_MS).toISOString() });
 		await db.pool.query("VACUUM ANALYZE trades");
 		log(`candle-query: stored ${fmt(N)} trades over ${DAYS} days for ${SYMBOLS} symbols in ${seconds(performance.now() - t0)}`);
 		const full = await rebuildAll(db.pool);

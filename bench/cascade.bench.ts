@@ -10,7 +10,7 @@
 import { TIMEFRAMES } from "../lib/domain/timeframes";
 import { rebuildAll, runCascadeCycle } from "../lib/candles/cascade";
 import { tableOf } from "../lib/candles/sql";
-import { benchDatabase, fmt, median, report, RUNS, seconds, sizeArg } from "./common";
+import { benchDatabase, fmt, insertSyntheticTrades, median, report, RUNS, seconds, sizeArg } from "./common";
 
 const N = sizeArg("--trades", 10_000_000, 1_000_000);
 /** New trades per batch, spread over BATCH_MINUTES minutes and all symbols. */
@@ -38,15 +38,7 @@ async function main() {
 			)
 		).rows[0];
 		if (pk) await db.pool.query(`ALTER TABLE trades DROP CONSTRAINT "${pk.name}"`);
-		await db.pool.query(
-			`INSERT INTO trades (venue, symbol, time, trade_id, price, qty, side, recv_time)
-			 SELECT 'kraken', 'SYM' || (i % $2) || '-USD-SPOT', t, i,
-			        round((40000 + 1000 * sin(i / 5000.0) + (i % 97))::numeric, 2), ((i % 1000) + 1) / 10000.0,
-			        CASE WHEN i % 2 = 0 THEN 'b' ELSE 's' END, t
-			   FROM generate_series(1, $1::bigint) AS i,
-			        LATERAL (SELECT timestamptz '${START}' + (i::float8 / $1 * $3 * 86400) * interval '1 second' AS t) x`,
-			[N, SYMBOLS, DAYS],
-		);
+		await insertSyntheticTrades(db.pool, { n: N, symbols: SYMBOLS, days: DAYS, startIso: START });
 		if (pk) await db.pool.query(`ALTER TABLE trades ADD CONSTRAINT "${pk.name}" ${pk.def}`);
 		await db.pool.query("VACUUM ANALYZE trades");
 		console.error(`stored ${fmt(N)} trades over ${DAYS} days for ${SYMBOLS} symbols in ${seconds(performance.now() - t0)}`);

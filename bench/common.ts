@@ -1,5 +1,6 @@
 import { encodeEnvelope, tradeEnvelope } from "../lib/domain/codec";
 import { makeTrades } from "../test/helpers/trades";
+import fs from "node:fs";
 import { Client } from "pg";
 import { createPool } from "../lib/store/pool";
 import { migrate } from "../lib/store/migrate";
@@ -116,4 +117,30 @@ export function sizeArg(name: string, full: number, quick: number): number {
 /** 1234567 -> "1,234,567" */
 export function fmt(n: number): string {
 	return Math.round(n).toLocaleString("en-US");
+}
+
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux); NaN when it cannot be read. */
+export function cpuMs(pid: number): number {
+	try {
+		const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+		return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // clock ticks of 1/100 s (USER_HZ)
+	} catch {
+		return NaN;
+	}
+}
+
+/**
+ * History straight from SQL for the candle benches: `n` Kraken trades evenly over `days` days from `startIso`,
+ * `symbols` symbols (SYM0-USD-SPOT, ...) interleaved, prices and sizes exact decimals.
+ */
+export async function insertSyntheticTrades(pool: Pool, o: { n: number; symbols: number; days: number; startIso: string }): Promise<void> {
+	await pool.query(
+		`INSERT INTO trades (venue, symbol, time, trade_id, price, qty, side, recv_time)
+		 SELECT 'kraken', 'SYM' || (i % $2) || '-USD-SPOT', t, i,
+		        round((40000 + 1000 * sin(i / 5000.0) + (i % 97))::numeric, 2), ((i % 1000) + 1) / 10000.0,
+		        CASE WHEN i % 2 = 0 THEN 'b' ELSE 's' END, t
+		   FROM generate_series(1, $1::bigint) AS i,
+		        LATERAL (SELECT $4::timestamptz + (i::float8 / $1 * $3 * 86400) * interval '1 second' AS t) x`,
+		[o.n, o.symbols, o.days, o.startIso],
+	);
 }

@@ -7,7 +7,6 @@
  *   npm run bench:klines [-- --quick] [-- --runs 3] [-- --days 365]
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import fs from "node:fs";
 import path from "node:path";
 import type { Pool } from "pg";
 import { backfillKlines, BinanceRest } from "../lib/history/binance-history";
@@ -16,7 +15,7 @@ import { KLINE_COLUMNS, klineCopyRow } from "../lib/history/klines-store";
 import { RateLimiter } from "../lib/net/http";
 import { copyInto } from "../lib/writer/copy";
 import { FakeBinance } from "../test/helpers/fake-binance";
-import { benchDatabase, fmt, median, report, RUNS, seconds, sizeArg } from "./common";
+import { benchDatabase, cpuMs, fmt, median, report, RUNS, seconds, sizeArg } from "./common";
 
 const DAYS = sizeArg("--days", 365, 60);
 const FROM = Date.parse("2023-01-01T00:00:00Z");
@@ -25,15 +24,6 @@ const SYMBOL = { venue: "binance", symbol: "BTC-USDT-SPOT", venueSymbol: "BTCUSD
 const KEY = { venue: "binance", symbol: "BTC-USDT-SPOT", interval: "1m" };
 const progress = (s: string) => console.error(s);
 
-/** CPU time (user + system, ms) a process has used so far, from /proc (Linux); NaN when it cannot be read. */
-function cpuMs(pid: number): number {
-	try {
-		const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-		return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // clock ticks of 1/100 s (USER_HZ)
-	} catch {
-		return NaN;
-	}
-}
 
 /**
  * CPU used by each side while `fn` runs: this process (the ingest), the fake venue and the PostgreSQL backends

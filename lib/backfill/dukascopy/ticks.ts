@@ -137,10 +137,13 @@ export function memo(fn: (v: number) => string): (v: number) => string {
  * Volumes are base units (see DecodedHour): .bi5 as the shortest decimal of their float32 value times
  * 10^6, JSON API as the decimal the API sent.
  */
-export function quoteItems(h: DecodedHour, inst: DukascopyInstrument, recvTime: string): QuoteItem[] {
-	const out: QuoteItem[] = new Array(h.count);
-	const d = inst.decimals;
-	const price = memo((n) => scaledPrice(n, d));
+/**
+ * How one hour's ticks render as exact text, shared by the quote items and the wire encoder: prices at the
+ * instrument's decimals, sizes in units (a .bi5 hour's float32 millions made exact and scaled), each memoised
+ * (ticks repeat their prices), and the hour's "YYYY-MM-DDTHH:" made once.
+ */
+export function hourRenderers(h: DecodedHour, decimals: number): { price: (n: number) => string; bidQty: (i: number) => string; askQty: (i: number) => string; prefix: string } {
+	const price = memo((n) => scaledPrice(n, decimals));
 	let askQty: (i: number) => string;
 	let bidQty: (i: number) => string;
 	if (h.volumeUnit === "millions") {
@@ -153,8 +156,13 @@ export function quoteItems(h: DecodedHour, inst: DukascopyInstrument, recvTime: 
 		askQty = (i) => a[i];
 		bidQty = (i) => b[i];
 	}
-	// The hour's "YYYY-MM-DDTHH:" once; minutes, seconds and ms from the offset (no Date per tick).
-	const prefix = new Date(h.hourStartMs).toISOString().slice(0, 14);
+	return { price, bidQty, askQty, prefix: new Date(h.hourStartMs).toISOString().slice(0, 14) };
+}
+
+export function quoteItems(h: DecodedHour, inst: DukascopyInstrument, recvTime: string): QuoteItem[] {
+	const out: QuoteItem[] = new Array(h.count);
+	// minutes, seconds and ms from the offset (no Date per tick)
+	const { price, bidQty, askQty, prefix } = hourRenderers(h, inst.decimals);
 	for (let i = 0; i < h.count; i++) {
 		const o = h.offsets[i];
 		const ms = o % 1000;

@@ -1,5 +1,5 @@
 import type { DukascopyInstrument } from "./instruments";
-import { float32Decimal, memo, scaledPrice, timesMillion, type DecodedHour } from "./ticks";
+import { hourRenderers, type DecodedHour } from "./ticks";
 
 /**
  * An hour of ticks straight into market-data log messages, in the codec's v2 wire format (lib/domain/codec
@@ -14,22 +14,8 @@ const THREE = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, "0"))
 export function quoteWirePayloads(h: DecodedHour, inst: DukascopyInstrument, venue: string, recvTime: string, chunk: number): Buffer[] {
 	if (!(chunk >= 1)) throw new RangeError(`chunk must be at least 1 (got ${chunk})`);
 	const head = JSON.stringify({ v: 2, kind: "quote", venue, symbol: inst.symbol });
-	const price = memo((n) => scaledPrice(n, inst.decimals));
-	let askQty: (i: number) => string;
-	let bidQty: (i: number) => string;
-	if (h.volumeUnit === "millions") {
-		const million = memo((v) => timesMillion(float32Decimal(v)));
-		const [a, b] = [h.askVolume, h.bidVolume];
-		askQty = (i) => million(a[i]);
-		bidQty = (i) => million(b[i]);
-	} else {
-		const [a, b] = [h.askVolume, h.bidVolume];
-		askQty = (i) => a[i];
-		bidQty = (i) => b[i];
-	}
-	// The hour's "YYYY-MM-DDTHH:" once; minutes, seconds and ms of each tick from its offset. Lines are joined
-	// once per message (a flat string) rather than concatenated into a string tree.
-	const prefix = new Date(h.hourStartMs).toISOString().slice(0, 14);
+	// Lines are joined once per message (a flat string) rather than concatenated into a string tree.
+	const { price, bidQty, askQty, prefix } = hourRenderers(h, inst.decimals);
 	const tail = "\t" + recvTime;
 	const out: Buffer[] = [];
 	for (let start = 0; start < h.count; start += chunk) {
