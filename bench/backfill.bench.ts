@@ -24,7 +24,7 @@ import { freePort } from "../test/helpers/net";
 import fs from "node:fs";
 import { connect } from "nats";
 import path from "node:path";
-import { argValue, benchDatabase, cpuMs, fmt, median, report, RUNS, seconds, sizeArg } from "./common";
+import { argValue, benchDatabase, cpuDuring, type CpuSplit, fmt, median, report, RUNS, seconds, sizeArg } from "./common";
 
 const HOURS = sizeArg("--hours", 240, 48);
 const LOG = argValue("--log", "jetstream");
@@ -37,25 +37,6 @@ const fileFor = (hour: number) => EURUSD_HOUR_FILES[(hour / HOUR) % 3];
 const progress = (s: string) => console.error(s);
 
 
-/**
- * CPU used by each side while `fn` runs: this process (backfill, fake venue), the tick-writer process and the
- * PostgreSQL backends serving this database. Not a goal, a diagnosis: on a shared machine wall times swing with
- * the neighbours' load, CPU per stage much less.
- */
-async function cpuDuring<T>(db: { pool: import("pg").Pool }, writerPid: number | undefined, fn: () => Promise<T>): Promise<{ result: T; cpu: { self: number; writer: number; postgres: number } }> {
-	const backends = async () => (await db.pool.query("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).rows.map((r) => r.pid as number);
-	const before = new Map((await backends()).map((pid) => [pid, cpuMs(pid)]));
-	const w0 = writerPid ? cpuMs(writerPid) : NaN;
-	const u0 = process.cpuUsage();
-	const result = await fn();
-	const u = process.cpuUsage(u0);
-	let postgres = 0;
-	for (const pid of new Set([...before.keys(), ...(await backends())])) {
-		const now = cpuMs(pid);
-		if (Number.isFinite(now)) postgres += now - (before.get(pid) ?? 0);
-	}
-	return { result, cpu: { self: Math.round((u.user + u.system) / 1000), writer: writerPid ? Math.round(cpuMs(writerPid) - w0) : 0, postgres: Math.round(postgres) } };
-}
 
 async function main() {
 	const db = await benchDatabase("backfill");
@@ -129,17 +110,17 @@ async function main() {
 		};
 		const inMemoryStored = async () => ((await p.broker.call("tick-writer.stats")) as { insertedQuotes: number }).insertedQuotes;
 		const jobDone = async (id: string) => (await db.pool.query("SELECT state FROM backfill_jobs WHERE id = $1", [id])).rows[0]?.state === "done";
-		type Cpu = { self: number; writer: number; postgres: number };
+		type Cpu = CpuSplit; // other = the tick-writer process
 		const runs: Array<{ copyMs: number; e2eMs: number; publishedMs: number; ratio: number; copyCpu: Cpu; cpu: Cpu }> = [];
 		try {
 			let insertedBefore = SPLIT ? 0 : await inMemoryStored();
 			for (let run = 1; run <= RUNS; run++) {
 				await empty();
-				const { result: copyMs, cpu: copyCpu } = await cpuDuring(db, writer?.proc.pid, rawCopy);
+				const { result: copyMs, cpu: copyCpu } = await cpuDuring(db.pool, writer?.proc.pid, rawCopy);
 				if ((await count()) !== total) throw new Error(`raw COPY stored ${await count()} of ${total} quotes`);
 				await empty();
 				if (!SPLIT) insertedBefore = await inMemoryStored();
-				const measured = await cpuDuring(db, writer?.proc.pid, async () => {
+				const measured = await cpuDuring(db.pool, writer?.proc.pid, async () => {
 				const s = performance.now();
 				const id = await createJob(db.pool, { instrument: "EURUSD", hours: Array.from({ length: HOURS }, (_, i) => FROM + i * HOUR), from: FROM, to: FROM + HOURS * HOUR });
 				let publishedMs = NaN; // every hour accepted by the log (the job is done)
@@ -164,7 +145,7 @@ async function main() {
 				runs.push({ copyMs, e2eMs, publishedMs, ratio, copyCpu, cpu: measured.cpu });
 				progress(
 					`run ${run}/${RUNS}: raw COPY ${seconds(copyMs)} (${fmt(total / (copyMs / 1000))} rows/s); backfill ${seconds(e2eMs)} (${fmt(total / (e2eMs / 1000))} ticks/s, all hours published after ${seconds(publishedMs)}); ratio ${ratio.toFixed(3)}; ` +
-						`CPU ms: COPY postgres ${copyCpu.postgres}; backfill: this process ${measured.cpu.self}, tick-writer ${measured.cpu.writer}, postgres ${measured.cpu.postgres}`,
+						`CPU ms: COPY postgres ${copyCpu.postgres}; backfill: this process ${measured.cpu.self}, tick-writer ${measured.cpu.other}, postgres ${measured.cpu.postgres}`,
 				);
 			}
 		} finally {
@@ -190,7 +171,7 @@ async function main() {
 				backfill_ms: Math.round(r.e2eMs),
 				published_ms: Math.round(r.publishedMs),
 				ratio: Number(r.ratio.toFixed(3)),
-				cpu_ms: { copy_postgres: r.copyCpu.postgres, backfill_self: r.cpu.self, backfill_writer: r.cpu.writer, backfill_postgres: r.cpu.postgres },
+				cpu_ms: { copy_postgres: r.copyCpu.postgres, backfill_self: r.cpu.self, backfill_writer: r.cpu.other, backfill_postgres: r.cpu.postgres },
 			})),
 		});
 	} finally {

@@ -144,3 +144,29 @@ export async function insertSyntheticTrades(pool: Pool, o: { n: number; symbols:
 		[o.n, o.symbols, o.days, o.startIso],
 	);
 }
+
+/** CPU (ms) used while `fn` runs by this process (`self`), one other process (`other`, e.g. the tick-writer or a fake venue; 0 without a pid) and the PostgreSQL backends serving the pool's database. */
+export interface CpuSplit {
+	self: number;
+	other: number;
+	postgres: number;
+}
+
+/**
+ * The CPU each side used while `fn` ran. Not a goal, a diagnosis: on a shared machine wall times swing with the
+ * neighbours' load, CPU per stage much less.
+ */
+export async function cpuDuring<T>(pool: Pool, otherPid: number | undefined, fn: () => Promise<T>): Promise<{ result: T; cpu: CpuSplit }> {
+	const backends = async () => (await pool.query("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).rows.map((r) => r.pid as number);
+	const before = new Map((await backends()).map((pid) => [pid, cpuMs(pid)]));
+	const o0 = otherPid ? cpuMs(otherPid) : NaN;
+	const u0 = process.cpuUsage();
+	const result = await fn();
+	const u = process.cpuUsage(u0);
+	let postgres = 0;
+	for (const pid of new Set([...before.keys(), ...(await backends())])) {
+		const now = cpuMs(pid);
+		if (Number.isFinite(now)) postgres += now - (before.get(pid) ?? 0);
+	}
+	return { result, cpu: { self: Math.round((u.user + u.system) / 1000), other: otherPid ? Math.round(cpuMs(otherPid) - o0) : 0, postgres: Math.round(postgres) } };
+}

@@ -15,7 +15,7 @@ import { KLINE_COLUMNS, klineCopyRow } from "../lib/history/klines-store";
 import { RateLimiter } from "../lib/net/http";
 import { copyInto } from "../lib/writer/copy";
 import { FakeBinance } from "../test/helpers/fake-binance";
-import { benchDatabase, cpuMs, fmt, median, report, RUNS, seconds, sizeArg } from "./common";
+import { benchDatabase, cpuDuring, type CpuSplit, fmt, median, report, RUNS, seconds, sizeArg } from "./common";
 
 const DAYS = sizeArg("--days", 365, 60);
 const FROM = Date.parse("2023-01-01T00:00:00Z");
@@ -25,24 +25,6 @@ const KEY = { venue: "binance", symbol: "BTC-USDT-SPOT", interval: "1m" };
 const progress = (s: string) => console.error(s);
 
 
-/**
- * CPU used by each side while `fn` runs: this process (the ingest), the fake venue and the PostgreSQL backends
- * of this database. Not a goal, a diagnosis: on a shared machine wall times swing with the neighbours' load.
- */
-async function cpuDuring<T>(pool: Pool, venuePid: number, fn: () => Promise<T>): Promise<{ result: T; cpu: { self: number; venue: number; postgres: number } }> {
-	const backends = async () => (await pool.query("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).rows.map((r) => r.pid as number);
-	const before = new Map((await backends()).map((pid) => [pid, cpuMs(pid)]));
-	const v0 = cpuMs(venuePid);
-	const u0 = process.cpuUsage();
-	const result = await fn();
-	const u = process.cpuUsage(u0);
-	let postgres = 0;
-	for (const pid of new Set([...before.keys(), ...(await backends())])) {
-		const now = cpuMs(pid);
-		if (Number.isFinite(now)) postgres += now - (before.get(pid) ?? 0);
-	}
-	return { result, cpu: { self: Math.round((u.user + u.system) / 1000), venue: Math.round(cpuMs(venuePid) - v0), postgres: Math.round(postgres) } };
-}
 
 /**
  * The fake venue runs in its own process: generating its JSON is the venue's work, not ours, and must not share
@@ -88,7 +70,7 @@ async function main() {
 		};
 		const stored = async () => Number((await db.pool.query("SELECT count(*) AS n FROM klines")).rows[0].n);
 		const rest = new BinanceRest({ baseUrl: fake.url, limiter: new RateLimiter(1_000_000, 1000) });
-		type Cpu = { self: number; venue: number; postgres: number };
+		type Cpu = CpuSplit; // other = the fake venue process
 		const runs: Array<{ copyMs: number; ingestMs: number; pages: number; ratio: number; copyCpu: Cpu; cpu: Cpu }> = [];
 		for (let run = 1; run <= RUNS; run++) {
 			await empty();
@@ -118,7 +100,7 @@ async function main() {
 			const ratio = copyMs / ingestMs;
 			runs.push({ copyMs, ingestMs, pages: first.pages, ratio, copyCpu, cpu: measured.cpu });
 			progress(`run ${run}/${RUNS}: raw COPY ${seconds(copyMs)} (${fmt(n / (copyMs / 1000))} rows/s); ingest ${seconds(ingestMs)} (${fmt(n / (ingestMs / 1000))} rows/s, ${first.pages} pages); ratio ${ratio.toFixed(3)}; ` +
-					`CPU ms: COPY postgres ${copyCpu.postgres}; ingest: this process ${measured.cpu.self}, venue ${measured.cpu.venue}, postgres ${measured.cpu.postgres}`,
+					`CPU ms: COPY postgres ${copyCpu.postgres}; ingest: this process ${measured.cpu.self}, venue ${measured.cpu.other}, postgres ${measured.cpu.postgres}`,
 			);
 		}
 
@@ -144,7 +126,7 @@ async function main() {
 				copy_ms: Math.round(r.copyMs),
 				ingest_ms: Math.round(r.ingestMs),
 				ratio: Number(r.ratio.toFixed(3)),
-				cpu_ms: { copy_postgres: r.copyCpu.postgres, ingest_self: r.cpu.self, ingest_venue: r.cpu.venue, ingest_postgres: r.cpu.postgres },
+				cpu_ms: { copy_postgres: r.copyCpu.postgres, ingest_self: r.cpu.self, ingest_venue: r.cpu.other, ingest_postgres: r.cpu.postgres },
 			})),
 			rerun_ms: Math.round(againMs),
 			rerun_venue_requests: venueRequests,
