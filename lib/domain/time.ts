@@ -18,3 +18,34 @@ export function isIsoTimestamp(s: unknown): s is string {
 	// between 1990 and 2100: rejects a time in the wrong unit (seconds read as ms and so on)
 	return Number.isFinite(ms) && ms > 631152000000 && ms < 4102444800000;
 }
+
+/**
+ * Epoch ms to the ISO-8601 UTC text `Date.prototype.toISOString` gives ("2024-01-01T00:01:00.000Z"), without a
+ * Date per call: a page of klines has two times per row, and consecutive rows share a day, so the day's
+ * "YYYY-MM-DDT" is made once (by Date) and the time of day from arithmetic on lookup tables. Anything outside
+ * the fast path (negative, fractional, after year 9999, not a number) is left to Date itself, errors included.
+ */
+const DAY_MS = 86_400_000;
+/** 10000-01-01T00:00:00Z: from here on toISOString writes a six-digit signed year. */
+const YEAR_10000_MS = 253_402_300_800_000;
+const TWO = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, "0"));
+const THREE = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, "0"));
+
+let cachedDay = NaN;
+let cachedPrefix = "";
+
+export function isoUtc(ms: number): string {
+	if (!(Number.isInteger(ms) && ms >= 0 && ms < YEAR_10000_MS)) return new Date(ms).toISOString();
+	const day = Math.floor(ms / DAY_MS);
+	if (day !== cachedDay) {
+		cachedPrefix = new Date(day * DAY_MS).toISOString().slice(0, 11);
+		cachedDay = day;
+	}
+	let r = ms - day * DAY_MS;
+	const h = Math.floor(r / 3_600_000);
+	r -= h * 3_600_000;
+	const m = Math.floor(r / 60_000);
+	r -= m * 60_000;
+	const s = Math.floor(r / 1000);
+	return `${cachedPrefix}${TWO[h]}:${TWO[m]}:${TWO[s]}.${THREE[r - s * 1000]}Z`;
+}

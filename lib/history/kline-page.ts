@@ -1,5 +1,5 @@
 import { intervalGrid, parseKlines, type Kline } from "./binance-klines";
-import { isoUtc } from "./iso-utc";
+import { isoUtc } from "../domain/time";
 
 /**
  * One /api/v3/klines answer as the pager needs it: the open times it holds, its rows as COPY text, and the

@@ -2,7 +2,7 @@ import type { Pool, PoolClient } from "pg";
 import type { Queryable } from "../store/migrate";
 import { copyInto } from "../writer/copy";
 import type { Kline } from "./binance-klines";
-import { isoUtc } from "./iso-utc";
+import { isoUtc } from "../domain/time";
 import { klineRowsCopy } from "./kline-page";
 import { EMPTY_RANGES_SQL, STORED_RUNS_SQL, type Range } from "./missing";
 

@@ -1,7 +1,7 @@
+import { isoUtc } from "../../domain/time";
 import type { QuoteItem } from "../../domain/types";
 import { HOUR_MS } from "../hours";
 import type { DukascopyInstrument } from "./instruments";
-import { pad2 } from "./urls";
 
 export { HOUR_MS };
 
@@ -140,9 +140,9 @@ export function memo(fn: (v: number) => string): (v: number) => string {
 /**
  * How one hour's ticks render as exact text, shared by the quote items and the wire encoder: prices at the
  * instrument's decimals, sizes in units (a .bi5 hour's float32 millions made exact and scaled), each memoised
- * (ticks repeat their prices), and the hour's "YYYY-MM-DDTHH:" made once.
+ * (ticks repeat their prices).
  */
-export function hourRenderers(h: DecodedHour, decimals: number): { price: (n: number) => string; bidQty: (i: number) => string; askQty: (i: number) => string; prefix: string } {
+export function hourRenderers(h: DecodedHour, decimals: number): { price: (n: number) => string; bidQty: (i: number) => string; askQty: (i: number) => string } {
 	const price = memo((n) => scaledPrice(n, decimals));
 	let askQty: (i: number) => string;
 	let bidQty: (i: number) => string;
@@ -156,19 +156,15 @@ export function hourRenderers(h: DecodedHour, decimals: number): { price: (n: nu
 		askQty = (i) => a[i];
 		bidQty = (i) => b[i];
 	}
-	return { price, bidQty, askQty, prefix: new Date(h.hourStartMs).toISOString().slice(0, 14) };
+	return { price, bidQty, askQty };
 }
 
 export function quoteItems(h: DecodedHour, inst: DukascopyInstrument, recvTime: string): QuoteItem[] {
 	const out: QuoteItem[] = new Array(h.count);
-	// minutes, seconds and ms from the offset (no Date per tick)
-	const { price, bidQty, askQty, prefix } = hourRenderers(h, inst.decimals);
+	const { price, bidQty, askQty } = hourRenderers(h, inst.decimals);
 	for (let i = 0; i < h.count; i++) {
-		const o = h.offsets[i];
-		const ms = o % 1000;
-		const sec = Math.floor(o / 1000);
 		out[i] = {
-			time: `${prefix}${pad2(Math.floor(sec / 60))}:${pad2(sec % 60)}.${ms < 10 ? "00" + ms : ms < 100 ? "0" + ms : ms}Z`,
+			time: isoUtc(h.hourStartMs + h.offsets[i]),
 			seq: String(i),
 			bid: price(h.bid[i]),
 			ask: price(h.ask[i]),

@@ -1,3 +1,4 @@
+import { isoUtc } from "../../domain/time";
 import type { DukascopyInstrument } from "./instruments";
 import { hourRenderers, type DecodedHour } from "./ticks";
 
@@ -8,23 +9,19 @@ import { hourRenderers, type DecodedHour } from "./ticks";
  * as encodeEnvelope(quoteEnvelope(venue, symbol, quoteItems(hour, inst, recvTime))) in chunks of `chunk`
  * quotes; test/backfill/dukascopy-wire.spec.ts holds the two together.
  */
-const TWO = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, "0"));
-const THREE = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, "0"));
 
 export function quoteWirePayloads(h: DecodedHour, inst: DukascopyInstrument, venue: string, recvTime: string, chunk: number): Buffer[] {
 	if (!(chunk >= 1)) throw new RangeError(`chunk must be at least 1 (got ${chunk})`);
 	const head = JSON.stringify({ v: 2, kind: "quote", venue, symbol: inst.symbol });
 	// Lines are joined once per message (a flat string) rather than concatenated into a string tree.
-	const { price, bidQty, askQty, prefix } = hourRenderers(h, inst.decimals);
+	const { price, bidQty, askQty } = hourRenderers(h, inst.decimals);
 	const tail = "\t" + recvTime;
 	const out: Buffer[] = [];
 	for (let start = 0; start < h.count; start += chunk) {
 		const end = Math.min(h.count, start + chunk);
 		const lines: string[] = [head];
 		for (let i = start; i < end; i++) {
-			const o = h.offsets[i];
-			const sec = Math.floor(o / 1000);
-			lines.push(`${prefix}${TWO[Math.floor(sec / 60)]}:${TWO[sec % 60]}.${THREE[o - sec * 1000]}Z\t${i}\t${price(h.bid[i])}\t${price(h.ask[i])}\t${bidQty(i)}\t${askQty(i)}${tail}`);
+			lines.push(`${isoUtc(h.hourStartMs + h.offsets[i])}\t${i}\t${price(h.bid[i])}\t${price(h.ask[i])}\t${bidQty(i)}\t${askQty(i)}${tail}`);
 		}
 		out.push(Buffer.from(lines.join("\n")));
 	}

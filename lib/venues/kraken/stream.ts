@@ -1,3 +1,4 @@
+import { isoUtc } from "../../domain/time";
 import type { Marker } from "../../domain/types";
 import { FloodGuard } from "../../feed/flood-guard";
 import { markerPayload } from "../../feed/markers";
@@ -47,9 +48,6 @@ export class KrakenStream {
 	private startedMs = Date.now();
 	private syms = new Map<string, SymState>();
 	private precision = new Map<string, Precision>();
-	/** The receive time of the last frame, as a number and as text: frames of one burst share a millisecond. */
-	private recvMs = NaN;
-	private recvIso = "";
 	private readonly floods = new FloodGuard(() => this.opts.logger);
 	private readonly subs: Subscriptions;
 	private readonly items: ChannelItems;
@@ -211,11 +209,7 @@ export class KrakenStream {
 	handleFrame(text: string, recvMs: number): void {
 		this.stats.frames++;
 		this.monitor.message(recvMs);
-		if (recvMs !== this.recvMs) {
-			this.recvMs = recvMs;
-			this.recvIso = new Date(recvMs).toISOString();
-		}
-		const recvTime = this.recvIso;
+		const recvTime = isoUtc(recvMs);
 		const f = decodeFrame(text);
 		if (f.kind === "rejected") {
 			this.stats.rejected[f.category]++;

@@ -1,4 +1,4 @@
-import { isoUtc } from "../../lib/history/iso-utc";
+import { isoUtc } from "../../lib/domain/time";
 
 describe("isoUtc (epoch ms to ISO text without a Date per call)", () => {
 	const same = (ms: number) => expect(isoUtc(ms)).toBe(new Date(ms).toISOString());
