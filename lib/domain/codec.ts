@@ -1,4 +1,4 @@
-import { isIsoTimestamp, parseIsoMs } from "./time";
+import { daysInMonth, isIsoTimestamp, parseIsoMs } from "./time";
 import { lineFast } from "./wire-bytes";
 import type { Envelope, MarkerItem, Quote, QuoteItem, Trade, TradeItem } from "./types";
 
@@ -106,8 +106,6 @@ function badBatch(reason: string): WireBatch {
 	return { kind: null, venue: "", symbol: "", copy: "", rows: 0, minutes: [], minMs: Infinity, maxMs: -Infinity, markers: 0, rejects: [{ index: -1, reason }] };
 }
 
-const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
 function digits(s: string, from: number, n: number): number {
 	let v = 0;
 	for (let i = from; i < from + n; i++) {
@@ -134,8 +132,7 @@ export function fastIsoMs(s: string): number {
 	const mi = digits(s, 14, 2);
 	const se = digits(s, 17, 2);
 	if (y < 1990 || y > 2099 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 59) return NaN;
-	const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
-	if (d > (mo === 2 && leap ? 29 : DAYS[mo - 1])) return NaN;
+	if (d > daysInMonth(y, mo)) return NaN;
 	let ms = 0;
 	if (n > 20) {
 		if (s.charCodeAt(19) !== 46 /* . */ || n < 22) return NaN;

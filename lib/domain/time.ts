@@ -9,8 +9,15 @@ export function parseIsoMs(s: unknown): number {
 	if (!m) return NaN;
 	// Date.parse rolls 2024-02-30 over into March; PostgreSQL refuses it. Refuse it here, clearly.
 	const [y, mo, d, h, mi, se] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number);
-	if (mo < 1 || mo > 12 || d < 1 || d > new Date(Date.UTC(y, mo, 0)).getUTCDate() || h > 23 || mi > 59 || se > 59) return NaN;
+	if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || se > 59) return NaN;
 	return Date.parse(s);
+}
+
+const MONTH_DAYS = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Days in month `mo` (1-12) of year `y` in the proleptic Gregorian calendar. */
+export function daysInMonth(y: number, mo: number): number {
+	return mo === 2 && y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : MONTH_DAYS[mo];
 }
 
 export function isIsoTimestamp(s: unknown): s is string {

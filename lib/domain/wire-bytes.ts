@@ -1,3 +1,5 @@
+import { daysInMonth } from "./time";
+
 /**
  * The byte-level checks of a v2 wire line (lib/domain/codec's decodeWireBytes): char codes on the
  * payload, no string per line or field. Each check is the exact equivalent of the string check in
@@ -6,7 +8,6 @@
  */
 
 const MINUTE = 60_000;
-const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 function digitsAt(b: Uint8Array, from: number, n: number): number {
 	let v = 0;
@@ -32,8 +33,7 @@ function isoMsAt(b: Uint8Array, s: number, e: number): number {
 	const mi = digitsAt(b, s + 14, 2);
 	const se = digitsAt(b, s + 17, 2);
 	if (y < 1990 || y > 2099 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 59) return NaN;
-	const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
-	if (d > (mo === 2 && leap ? 29 : DAYS[mo - 1])) return NaN;
+	if (d > daysInMonth(y, mo)) return NaN;
 	let ms = 0;
 	if (n > 20) {
 		if (b[s + 19] !== 46 /* . */ || n < 22) return NaN;

@@ -1,4 +1,4 @@
-import { isIsoTimestamp } from "../../domain/time";
+import { daysInMonth, isIsoTimestamp } from "../../domain/time";
 import type { WsBook, WsLevel, WsTicker, WsTrade } from "./messages";
 
 /**
@@ -182,8 +182,6 @@ function two(s: string, i: number): number {
 	return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
 }
 
-const DAYS = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
 /**
  * Whether s[start, end) is what isIsoTimestamp accepts. The form Kraken sends (`YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z`,
  * years 1991-2099, well inside isIsoTimestamp's 1990-2100 window) is checked in place; anything else is
@@ -204,8 +202,7 @@ function krakenFormAt(s: string, start: number, end: number): boolean {
 	const d = two(s, start + 8);
 	const h = two(s, start + 11);
 	if (!(y > 1990 && y < 2100 && mo >= 1 && mo <= 12 && h >= 0 && h <= 23 && d >= 1)) return false;
-	const dim = mo === 2 && y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : DAYS[mo];
-	return d <= dim && minutesSecondsAt(s, start + 14, end);
+	return d <= daysInMonth(y, mo) && minutesSecondsAt(s, start + 14, end);
 }
 
 /** `MM:SS[.f{1,9}]Z` exactly filling s[i, end). */
