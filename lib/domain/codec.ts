@@ -170,8 +170,7 @@ export function decodeWireBytes(payload: Uint8Array): WireBatch {
 	} catch {
 		return decodeWireText(buf.toString("utf8"));
 	}
-	if (head === null || typeof head !== "object" || head.v !== 2 || (head.kind !== "trade" && head.kind !== "quote")) return decodeWireText(buf.toString("utf8"));
-	if (typeof head.venue !== "string" || !NAME_RE.test(head.venue) || typeof head.symbol !== "string" || !NAME_RE.test(head.symbol)) return decodeWireText(buf.toString("utf8"));
+	if (head === null || typeof head !== "object" || head.v !== 2 || v2HeadProblem(head)) return decodeWireText(buf.toString("utf8"));
 	const out: WireBatch = { kind: head.kind, venue: head.venue, symbol: head.symbol, copy: "", rows: 0, minutes: [], minMs: Infinity, maxMs: -Infinity, markers: 0, rejects: [] };
 	if (nl < 0) return out;
 	const start = nl + 1;
@@ -179,7 +178,6 @@ export function decodeWireBytes(payload: Uint8Array): WireBatch {
 	if (end > start && buf[end - 1] === 10) end--;
 	if (end <= start) return out;
 	const isTrade = head.kind === "trade";
-	const nFields = isTrade ? 6 : 7;
 	const prefix = `${head.venue}\t${head.symbol}\t`;
 	const mins = new MinuteSet();
 	const t = { ms: NaN, placeholder: false };
@@ -194,8 +192,7 @@ export function decodeWireBytes(payload: Uint8Array): WireBatch {
 		let ok = lineFast(buf, pos, eol, isTrade, t);
 		if (!ok) {
 			line = buf.toString("utf8", pos, eol);
-			const f = line.split("\t");
-			const problem = f.length !== nFields ? `expected ${nFields} tab-separated fields, got ${f.length}` : itemProblem(isTrade, f, t);
+			const { f, problem } = checkLine(line, isTrade, t);
 			if (problem) out.rejects.push({ index, reason: problem });
 			else {
 				ok = true;
@@ -250,9 +247,8 @@ export function decodeWireText(text: string): WireBatch {
 	if (head === null || typeof head !== "object" || Array.isArray(head)) return badBatch("not an envelope object");
 	if (head.v === 1) return fromObjects(head);
 	if (head.v !== 2) return badBatch(`unsupported envelope version ${JSON.stringify(head.v)}`);
-	if (head.kind !== "trade" && head.kind !== "quote") return badBatch(`unknown kind ${JSON.stringify(head.kind)} for a v2 envelope`);
-	if (typeof head.venue !== "string" || !NAME_RE.test(head.venue)) return badBatch(`bad venue ${JSON.stringify(head.venue)}`);
-	if (typeof head.symbol !== "string" || !NAME_RE.test(head.symbol)) return badBatch(`bad symbol ${JSON.stringify(head.symbol)}`);
+	const headProblem = v2HeadProblem(head);
+	if (headProblem) return badBatch(headProblem);
 	const out: WireBatch = { kind: head.kind, venue: head.venue, symbol: head.symbol, copy: "", rows: 0, minutes: [], minMs: Infinity, maxMs: -Infinity, markers: 0, rejects: [] };
 	if (nl < 0) return out;
 	let body = text.slice(nl + 1);
@@ -262,13 +258,11 @@ export function decodeWireText(text: string): WireBatch {
 	const prefix = `${head.venue}\t${head.symbol}\t`;
 	const mins = new MinuteSet();
 	const isTrade = head.kind === "trade";
-	const nFields = isTrade ? 6 : 7;
 	const t = { ms: NaN, placeholder: false };
 	let allVerbatim = true; // every line usable as-is after the prefix (no '-' placeholders, no rejects)
 	const goodLines: number[] = [];
 	for (let i = 0; i < lines.length; i++) {
-		const f = lines[i].split("\t");
-		const problem = f.length !== nFields ? `expected ${nFields} tab-separated fields, got ${f.length}` : itemProblem(isTrade, f, t);
+		const { f, problem } = checkLine(lines[i], isTrade, t);
 		const ms = t.ms;
 		if (problem) {
 			out.rejects.push({ index: i, reason: problem });
@@ -288,6 +282,21 @@ export function decodeWireText(text: string): WireBatch {
 	else out.copy = goodLines.map((i) => (isTrade ? tradeRowFromFields : quoteRowFromFields)(prefix, lines[i].split("\t"))).join("");
 	out.minutes = mins.values();
 	return out;
+}
+
+/** What is wrong with a v2 header's kind, venue or symbol, or null. */
+function v2HeadProblem(head: { kind?: unknown; venue?: unknown; symbol?: unknown }): string | null {
+	if (head.kind !== "trade" && head.kind !== "quote") return `unknown kind ${JSON.stringify(head.kind)} for a v2 envelope`;
+	if (typeof head.venue !== "string" || !NAME_RE.test(head.venue)) return `bad venue ${JSON.stringify(head.venue)}`;
+	if (typeof head.symbol !== "string" || !NAME_RE.test(head.symbol)) return `bad symbol ${JSON.stringify(head.symbol)}`;
+	return null;
+}
+
+/** A v2 wire line split into its fields and checked (see itemProblem for `t`). */
+function checkLine(line: string, isTrade: boolean, t: { ms: number; placeholder: boolean }): { f: string[]; problem: string | null } {
+	const f = line.split("\t");
+	const nFields = isTrade ? 6 : 7;
+	return { f, problem: f.length !== nFields ? `expected ${nFields} tab-separated fields, got ${f.length}` : itemProblem(isTrade, f, t) };
 }
 
 function tradeRowFromFields(prefix: string, f: string[]): string {
