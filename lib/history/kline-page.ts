@@ -1,4 +1,5 @@
 import { intervalGrid, parseKlines, type Kline } from "./binance-klines";
+import { unsignedDecimalEnd } from "../domain/decimal";
 import { isoUtc } from "../domain/time";
 
 /**
@@ -63,19 +64,9 @@ function int(): number {
 function dec(): string | null {
 	if (t.charCodeAt(pos) !== 34) return null;
 	const s = ++pos;
-	let c = t.charCodeAt(pos);
-	if (c === 48) c = t.charCodeAt(++pos);
-	else if (c >= 49 && c <= 57) {
-		do c = t.charCodeAt(++pos);
-		while (c >= 48 && c <= 57);
-	} else return null;
-	if (c === 46) {
-		const f = ++pos;
-		c = t.charCodeAt(pos);
-		while (c >= 48 && c <= 57) c = t.charCodeAt(++pos);
-		if (pos === f) return null;
-	}
-	if (c !== 34 || pos - s > 64) return null;
+	const end = unsignedDecimalEnd(t, s);
+	if (end < 0 || t.charCodeAt(end) !== 34 || end - s > 64) return null;
+	pos = end;
 	return t.slice(s, pos++);
 }
 

@@ -1,3 +1,4 @@
+import { unsignedDecimalEnd } from "../../domain/decimal";
 import { daysInMonth, isIsoTimestamp } from "../../domain/time";
 import type { WsBook, WsLevel, WsTicker, WsTrade } from "./messages";
 
@@ -11,6 +12,8 @@ import type { WsBook, WsLevel, WsTicker, WsTrade } from "./messages";
  * then decodes that frame with the full parser (parseExact + validation), which accepts, reports or
  * rejects it as it always did; so this path can only be faster, never decide differently.
  */
+
+const decimalEnd = unsignedDecimalEnd; // bound once: under tsx an imported call is a getter call per use
 
 const QUOTE = 34;
 const COMMA = 44;
@@ -111,18 +114,9 @@ function symbolAt(s: string, i: number): number {
 /** A non-negative plain decimal `(0|[1-9]\d*)(\.\d+)?` of at most 64 characters (what parse.ts calls pos), ending at ',' or '}'. */
 function unsignedAt(s: string, i: number): number {
 	const start = i;
-	let c = s.charCodeAt(i);
-	if (c === ZERO) c = s.charCodeAt(++i);
-	else if (c > ZERO && c <= NINE) {
-		do c = s.charCodeAt(++i);
-		while (c >= ZERO && c <= NINE);
-	} else return -1;
-	if (c === DOT) {
-		c = s.charCodeAt(++i);
-		if (!(c >= ZERO && c <= NINE)) return -1;
-		do c = s.charCodeAt(++i);
-		while (c >= ZERO && c <= NINE);
-	}
+	i = decimalEnd(s, i);
+	if (i < 0) return -1;
+	const c = s.charCodeAt(i);
 	if ((c !== COMMA && c !== RBRACE) || i - start > 64) return -1;
 	tok = s.slice(start, i);
 	return i;
@@ -131,19 +125,9 @@ function unsignedAt(s: string, i: number): number {
 /** Any JSON number `-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?` (fields kept as text, not validated further), ending at ',' or '}'. */
 function numberAt(s: string, i: number): number {
 	const start = i;
+	i = decimalEnd(s, s.charCodeAt(i) === MINUS ? i + 1 : i);
+	if (i < 0) return -1;
 	let c = s.charCodeAt(i);
-	if (c === MINUS) c = s.charCodeAt(++i);
-	if (c === ZERO) c = s.charCodeAt(++i);
-	else if (c > ZERO && c <= NINE) {
-		do c = s.charCodeAt(++i);
-		while (c >= ZERO && c <= NINE);
-	} else return -1;
-	if (c === DOT) {
-		c = s.charCodeAt(++i);
-		if (!(c >= ZERO && c <= NINE)) return -1;
-		do c = s.charCodeAt(++i);
-		while (c >= ZERO && c <= NINE);
-	}
 	if (c === LOWER_E || c === UPPER_E) {
 		c = s.charCodeAt(++i);
 		if (c === PLUS || c === MINUS) c = s.charCodeAt(++i);
