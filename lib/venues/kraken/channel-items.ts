@@ -24,17 +24,24 @@ export class ChannelItems {
 		private readonly resubscribeBook: (ws: string, reason: string) => void,
 	) {}
 
+	/** The state of a symbol we subscribed, with its message counted by the monitor; null (and counted as unsolicited) otherwise. */
+	private subscribed(ws: string, recvMs: number, timestamp: string | undefined): SymState | null {
+		const st = this.ctx.syms.get(ws);
+		if (!st) {
+			this.ctx.stats.unsolicited++;
+			return null;
+		}
+		this.ctx.monitor.symbolMessage(st.symbol, recvMs, timestamp ? fastIsoMs(timestamp) : null);
+		return st;
+	}
+
 	onTrades(type: "snapshot" | "update", trades: WsTrade[], recvTime: string, recvMs: number): void {
 		const { syms, publisher } = this.ctx;
 		const snapshotIds = new Map<SymState, Set<string>>();
 		for (const t of trades) {
-			const st = syms.get(t.symbol);
-			if (!st) {
-				this.ctx.stats.unsolicited++;
-				continue;
-			}
+			const st = this.subscribed(t.symbol, recvMs, t.timestamp);
+			if (!st) continue;
 			const item = tradeItem(t, recvTime, this.ctx.precision.get(st.ws));
-			this.ctx.monitor.symbolMessage(st.symbol, recvMs, fastIsoMs(t.timestamp));
 			const id = BigInt(t.trade_id);
 			if (st.pending && st.pending.toMs !== null) {
 				let seen = snapshotIds.get(st);
@@ -70,12 +77,8 @@ export class ChannelItems {
 
 	onTickers(tickers: WsTicker[], recvTime: string, recvMs: number): void {
 		for (const t of tickers) {
-			const st = this.ctx.syms.get(t.symbol);
-			if (!st) {
-				this.ctx.stats.unsolicited++;
-				continue;
-			}
-			this.ctx.monitor.symbolMessage(st.symbol, recvMs, t.timestamp ? fastIsoMs(t.timestamp) : null);
+			const st = this.subscribed(t.symbol, recvMs, t.timestamp);
+			if (!st) continue;
 			const q = quoteItem(t, recvTime, this.quoteSeq, this.ctx.precision.get(st.ws));
 			if (!q) {
 				st.stats.quotesRepeated++;
@@ -90,12 +93,8 @@ export class ChannelItems {
 	onBooks(type: "snapshot" | "update", books: WsBook[], recvTime: string, recvMs: number): void {
 		const opts = this.ctx.opts;
 		for (const b of books) {
-			const st = this.ctx.syms.get(b.symbol);
-			if (!st) {
-				this.ctx.stats.unsolicited++;
-				continue;
-			}
-			this.ctx.monitor.symbolMessage(st.symbol, recvMs, b.timestamp ? fastIsoMs(b.timestamp) : null);
+			const st = this.subscribed(b.symbol, recvMs, b.timestamp);
+			if (!st) continue;
 			const prec = this.ctx.precision.get(st.ws);
 			if (!prec) {
 				this.ctx.warnOnce(`noprec:${st.ws}`, `${st.ws} book data before its precision is known: dropped`);
