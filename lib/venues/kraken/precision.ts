@@ -1,4 +1,7 @@
 import Decimal from "decimal.js";
+import { unsignedDecimalEnd } from "../../domain/decimal";
+
+const decimalEnd = unsignedDecimalEnd; // bound once: under tsx an imported call is a getter call per use
 
 /**
  * Exact numbers for Kraken frames (parseExact lives in lib/domain/exact-json). WebSocket v2 sends prices and sizes as JSON numbers, and
@@ -40,18 +43,8 @@ const ZEROS = Array.from({ length: 33 }, (_, i) => "0".repeat(i));
  */
 function renderPlain(raw: string, keep: number): string | null {
 	const n = raw.length;
-	if (n === 0) return null;
-	const c0 = raw.charCodeAt(0);
-	if (c0 < 48 || c0 > 57 || (c0 === 48 && n > 1 && raw.charCodeAt(1) !== 46)) return null;
-	let dot = -1;
-	for (let i = 1; i < n; i++) {
-		const c = raw.charCodeAt(i);
-		if (c === 46) {
-			if (dot >= 0) return null;
-			dot = i;
-		} else if (c < 48 || c > 57) return null;
-	}
-	if (dot === n - 1) return null;
+	if (n === 0 || decimalEnd(raw, 0) !== n) return null;
+	const dot = raw.indexOf(".");
 	const frac = dot < 0 ? 0 : n - dot - 1;
 	if (frac === keep) return raw;
 	if (frac < keep) {
