@@ -14,6 +14,7 @@
  */
 import type { Pool, PoolClient } from "pg";
 import { TIMEFRAMES, TIMEFRAME_MS, type Timeframe } from "../domain/timeframes";
+import { isoUtc } from "../domain/time";
 import type { Candle, PriceType } from "../domain/types";
 import { ceilBucket, countBucketsInRange, floorBucket, sourceOfPriceType, type DirtySource } from "./buckets";
 import { binSql, intervalSql, minuteFromTicksSql, minuteHasTicksSql, tableOf } from "./sql";
@@ -106,7 +107,7 @@ function rangeOf(q: CandleQuery): Range {
 	};
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
+const iso = isoUtc;
 
 /**
  * The live candles of a timeframe from CTE `w` (venue, symbol, bucket: the live minutes) and `lb` (b: the live
@@ -153,6 +154,16 @@ export function oneStatementSql(tf: Timeframe, source: DirtySource): string {
 		ORDER BY bucket`;
 }
 
+const oneStatementTexts = new Map<string, string>();
+
+/** oneStatementSql, built once per timeframe and source (the prepared statement's text goes with every query). */
+function oneStatementText(tf: Timeframe, source: DirtySource): string {
+	const key = `${tf}/${source}`;
+	let text = oneStatementTexts.get(key);
+	if (text === undefined) oneStatementTexts.set(key, (text = oneStatementSql(tf, source)));
+	return text;
+}
+
 export async function getCandles(pool: Pool, q: CandleQuery): Promise<Candle[]> {
 	return getCandlesVia(pool, q, "auto");
 }
@@ -175,7 +186,7 @@ async function inOneStatement(pool: Pool, q: CandleQuery, r: Range): Promise<Can
 	// would cost more than running it. After five runs PostgreSQL keeps a generic plan (the same index-bound plan).
 	const res = await pool.query<CandleRow>({
 		name: `mdp_candles_${r.tf}_${r.source}`,
-		text: oneStatementSql(r.tf, r.source),
+		text: oneStatementText(r.tf, r.source),
 		values: [q.venue, q.symbol, q.price, r.source, iso(r.first), iso(r.toMs), iso(r.end), openMinute],
 	});
 	return res.rows.map(toCandle);
