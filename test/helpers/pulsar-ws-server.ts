@@ -1,4 +1,5 @@
 import http from "node:http";
+import { crc32 } from "node:zlib";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer, type WebSocket } from "ws";
 import { encodeMessageId, formatPublishTime } from "../../lib/log/pulsar/message-id";
@@ -59,13 +60,20 @@ export interface FakePulsarOptions {
 	 * stored afterwards instead (the count and a hash of the decoded payloads).
 	 */
 	validatePayloads?: boolean;
+	/**
+	 * Keep what is published (default true). False (benchmarks): nothing is kept, and each topic keeps per key
+	 * only a count and a CRC-32 of the payloads' base64 text in arrival order (`digest()`), so the fake's memory
+	 * and collector stay out of the figure while a lost, doubled, reordered or damaged message still shows.
+	 */
+	retain?: boolean;
 }
 
 interface Stored {
 	readonly topic: Topic;
 	readonly index: number;
 	readonly id: string;
-	readonly payload: string;
+	/** the base64 text as it arrived (its UTF-8 bytes): a Buffer, so thousands of stored 10 kB payloads are not heap strings copied by every scavenge */
+	readonly payload: Buffer;
 	readonly key: string | undefined;
 	readonly properties: Record<string, string>;
 	readonly publishTime: number;
@@ -78,6 +86,8 @@ interface Topic {
 	nextEntry: bigint;
 	readonly messages: Stored[];
 	readonly byId: Map<string, Stored>;
+	/** key ("" for none) -> count and CRC-32 of the base64 payloads in arrival order; filled when not retaining */
+	readonly digests: Map<string, { count: number; crc: number }>;
 	readonly subs: Map<string, Subscription>;
 	readonly lastSequence: Map<string, number>;
 	readonly producers: Set<ProducerConn>;
@@ -209,7 +219,7 @@ class ConsumerConn {
 	deliver(m: Stored, redeliveryCount: number): void {
 		if (this.pullMode) this.permits--;
 		this.held.set(m.index, { msg: m, deadline: Date.now() + this.ackTimeoutMs });
-		const frame: Record<string, unknown> = { messageId: m.id, payload: m.payload, properties: m.properties, publishTime: formatPublishTime(m.publishTime), redeliveryCount };
+		const frame: Record<string, unknown> = { messageId: m.id, payload: m.payload.toString(), properties: m.properties, publishTime: formatPublishTime(m.publishTime), redeliveryCount };
 		if (m.key !== undefined) frame.key = m.key;
 		this.ws.send(JSON.stringify(frame));
 		this.server.stats.delivered++;
@@ -304,23 +314,23 @@ class ProducerConn {
 		if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(o));
 	}
 
-	onText(text: string): void {
+	onFrame(frame: Buffer): void {
 		const validate = this.server.validatePayloads;
-		let req = parsePayloadFirst(text, validate);
-		const checked = req !== null;
+		const fast = parsePayloadFirst(frame, validate, this.server.retain);
+		let req = fast?.rest ?? null;
 		try {
-			req ??= JSON.parse(text) as SendRequest;
+			req ??= JSON.parse(frame.toString()) as SendRequest;
 			if (typeof req !== "object" || req === null) throw new Error("expected a JSON object");
 		} catch (e) {
 			this.reply({ result: `send-error:${ERR.deserialize}`, errorMsg: (e as Error).message, context: null });
 			return;
 		}
 		const context = req.context ?? null;
-		if (!checked && (typeof req.payload !== "string" || (validate && !isBase64(req.payload)))) {
+		if (!fast && (typeof req.payload !== "string" || (validate && !isBase64(req.payload)))) {
 			this.reply({ result: `send-error:${ERR.payload}`, errorMsg: "Invalid Base64 message-payload", context });
 			return;
 		}
-		const payload = req.payload as string;
+		const payload = fast ? fast.payload : Buffer.from(req.payload as string);
 		const seq = typeof req.sequenceId === "number" && req.sequenceId >= 0 ? req.sequenceId : this.lastSeq + 1;
 		this.lastSeq = Math.max(this.lastSeq, seq);
 		if (this.server.dedupOn(this.topic.namespace) && seq <= (this.topic.lastSequence.get(this.name) ?? -1)) {
@@ -391,35 +401,40 @@ class ProducerConn {
 
 type SendRequest = { payload?: unknown; properties?: unknown; context?: unknown; key?: unknown; sequenceId?: unknown };
 
-const PAYLOAD_FIRST = '{"payload":"';
+const PAYLOAD_FIRST = Buffer.from('{"payload":"');
 
 /**
- * The common shape of a send request, payload first, read without copying the payload: the payload is
- * the text up to the next quote when that is valid base64 (which holds neither '"' nor '\\'), and the
- * small rest goes through JSON.parse. Null when the text has another shape, the payload is not plain
- * base64, or the rest names a payload again: the caller then parses the whole text, so the answer is
- * always JSON.parse's.
+ * The common shape of a send request, payload first, read from the frame's bytes: the payload is the
+ * bytes up to the next quote when they are valid base64 (which holds neither '"' nor '\\'), copied out
+ * of the frame once, and the small rest goes through JSON.parse. Null when the frame has another shape,
+ * the payload is not plain base64, or the rest names a payload again: the caller then parses the whole
+ * text, so the answer is always JSON.parse's.
  */
-function parsePayloadFirst(text: string, validate: boolean): SendRequest | null {
-	if (!text.startsWith(PAYLOAD_FIRST)) return null;
-	const end = text.indexOf('"', PAYLOAD_FIRST.length);
-	if (end < 0 || text.charCodeAt(end + 1) !== 44 /* , */) return null;
-	const payload = text.slice(PAYLOAD_FIRST.length, end);
-	if (validate && !isBase64(payload)) return null;
+function parsePayloadFirst(frame: Buffer, validate: boolean, copy: boolean): { rest: SendRequest; payload: Buffer } | null {
+	const start = PAYLOAD_FIRST.length;
+	if (frame.length < start || frame.compare(PAYLOAD_FIRST, 0, start, 0, start) !== 0) return null;
+	const end = frame.indexOf(0x22 /* " */, start);
+	if (end < 0 || frame[end + 1] !== 44 /* , */) return null;
+	if (validate && !isBase64(frame.toString("latin1", start, end))) return null;
 	let rest: SendRequest;
 	try {
-		rest = JSON.parse(`{${text.slice(end + 2)}`) as SendRequest;
+		rest = JSON.parse(`{${frame.toString("utf8", end + 2)}`) as SendRequest;
 	} catch {
 		return null;
 	}
 	if (typeof rest !== "object" || rest === null || Object.hasOwn(rest, "payload")) return null;
-	rest.payload = payload;
-	return rest;
+	if (!copy) return { rest, payload: frame.subarray(start, end) };
+	// a copy of its own when kept: the frame may be a view into the socket's 64 KiB read buffer
+	const payload = Buffer.allocUnsafeSlow(end - start);
+	frame.copy(payload, 0, start, end);
+	return { rest, payload };
 }
 
-/** Bytes that valid padded base64 text decodes to. */
-function base64Bytes(s: string): number {
-	return (s.length / 4) * 3 - (s.endsWith("==") ? 2 : s.endsWith("=") ? 1 : 0);
+/** Bytes that valid padded base64 text (as text or as its bytes) decodes to. */
+function base64Bytes(s: string | Buffer): number {
+	const n = s.length;
+	const isPad = (i: number) => (typeof s === "string" ? s.charCodeAt(i) : s[i]) === 61; // '='
+	return (n / 4) * 3 - (n > 1 && isPad(n - 1) ? (isPad(n - 2) ? 2 : 1) : 0);
 }
 
 /** Unmasked server-to-client text frames of the given texts, back to back in one buffer. */
@@ -458,7 +473,6 @@ function textFrames(texts: string[]): Buffer {
  */
 function isBase64(s: string): boolean {
 	if (s.length % 4 !== 0) return false;
-	const pad = s.endsWith("==") ? 2 : s.endsWith("=") ? 1 : 0;
 	const n = base64Bytes(s);
 	// decoded into a reused buffer: the stored message keeps the base64 text, the bytes are not needed
 	if (base64Scratch.length < n + 3) base64Scratch = Buffer.allocUnsafe(Math.max(n + 3, base64Scratch.length * 2));
@@ -519,6 +533,15 @@ export class FakePulsar {
 		return `http://127.0.0.1:${this.port}`;
 	}
 
+	get retain(): boolean {
+		return this.o.retain ?? true;
+	}
+
+	/** Per key, the count and CRC-32 of the base64 payloads published on a topic (by full name) while not retaining. */
+	digest(full: string): Record<string, { count: number; crc: number }> {
+		return Object.fromEntries(this.topics.get(full)?.digests ?? []);
+	}
+
 	get validatePayloads(): boolean {
 		return this.o.validatePayloads ?? true;
 	}
@@ -529,7 +552,7 @@ export class FakePulsar {
 
 	/** Messages stored on a topic (by full name), in order. */
 	messages(full: string): { id: string; payload: Buffer; key: string | undefined; properties: Record<string, string> }[] {
-		return (this.topics.get(full)?.messages ?? []).map((m) => ({ id: m.id, payload: Buffer.from(m.payload, "base64"), key: m.key, properties: m.properties }));
+		return (this.topics.get(full)?.messages ?? []).map((m) => ({ id: m.id, payload: Buffer.from(m.payload.toString(), "base64"), key: m.key, properties: m.properties }));
 	}
 
 	/** Drop the messages stored on a topic (benchmarks: a checked run need not stay in memory). */
@@ -538,6 +561,7 @@ export class FakePulsar {
 		if (!t) return;
 		t.messages.length = 0;
 		t.byId.clear();
+		t.digests.clear();
 	}
 
 	subscription(full: string, name: string) {
@@ -562,11 +586,20 @@ export class FakePulsar {
 		const ids: string[] = [];
 		ms.forEach((m, i) => {
 			const id = encodeMessageId({ ledgerId: t.ledgerId, entryId: batched ? entry : i === 0 ? entry : t.nextEntry++, partition: -1, batchIndex: batched ? i : -1 });
+			ids.push(id);
+			this.stats.published++;
+			if (!this.retain) {
+				const k = m.key ?? "";
+				const d = t.digests.get(k);
+				if (d) {
+					d.count++;
+					d.crc = crc32(m.payload, d.crc);
+				} else t.digests.set(k, { count: 1, crc: crc32(m.payload) });
+				return;
+			}
 			const s: Stored = { topic: t, index: t.messages.length, id, payload: m.payload, key: m.key, properties: m.properties, publishTime: m.publishTime };
 			t.messages.push(s);
 			t.byId.set(id, s);
-			ids.push(id);
-			this.stats.published++;
 		});
 		for (const sub of t.subs.values()) sub.dispatch();
 		return ids;
@@ -577,7 +610,7 @@ export class FakePulsar {
 		let t = this.topics.get(name);
 		if (!t) {
 			if (!this.namespaces.has(namespace)) return null;
-			t = { name, namespace, ledgerId: this.nextLedger++, nextEntry: 0n, messages: [], byId: new Map(), subs: new Map(), lastSequence: new Map(), producers: new Set() };
+			t = { name, namespace, ledgerId: this.nextLedger++, nextEntry: 0n, messages: [], byId: new Map(), digests: new Map(), subs: new Map(), lastSequence: new Map(), producers: new Set() };
 			this.topics.set(name, t);
 		}
 		return t;
@@ -619,7 +652,7 @@ export class FakePulsar {
 			this.wss.handleUpgrade(req, socket, head, (ws) => {
 				const p = new ProducerConn(ws, t, name, params, this);
 				t.producers.add(p);
-				this.track(ws, (d) => p.onText(d), (code) => p.onClose(code));
+				this.track(ws, (d) => p.onFrame(d), (code) => p.onClose(code));
 			});
 			return;
 		}
@@ -653,17 +686,17 @@ export class FakePulsar {
 		this.wss.handleUpgrade(req, socket, head, (ws) => {
 			const c = new ConsumerConn(ws, s, params.consumerName ?? `c${this.stats.upgrades}`, params.pullMode === "true", queueSize, ackTimeoutMs, nackDelay, this);
 			s.consumers.push(c);
-			this.track(ws, (d) => c.onText(d), () => c.onClose());
+			this.track(ws, (d) => c.onText(d.toString()), () => c.onClose());
 			s.dispatch();
 		});
 	}
 
-	private track(ws: WebSocket, onText: (d: string) => void, onClose: (code: number) => void): void {
+	private track(ws: WebSocket, onText: (frame: Buffer) => void, onClose: (code: number) => void): void {
 		this.stats.upgrades++;
 		this.sockets.add(ws);
 		ws.on("message", (d, isBinary) => {
 			if (isBinary) ws.close(1003, "Failed to deserialize from JSON");
-			else onText(d.toString());
+			else onText(Buffer.isBuffer(d) ? d : Buffer.concat(Array.isArray(d) ? d : [Buffer.from(d)]));
 		});
 		ws.on("close", (code) => {
 			this.sockets.delete(ws);
