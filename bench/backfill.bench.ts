@@ -123,6 +123,8 @@ async function main() {
 				const measured = await cpuDuring(db.pool, writer?.proc.pid, async () => {
 				const s = performance.now();
 				const id = await createJob(db.pool, { instrument: "EURUSD", hours: Array.from({ length: HOURS }, (_, i) => FROM + i * HOUR), from: FROM, to: FROM + HOURS * HOUR });
+				// as the service's start action does: tell the workers (else an idle worker finds the job at its next poll, up to 2 s later)
+				p.broker.broadcast("backfill.queued", { id, instrument: "EURUSD" });
 				let publishedMs = NaN; // every hour accepted by the log (the job is done)
 				for (;;) {
 					if (Number.isNaN(publishedMs)) {
