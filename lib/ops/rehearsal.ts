@@ -48,16 +48,28 @@ interface Proc {
 const ROOT = path.resolve(__dirname, "../..");
 const DEADLINE_MS = 90_000;
 
-function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const s = net.createServer();
-		s.once("error", reject);
-		s.listen(0, "127.0.0.1", () => {
-			const { port } = s.address() as net.AddressInfo;
-			s.close(() => resolve(port));
+/** Ports handed to this rehearsal's processes: the kernel may hand a closed probe's port out again. */
+const handedOut = new Set<number>();
+
+/** A port free a moment ago on every address (the services listen on all of them), not handed out before. */
+async function freePort(): Promise<number> {
+	for (;;) {
+		const port = await new Promise<number>((resolve, reject) => {
+			const s = net.createServer();
+			s.once("error", reject);
+			s.listen(0, () => {
+				const { port } = s.address() as net.AddressInfo;
+				s.close(() => resolve(port));
+			});
 		});
-	});
+		if (!handedOut.has(port)) {
+			handedOut.add(port);
+			return port;
+		}
+	}
 }
+
+const freshPorts = async () => ({ METRICS_PORT: String(await freePort()), HEALTH_PORT: String(await freePort()), PORT: String(await freePort()) });
 
 async function until<T>(what: string, fn: () => Promise<T | null | false> | T | null | false, timeoutMs = DEADLINE_MS): Promise<T> {
 	const end = Date.now() + timeoutMs;
@@ -97,7 +109,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalResult>
 	const procs: Proc[] = [];
 	const broker = new ServiceBroker({ namespace, nodeID: `rehearsal-${process.pid}`, transporter: { type: "NATS", options: { url: "nats://127.0.0.1:4222" } }, logger: false });
 
-	const envFor = (d: K8sObject, container: any, replica: number, ports: Record<string, number>): Record<string, string> => {
+	const envFor = (d: K8sObject, container: any, replica: number): Record<string, string> => {
 		const pod = `${d.metadata.name}-${replica}`;
 		const env = containerEnv(objects, container, pod);
 		for (const [k, v] of Object.entries(env)) env[k] = mapHosts(v, hosts);
@@ -107,10 +119,6 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalResult>
 			NAMESPACE: namespace,
 			MARKET_LOG_STREAM: stream,
 			MARKET_LOG_SUBJECT_PREFIX: `${stream.toLowerCase()}.`,
-			// every replica on one host: ports of its own
-			METRICS_PORT: String(ports.metrics),
-			HEALTH_PORT: String(ports.health),
-			PORT: String(ports.http),
 			// a venue's host is the internet: nothing answers locally, the feed backs off
 			KRAKEN_WS_URL: "ws://127.0.0.1:9",
 			KRAKEN_REST_URL: "http://127.0.0.1:9",
@@ -124,7 +132,8 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalResult>
 	try {
 		// The init container's job, once.
 		const first = deployments[0];
-		const migrateEnv = envFor(first, first.spec.template.spec.initContainers[0], 0, { metrics: 0, health: 0, http: 0 });
+		const migrateEnv = envFor(first, first.spec.template.spec.initContainers[0], 0);
+		Object.assign(migrateEnv, { METRICS_PORT: "0", HEALTH_PORT: "0", PORT: "0" });
 		const mig = startProcess("migrate", "bin/migrate.ts", [], migrateEnv);
 		await mig.exited;
 		if (mig.child.exitCode !== 0) throw new Error(`rehearsal: migrate failed:\n${mig.out}`);
@@ -135,17 +144,27 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalResult>
 			const unknown = services.filter((s) => !(ALL_SERVICES as readonly string[]).includes(s));
 			if (unknown.length) throw new Error(`rehearsal: Deployment ${d.metadata.name} runs SERVICES ${unknown.join(", ")}, which this code does not have`);
 			for (let i = 0; i < (d.spec.replicas ?? 1); i++) {
-				const ports = { metrics: await freePort(), health: await freePort(), http: await freePort() };
-				procs.push(startProcess(`${d.metadata.name}-${i}`, "bin/start.ts", [], envFor(d, c, i, ports)));
+				procs.push(startProcess(`${d.metadata.name}-${i}`, "bin/start.ts", [], { ...envFor(d, c, i), ...(await freshPorts()) }));
 			}
 		}
 		say(`started ${procs.map((p) => p.name).join(", ")}`);
-		// Ready as Kubernetes would see it: every readiness probe answers 200.
-		for (const p of procs) {
-			const url = p.env.SERVICES === "api" ? `http://127.0.0.1:${p.env.PORT}/api/ready` : `http://127.0.0.1:${p.env.HEALTH_PORT}/readyz`;
-			await until(`${p.name} ready (${url})\n${p.out.slice(-2000)}`, async () => {
-				if (p.child.exitCode !== null) throw new Error(`rehearsal: ${p.name} exited ${p.child.exitCode}:\n${p.out.slice(-3000)}`);
-				return (await fetch(url).then((r) => r.ok, () => false)) || null;
+		// Ready as Kubernetes would see it: every readiness probe answers 200. A pod has its own network; here
+		// all share one host, where another process may take a port between its probe and the service's listen:
+		// such a process is started again on fresh ports (a few times), anything else that exits is a failure.
+		for (let i = 0; i < procs.length; i++) {
+			let restarts = 0;
+			const url = () => (procs[i].env.SERVICES === "api" ? `http://127.0.0.1:${procs[i].env.PORT}/api/ready` : `http://127.0.0.1:${procs[i].env.HEALTH_PORT}/readyz`);
+			await until(`${procs[i].name} ready (${url()})\n${procs[i].out.slice(-2000)}`, async () => {
+				const p = procs[i];
+				if (p.child.exitCode !== null) {
+					if (/EADDRINUSE/.test(p.out) && restarts++ < 3) {
+						say(`${p.name}: a port was taken before it listened; starting it again on fresh ports`);
+						procs[i] = startProcess(p.name, "bin/start.ts", [], { ...p.env, ...(await freshPorts()) });
+						return null;
+					}
+					throw new Error(`rehearsal: ${p.name} exited ${p.child.exitCode}:\n${p.out.slice(-3000)}`);
+				}
+				return (await fetch(url()).then((r) => r.ok, () => false)) || null;
 			});
 		}
 		await broker.start();

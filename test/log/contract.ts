@@ -181,15 +181,17 @@ export function logContract(name: string, make: () => Promise<LogUnderTest>): vo
 			const first = await collect(c, 2, { ack: false });
 			expect(first).toHaveLength(2);
 			// Both come back, counted as redeliveries. On a loaded machine a pull or an ack can come later than a
-			// second ack timeout, and then a message is (rightly, at least once) delivered a third time.
+			// second ack timeout, and then a message is (rightly, at least once) delivered a third time; and a first
+			// delivery that reached the client after its pull had given up on it may still be handed out late (it
+			// is the same message, at least once). What must hold: each comes back with a count of 2 or more.
 			const wanted = new Set(first.map((d) => d.id));
-			const missing = () => [...wanted].filter((id) => !again.some((d) => d.id === id));
+			const missing = () => [...wanted].filter((id) => !again.some((d) => d.id === id && d.deliveryCount >= 2));
 			const again = await collect(c, 2, { timeoutMs: 10_000 });
 			const deadline = Date.now() + 10_000;
 			while (missing().length && Date.now() < deadline) again.push(...(await collect(c, missing().length, { timeoutMs: 1_000 })));
 			expect(Date.now() - t0).toBeGreaterThanOrEqual(950);
 			expect([...new Set(again.map((d) => d.id))].sort()).toEqual([...wanted].sort());
-			expect(again.every((d) => d.deliveryCount >= 2)).toBe(true);
+			expect(missing()).toEqual([]);
 			const late = await c.pull(10, 1_500);
 			expect(late.filter((d) => !wanted.has(d.id) || d.deliveryCount < 3)).toEqual([]);
 		});
