@@ -89,13 +89,12 @@ export class BinanceRest {
 		} catch (err) {
 			throw classify(err, { symbol, interval });
 		}
-		const text = res.body.toString("utf8");
 		try {
-			return klinePage(text, interval, copyPrefix);
+			return klinePage(res.body, interval, copyPrefix);
 		} catch (err) {
 			if (err instanceof KlineParseError) throw new HistoryError("VENUE_ERROR", `Binance klines ${symbol} ${interval} from ${new Date(startTime).toISOString()}: ${err.message}`, undefined, { cause: err });
 			if (err instanceof SyntaxError) {
-				const notJson = new HttpError(`GET ${redactUrl(url)}: response is not JSON (${err.message})`, res.status, redactUrl(url), text.slice(0, 200), null, { cause: err });
+				const notJson = new HttpError(`GET ${redactUrl(url)}: response is not JSON (${err.message})`, res.status, redactUrl(url), res.body.subarray(0, 800).toString("utf8").slice(0, 200), null, { cause: err });
 				throw classify(notJson, { symbol, interval });
 			}
 			throw err;
@@ -201,14 +200,14 @@ export async function backfillKlines(pool: Pool, rest: BinanceRest, job: KlinesJ
 	// Pages are written WRITE_BATCH_ROWS at a time (one COPY and one commit per batch instead of per page) while
 	// the next pages are fetched; writes stay in order. A run stopped by an error still commits what it fetched,
 	// and anything not committed is simply missing, so the next run fetches it again.
-	type Page = { copy: string; rows: () => Kline[]; count: number; empty: Range[]; covered: Range };
+	type Page = { copy: string | Buffer; rows: () => Kline[]; count: number; empty: Range[]; covered: Range };
 	let buffer: Page[] = [];
 	let buffered = 0;
 	let writing: Promise<void> = Promise.resolve();
 	const write = async (batch: Page[]) => {
 		const empty = batch.flatMap((b) => b.empty);
 		const w = await withTransaction(pool, async (c) => {
-			const r = await writeKlines(c, key, () => batch.flatMap((b) => b.rows()), batch.map((b) => b.copy).join(""));
+			const r = await writeKlines(c, key, () => batch.flatMap((b) => b.rows()), batch.map((b) => b.copy));
 			await recordEmptyRanges(c, key, empty);
 			return r;
 		});

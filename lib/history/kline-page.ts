@@ -15,19 +15,20 @@ import { isoUtc } from "../domain/time";
 export interface KlinePage {
 	/** open times, ascending */
 	openTimes: number[];
-	/** COPY text rows (KLINE_COLUMNS order, each ending in a newline) */
-	copy: string;
+	/** COPY text rows (KLINE_COLUMNS order, each ending in a newline): bytes from the fast path, text from the general one */
+	copy: string | Buffer;
 	klines(): Kline[];
 }
 
 const EPOCH_MS_MIN = 631152000000; // the bounds parseKlines checks
 const EPOCH_MS_MAX = 4102444800000;
 
-/** The page from its response text; `copyPrefix` is the escaped "venue\tsymbol\tinterval\t" of every row. */
-export function klinePage(text: string, interval: string, copyPrefix: string): KlinePage {
+/** The page from its response body; `copyPrefix` is the escaped "venue\tsymbol\tinterval\t" of every row. */
+export function klinePage(body: Buffer | string, interval: string, copyPrefix: string): KlinePage {
+	const bytes = typeof body === "string" ? Buffer.from(body) : body;
 	let parsed: Kline[] | null = null;
-	const klines = () => (parsed ??= parseKlines(JSON.parse(text), interval));
-	const fast = scanKlines(text, interval, copyPrefix);
+	const klines = () => (parsed ??= parseKlines(JSON.parse(bytes.toString("utf8")), interval));
+	const fast = scanKlineBytes(bytes, interval, Buffer.from(copyPrefix));
 	if (fast) return { ...fast, klines };
 	const rows = klines(); // throws KlineParseError (or SyntaxError) naming the problem
 	return { openTimes: rows.map((k) => k.openTime), copy: klineRowsCopy(copyPrefix, rows), klines };
@@ -42,90 +43,138 @@ export function klineRowsCopy(copyPrefix: string, rows: readonly Kline[]): strin
 	return out.join("");
 }
 
-// The scanner's cursor (one scan at a time: it never awaits).
-let t = "";
+// The scanner's state (one scan at a time: it never awaits): input bytes and position, output bytes and length.
+let t: Buffer = Buffer.alloc(0);
 let pos = 0;
+let out: Buffer = Buffer.alloc(0);
+let n = 0;
 
 /** A JSON integer without sign, fraction or exponent that is a safe integer; -1 otherwise. */
 function int(): number {
 	const s = pos;
 	let v = 0;
-	let c = t.charCodeAt(pos);
+	let c = t[pos];
 	while (c >= 48 && c <= 57) {
 		v = v * 10 + (c - 48);
-		c = t.charCodeAt(++pos);
+		c = t[++pos];
 	}
 	const len = pos - s;
-	if (len === 0 || len > 16 || (len > 1 && t.charCodeAt(s) === 48) || !Number.isSafeInteger(v)) return -1;
+	if (len === 0 || len > 16 || (len > 1 && t[s] === 48) || !Number.isSafeInteger(v)) return -1;
 	return v;
 }
 
-/** A JSON string holding a non-negative plain decimal (0|[1-9]\d*)(\.\d+)?, at most 64 characters; null otherwise. */
-function dec(): string | null {
-	if (t.charCodeAt(pos) !== 34) return null;
+/**
+ * A JSON string holding a non-negative plain decimal (0|[1-9]\d*)(\.\d+)?, at most 64 characters, copied to the
+ * output followed by a tab; false otherwise.
+ */
+function dec(): boolean {
+	if (t[pos] !== 34) return false;
 	const s = ++pos;
-	const end = unsignedDecimalEnd(t, s);
-	if (end < 0 || t.charCodeAt(end) !== 34 || end - s > 64) return null;
-	pos = end;
-	return t.slice(s, pos++);
+	let c = t[pos];
+	if (c === 48) c = t[++pos];
+	else if (c >= 49 && c <= 57) while (c >= 48 && c <= 57) c = t[++pos];
+	else return false;
+	if (c === 46) {
+		const f = ++pos;
+		c = t[pos];
+		while (c >= 48 && c <= 57) c = t[++pos];
+		if (pos === f) return false;
+	}
+	if (c !== 34 || pos - s > 64) return false;
+	for (let i = s; i < pos; i++) out[n++] = t[i];
+	out[n++] = 9;
+	pos++;
+	return true;
 }
 
-const comma = () => t.charCodeAt(pos++) === 44;
+const comma = () => t[pos++] === 44;
 
-/** The fast path; null when the text is not exactly the expected compact, valid shape. */
+/** Epoch ms as ISO-8601 UTC text ("2023-01-01T00:00:00.000Z", 24 bytes) into the output. */
+function isoBytes(ms: number): void {
+	const s = isoUtc(ms);
+	for (let i = 0; i < 24; i++) out[n++] = s.charCodeAt(i);
+}
+
+/** A non-negative safe integer's digits into the output. */
+function uintBytes(v: number): void {
+	let digits = 1;
+	for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
+	for (let k = n + digits - 1, x = v; k >= n; k--, x = Math.floor(x / 10)) out[k] = 48 + (x % 10);
+	n += digits;
+}
+
+const ROW_MAX = 2 * 25 + 8 * 65 + 17;
+
+/** The fast path over the text (tests, callers holding a string); the copy as text. */
 export function scanKlines(text: string, interval: string, copyPrefix: string): { openTimes: number[]; copy: string } | null {
+	const r = scanKlineBytes(Buffer.from(text), interval, Buffer.from(copyPrefix));
+	return r && { openTimes: r.openTimes, copy: r.copy.toString("utf8") };
+}
+
+/**
+ * The fast path; null when the body is not exactly the expected compact, valid shape. Reads the answer's bytes and
+ * writes the COPY rows as bytes: no string per field or row, nothing for the collector to copy while a batch of
+ * pages waits for its write (strings held across awaits made the collector this process's largest cost).
+ */
+export function scanKlineBytes(body: Buffer, interval: string, prefix: Buffer): { openTimes: number[]; copy: Buffer } | null {
 	const grid = intervalGrid(interval);
-	t = text;
+	t = body;
 	pos = 0;
+	// an output row is the prefix plus at most ROW_MAX bytes (two times, eight decimals of up to 64 characters, a count)
+	out = Buffer.allocUnsafe(body.length + 64 * 1024);
+	n = 0;
 	try {
 		const openTimes: number[] = [];
-		// Rows gathered and joined once at the end: one flat string per page, and the intermediate strings die
-		// young (a page held across awaits as a tree of concatenations made the collector the biggest cost).
-		const lines: string[] = [];
-		if (t.charCodeAt(pos++) !== 91) return null;
-		if (t.charCodeAt(pos) === 93) return pos + 1 === t.length ? { openTimes, copy: "" } : null;
+		if (t[pos++] !== 91) return null;
+		if (t[pos] === 93) return pos + 1 === t.length ? { openTimes, copy: out.subarray(0, 0) } : null;
 		let prev = -Infinity;
 		for (;;) {
-			if (t.charCodeAt(pos++) !== 91) return null;
+			if (out.length - n < prefix.length + ROW_MAX) {
+				const bigger = Buffer.allocUnsafe(out.length * 2);
+				out.copy(bigger, 0, 0, n);
+				out = bigger;
+			}
+			if (t[pos++] !== 91) return null;
 			const open = int();
 			if (open < EPOCH_MS_MIN || open > EPOCH_MS_MAX || (open - grid.offsetMs) % grid.ms !== 0 || open <= prev || !comma()) return null;
-			const o = dec();
-			if (o === null || !comma()) return null;
-			const h = dec();
-			if (h === null || !comma()) return null;
-			const l = dec();
-			if (l === null || !comma()) return null;
-			const c = dec();
-			if (c === null || !comma()) return null;
-			const v = dec();
-			if (v === null || !comma()) return null;
+			n += prefix.copy(out, n);
+			isoBytes(open);
+			out[n++] = 9;
+			// the close time comes after five decimals in the answer and before them in the row: its place is kept
+			const closeAt = n;
+			n += 25;
+			if (!dec() || !comma() || !dec() || !comma() || !dec() || !comma() || !dec() || !comma() || !dec() || !comma()) return null;
 			const close = int();
 			if (close !== open + grid.ms - 1 || !comma()) return null;
-			const qv = dec();
-			if (qv === null || !comma()) return null;
+			const afterFive = n;
+			n = closeAt;
+			isoBytes(close);
+			out[n++] = 9;
+			n = afterFive;
+			if (!dec() || !comma()) return null;
 			const trades = int();
 			if (trades < 0 || !comma()) return null;
-			const tbv = dec();
-			if (tbv === null || !comma()) return null;
-			const tqv = dec();
-			if (tqv === null) return null;
-			if (t.charCodeAt(pos) === 44) {
+			uintBytes(trades);
+			out[n++] = 9;
+			if (!dec() || !comma() || !dec()) return null;
+			out[n - 1] = 10; // the last field ends the row
+			if (t[pos] === 44) {
 				pos++; // Binance's unused 12th field, a string
-				if (t.charCodeAt(pos) !== 34) return null;
-				let c = t.charCodeAt(++pos);
-				while (c !== 34 && c !== 92 && pos < t.length) c = t.charCodeAt(++pos);
-				if (c !== 34) return null; // an escape, or the end of the text
+				if (t[pos] !== 34) return null;
+				let c = t[++pos];
+				while (c !== 34 && c !== 92 && pos < t.length) c = t[++pos];
+				if (c !== 34) return null; // an escape, or the end of the body
 				pos++;
 			}
-			if (t.charCodeAt(pos++) !== 93) return null;
+			if (t[pos++] !== 93) return null;
 			prev = open;
 			openTimes.push(open);
-			lines.push(`${copyPrefix}${isoUtc(open)}\t${isoUtc(close)}\t${o}\t${h}\t${l}\t${c}\t${v}\t${qv}\t${trades}\t${tbv}\t${tqv}\n`);
-			const next = t.charCodeAt(pos++);
-			if (next === 93) return pos === t.length ? { openTimes, copy: lines.join("") } : null;
+			const next = t[pos++];
+			if (next === 93) return pos === t.length ? { openTimes, copy: out.subarray(0, n) } : null;
 			if (next !== 44) return null;
 		}
 	} finally {
-		t = "";
+		t = Buffer.alloc(0);
+		out = Buffer.alloc(0);
 	}
 }

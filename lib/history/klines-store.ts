@@ -85,13 +85,13 @@ export function klinesCopyText(key: KlineKey, rows: readonly Kline[]): string {
  * already), and only when COPY meets a stored kline (a concurrent run, a revised kline) fall back, under a
  * savepoint, to the upsert, which needs the Kline objects (`rows`, or a function making them on demand).
  */
-export async function writeKlines(client: PoolClient, key: KlineKey, rows: readonly Kline[] | (() => readonly Kline[]), copy?: string): Promise<{ inserted: number; updated: number }> {
+export async function writeKlines(client: PoolClient, key: KlineKey, rows: readonly Kline[] | (() => readonly Kline[]), copy?: readonly (string | Uint8Array)[]): Promise<{ inserted: number; updated: number }> {
 	const list = typeof rows === "function" ? rows : () => rows;
-	const text = copy ?? klinesCopyText(key, list());
-	if (text.length === 0) return { inserted: 0, updated: 0 };
+	const pieces = copy ?? [klinesCopyText(key, list())];
+	if (pieces.every((p) => p.length === 0)) return { inserted: 0, updated: 0 };
 	await client.query("SAVEPOINT klines_copy");
 	try {
-		const n = await copyInto(client, "klines", KLINE_COLUMNS, [text]);
+		const n = await copyInto(client, "klines", KLINE_COLUMNS, pieces);
 		await client.query("RELEASE SAVEPOINT klines_copy");
 		return { inserted: n, updated: 0 };
 	} catch (err) {

@@ -29,11 +29,13 @@ describe("kline page: the venue's text straight to COPY rows", () => {
 			const text = JSON.stringify(Array.from({ length: 1000 }, (_, i) => FakeBinance.row(from + i * ms, interval)));
 			const page = klinePage(text, interval, PREFIX);
 			expect(scanKlines(text, interval, PREFIX)).not.toBeNull();
-			expect(page.copy).toBe(general(text, interval));
+			expect(Buffer.isBuffer(page.copy)).toBe(true); // the fast path's bytes
+			expect(page.copy.toString()).toBe(general(text, interval));
 			expect(page.openTimes).toHaveLength(1000);
 			expect(page.klines()).toEqual(parseKlines(JSON.parse(text), interval));
 		}
-		expect(klinePage("[]", "1m", PREFIX)).toMatchObject({ openTimes: [], copy: "" });
+		const empty = klinePage("[]", "1m", PREFIX);
+		expect([empty.openTimes, empty.copy.toString()]).toEqual([[], ""]);
 	});
 
 	const row = (t: number) => FakeBinance.row(t, "1m");
@@ -83,5 +85,23 @@ describe("kline page: the venue's text straight to COPY rows", () => {
 		}
 		// without the unused 12th field the fast path reads it itself
 		expect(scanKlines(eleven, "1m", PREFIX)?.copy).toBe(general(JSON.stringify(rows)));
+	});
+
+	it("writes rows longer than their answer (64-digit decimals, short times) without running out of room", () => {
+		// every decimal at the 64-character limit and a 200-character symbol: each COPY row is longer than its JSON
+		// row, by more in all than the room the scanner starts with
+		const wide = "9".repeat(31) + "." + "9".repeat(32);
+		const rows = Array.from({ length: 1000 }, (_, i) => {
+			const r = row(T + i * 60_000);
+			for (const f of [1, 2, 3, 4, 5, 7, 9, 10]) r[f] = wide;
+			r[8] = Number.MAX_SAFE_INTEGER;
+			return r;
+		});
+		const text = JSON.stringify(rows);
+		const prefix = `binance\t${"X".repeat(200)}\t1m\t`;
+		const page = klinePage(text, "1m", prefix);
+		expect(Buffer.isBuffer(page.copy)).toBe(true);
+		expect(page.copy.toString()).toBe(klineRowsCopy(prefix, parseKlines(JSON.parse(text), "1m")));
+		expect(page.copy.length).toBeGreaterThan(text.length + 64 * 1024);
 	});
 });
