@@ -89,10 +89,39 @@ function dec(): boolean {
 
 const comma = () => t[pos++] === 44;
 
-/** Epoch ms as ISO-8601 UTC text ("2023-01-01T00:00:00.000Z", 24 bytes) into the output. */
+/** The day's "YYYY-MM-DDT" for isoBytes, kept while days repeat (a page is at most a few days of 1m klines). */
+let dayBytes = Buffer.alloc(11);
+let dayOf = NaN;
+const DAY_MS = 86_400_000;
+
+/** Epoch ms (in the bounds checked before) as ISO-8601 UTC text ("2023-01-01T00:00:00.000Z", 24 bytes) into the output, without a string. */
 function isoBytes(ms: number): void {
-	const s = isoUtc(ms);
-	for (let i = 0; i < 24; i++) out[n++] = s.charCodeAt(i);
+	const day = Math.floor(ms / DAY_MS);
+	if (day !== dayOf) {
+		dayBytes = Buffer.from(isoUtc(day * DAY_MS).slice(0, 11), "latin1");
+		dayOf = day;
+	}
+	for (let i = 0; i < 11; i++) out[n++] = dayBytes[i];
+	let r = ms - day * DAY_MS;
+	const h = Math.floor(r / 3_600_000);
+	r -= h * 3_600_000;
+	const m = Math.floor(r / 60_000);
+	r -= m * 60_000;
+	const sec = Math.floor(r / 1000);
+	r -= sec * 1000;
+	out[n++] = 48 + Math.floor(h / 10);
+	out[n++] = 48 + (h % 10);
+	out[n++] = 58;
+	out[n++] = 48 + Math.floor(m / 10);
+	out[n++] = 48 + (m % 10);
+	out[n++] = 58;
+	out[n++] = 48 + Math.floor(sec / 10);
+	out[n++] = 48 + (sec % 10);
+	out[n++] = 46;
+	out[n++] = 48 + Math.floor(r / 100);
+	out[n++] = 48 + (Math.floor(r / 10) % 10);
+	out[n++] = 48 + (r % 10);
+	out[n++] = 90;
 }
 
 /** A non-negative safe integer's digits into the output. */
