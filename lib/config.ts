@@ -45,6 +45,7 @@ export interface Config {
 	cascadeMaxDirty: number;
 	leaseTtlMs: number;
 	writerBatchRows: number;
+	writerConcurrency: number;
 	writerBatchWaitMs: number;
 	writerAckTimeoutMs: number;
 	apiMaxRangeBuckets: number;
@@ -348,6 +349,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		cascadeMaxDirty: int(env, "CASCADE_MAX_DIRTY", 50_000, 1),
 		leaseTtlMs: int(env, "LEASE_TTL_MS", 10_000, 300),
 		writerBatchRows: int(env, "WRITER_BATCH_ROWS", 20_000, 1),
+		writerConcurrency: int(env, "WRITER_CONCURRENCY", 2, 1),
 		writerBatchWaitMs: int(env, "WRITER_BATCH_WAIT_MS", 50, 0),
 		writerAckTimeoutMs: int(env, "WRITER_ACK_TIMEOUT_MS", 30_000, 100),
 		apiMaxRangeBuckets: int(env, "API_MAX_RANGE_BUCKETS", 10_000, 1),

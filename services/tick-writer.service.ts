@@ -48,6 +48,7 @@ const TickWriterService: ServiceSchema<{}, {}, Locals> = {
 			pool: rt.pool,
 			log: await rt.log(),
 			maxBatchRows: c.writerBatchRows,
+			writeConcurrency: c.writerConcurrency,
 			maxBatchWaitMs: c.writerBatchWaitMs,
 			ackTimeoutMs: c.writerAckTimeoutMs,
 			consumerName: "tick-writer",

@@ -37,7 +37,10 @@ export interface TickWriterOptions {
 	/** Messages asked for per pull. */
 	pullMax?: number;
 	ackTimeoutMs?: number;
-	/** Batches written concurrently (default 3: on 2 cores, measured 0.99-1.23 of raw keyed COPY against 0.82-0.86 with 2; 4 gained nothing). */
+	/**
+	 * Batches written concurrently (WRITER_CONCURRENCY, default 2). It depends on the host: on one 2-core host 3 measured
+	 * 0.99-1.23 of raw keyed COPY against 0.82-0.86 with 2; on another (2026-12-07) 2 measured 0.91-1.06, 3 0.70-0.86, 1 0.78-0.89.
+	 */
 	writeConcurrency?: number;
 	/** Name recorded with dead letters. */
 	consumerName?: string;
@@ -136,7 +139,7 @@ export class TickWriter {
 			pullMax: 200,
 			ackTimeoutMs: 30_000,
 			consumerName: "tick-writer",
-			writeConcurrency: 3,
+			writeConcurrency: 2,
 			...given,
 		};
 	}

@@ -38,6 +38,11 @@ describe("configuration", () => {
 		expect(() => loadConfig({ BACKFILL_RATE_PER_SEC: "0" })).toThrow(/BACKFILL_RATE_PER_SEC/);
 		expect(() => loadConfig({ BACKFILL_CONCURRENCY: "0" })).toThrow(/BACKFILL_CONCURRENCY/);
 	});
+	it("writes two tick-writer batches at once unless told otherwise", () => {
+		expect(loadConfig({}).writerConcurrency).toBe(2);
+		expect(loadConfig({ WRITER_CONCURRENCY: "3" }).writerConcurrency).toBe(3);
+		expect(() => loadConfig({ WRITER_CONCURRENCY: "0" })).toThrow(/WRITER_CONCURRENCY/);
+	});
 	it("streams BTC/USD from Kraken v2 unless told otherwise, and checks the Kraken settings", () => {
 		expect(loadConfig({})).toMatchObject({ krakenWsUrl: "wss://ws.kraken.com/v2", krakenSymbols: ["BTC/USD"], krakenBookDepth: 10, krakenRecordFile: null });
 		expect(loadConfig({ KRAKEN_SYMBOLS: "btc/usd, ETH/USD", KRAKEN_BOOK_DEPTH: "25" })).toMatchObject({ krakenSymbols: ["BTC/USD", "ETH/USD"], krakenBookDepth: 25 });
