@@ -40,19 +40,60 @@ const THREE = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, "0"))
 
 let cachedDay = NaN;
 let cachedPrefix = "";
+let cachedPrefixBytes = new Uint8Array(11);
+// The time of day of the last splitUtc call, as scalars (no object per call: both hot writers below read them).
+let hh = 0;
+let mi = 0;
+let ss = 0;
+let mss = 0;
 
-export function isoUtc(ms: number): string {
-	if (!(Number.isInteger(ms) && ms >= 0 && ms < YEAR_10000_MS)) return new Date(ms).toISOString();
+/** Split ms (inside the fast range) into the day's "YYYY-MM-DDT", cached while days repeat, and the time of day. */
+function splitUtc(ms: number): void {
 	const day = Math.floor(ms / DAY_MS);
 	if (day !== cachedDay) {
 		cachedPrefix = new Date(day * DAY_MS).toISOString().slice(0, 11);
+		cachedPrefixBytes = Uint8Array.from(cachedPrefix, (c) => c.charCodeAt(0));
 		cachedDay = day;
 	}
 	let r = ms - day * DAY_MS;
-	const h = Math.floor(r / 3_600_000);
-	r -= h * 3_600_000;
-	const m = Math.floor(r / 60_000);
-	r -= m * 60_000;
-	const s = Math.floor(r / 1000);
-	return `${cachedPrefix}${TWO[h]}:${TWO[m]}:${TWO[s]}.${THREE[r - s * 1000]}Z`;
+	hh = Math.floor(r / 3_600_000);
+	r -= hh * 3_600_000;
+	mi = Math.floor(r / 60_000);
+	r -= mi * 60_000;
+	ss = Math.floor(r / 1000);
+	mss = r - ss * 1000;
+}
+
+const fastRange = (ms: number) => Number.isInteger(ms) && ms >= 0 && ms < YEAR_10000_MS;
+
+export function isoUtc(ms: number): string {
+	if (!fastRange(ms)) return new Date(ms).toISOString();
+	splitUtc(ms);
+	return `${cachedPrefix}${TWO[hh]}:${TWO[mi]}:${TWO[ss]}.${THREE[mss]}Z`;
+}
+
+/** isoUtc's text as ASCII bytes into `out` at `at`, without a string in the fast range; returns the bytes written. */
+export function writeIsoUtc(ms: number, out: Uint8Array, at: number): number {
+	if (!fastRange(ms)) {
+		const s = new Date(ms).toISOString();
+		for (let i = 0; i < s.length; i++) out[at + i] = s.charCodeAt(i);
+		return s.length;
+	}
+	splitUtc(ms);
+	out.set(cachedPrefixBytes, at);
+	let n = at + 11;
+	out[n++] = 48 + Math.floor(hh / 10);
+	out[n++] = 48 + (hh % 10);
+	out[n++] = 58; // :
+	out[n++] = 48 + Math.floor(mi / 10);
+	out[n++] = 48 + (mi % 10);
+	out[n++] = 58;
+	out[n++] = 48 + Math.floor(ss / 10);
+	out[n++] = 48 + (ss % 10);
+	out[n++] = 46; // .
+	out[n++] = 48 + Math.floor(mss / 100);
+	out[n++] = 48 + (Math.floor(mss / 10) % 10);
+	out[n++] = 48 + (mss % 10);
+	out[n++] = 90; // Z
+	return n - at;
 }

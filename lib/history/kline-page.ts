@@ -1,6 +1,6 @@
 import { intervalGrid, parseKlines, type Kline } from "./binance-klines";
 import { unsignedDecimalEnd } from "../domain/decimal";
-import { isoUtc } from "../domain/time";
+import { isoUtc, writeIsoUtc } from "../domain/time";
 
 /**
  * One /api/v3/klines answer as the pager needs it: the open times it holds, its rows as COPY text, and the
@@ -89,39 +89,9 @@ function dec(): boolean {
 
 const comma = () => t[pos++] === 44;
 
-/** The day's "YYYY-MM-DDT" for isoBytes, kept while days repeat (a page is at most a few days of 1m klines). */
-let dayBytes = Buffer.alloc(11);
-let dayOf = NaN;
-const DAY_MS = 86_400_000;
-
-/** Epoch ms (in the bounds checked before) as ISO-8601 UTC text ("2023-01-01T00:00:00.000Z", 24 bytes) into the output, without a string. */
+/** Epoch ms (in the bounds checked before) as ISO-8601 UTC text (24 bytes) into the output, without a string. */
 function isoBytes(ms: number): void {
-	const day = Math.floor(ms / DAY_MS);
-	if (day !== dayOf) {
-		dayBytes = Buffer.from(isoUtc(day * DAY_MS).slice(0, 11), "latin1");
-		dayOf = day;
-	}
-	for (let i = 0; i < 11; i++) out[n++] = dayBytes[i];
-	let r = ms - day * DAY_MS;
-	const h = Math.floor(r / 3_600_000);
-	r -= h * 3_600_000;
-	const m = Math.floor(r / 60_000);
-	r -= m * 60_000;
-	const sec = Math.floor(r / 1000);
-	r -= sec * 1000;
-	out[n++] = 48 + Math.floor(h / 10);
-	out[n++] = 48 + (h % 10);
-	out[n++] = 58;
-	out[n++] = 48 + Math.floor(m / 10);
-	out[n++] = 48 + (m % 10);
-	out[n++] = 58;
-	out[n++] = 48 + Math.floor(sec / 10);
-	out[n++] = 48 + (sec % 10);
-	out[n++] = 46;
-	out[n++] = 48 + Math.floor(r / 100);
-	out[n++] = 48 + (Math.floor(r / 10) % 10);
-	out[n++] = 48 + (r % 10);
-	out[n++] = 90;
+	n += writeIsoUtc(ms, out, n);
 }
 
 /** A non-negative safe integer's digits into the output. */

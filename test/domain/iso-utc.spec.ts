@@ -1,7 +1,14 @@
-import { isoUtc } from "../../lib/domain/time";
+import { isoUtc, writeIsoUtc } from "../../lib/domain/time";
 
 describe("isoUtc (epoch ms to ISO text without a Date per call)", () => {
-	const same = (ms: number) => expect(isoUtc(ms)).toBe(new Date(ms).toISOString());
+	// isoUtc and its byte writer (at an offset into a used buffer) both give exactly Date's text
+	const out = Buffer.alloc(64, 0x2a);
+	const same = (ms: number) => {
+		const want = new Date(ms).toISOString();
+		expect(isoUtc(ms)).toBe(want);
+		const n = writeIsoUtc(ms, out, 5);
+		expect(out.toString("latin1", 5, 5 + n)).toBe(want);
+	};
 
 	it("writes exactly what Date#toISOString writes at the edges of days, months, leap years and the range", () => {
 		const edges = [
@@ -40,6 +47,7 @@ describe("isoUtc (epoch ms to ISO text without a Date per call)", () => {
 	it("leaves what it does not cover to Date, errors included", () => {
 		for (const ms of [-1, -86_400_001, 1.5, Date.UTC(10000, 0, 1), 8.64e15]) same(ms);
 		expect(() => isoUtc(NaN)).toThrow(RangeError);
+		expect(() => writeIsoUtc(NaN, out, 0)).toThrow(RangeError);
 		expect(() => isoUtc(8.64e15 + 1)).toThrow(RangeError);
 	});
 });
