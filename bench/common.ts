@@ -54,7 +54,8 @@ export function logBenchPayloads(small: number, trades: number, perMessage: numb
 	const big: Uint8Array[] = [];
 	for (let i = 0; i < items.length; i += perMessage) big.push(encodeEnvelope(tradeEnvelope("kraken", "BTC-USD-SPOT", items.slice(i, i + perMessage))));
 	const bigBytes = big.reduce((s, b) => s + b.byteLength, 0);
-	console.log(`payloads: ${small} x 64 B; ${big.length} x ${Math.round(bigBytes / big.length)} B (${perMessage} trades each)`);
+	// stderr: a bench's stdout carries only its result line
+	console.error(`payloads: ${small} x 64 B; ${big.length} x ${Math.round(bigBytes / big.length)} B (${perMessage} trades each)`);
 	return { small: smallMsgs, big, bigBytes };
 }
 

@@ -29,16 +29,14 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { crc32 } from "node:zlib";
-import { encodeEnvelope, tradeEnvelope } from "../lib/domain/codec";
 import { JetStreamLog } from "../lib/log/jetstream";
 import { PulsarWsLog } from "../lib/log/pulsar/websocket";
 import { DEFAULT_LAYOUT, pulsarTopic } from "../lib/log/pulsar/topics";
 import type { MarketLog } from "../lib/log/types";
 import { deleteStream } from "../test/helpers/nats";
 import { FakePulsar } from "../test/helpers/pulsar-ws-server";
-import { makeTrades } from "../test/helpers/trades";
 import fs from "node:fs";
-import { argValue, cpuMs, fmt, median, QUICK, report, RUNS, sizeArg } from "./common";
+import { argValue, cpuMs, fmt, logBenchPayloads, median, QUICK, report, RUNS, sizeArg } from "./common";
 
 const BIG = sizeArg("--messages", 20_000, 8_000);
 const SMALL = sizeArg("--small", 100_000, 30_000);
@@ -158,18 +156,6 @@ async function publishAll(log: MarketLog, topic: string, c: Case): Promise<numbe
 	return performance.now() - t0;
 }
 
-function tradePayloads(messages: number): Uint8Array[] {
-	const items = makeTrades(messages * PER_MESSAGE, Date.parse("2024-01-01T00:00:00Z"), 30 * 86_400_000, 11);
-	const out: Uint8Array[] = [];
-	for (let i = 0; i < items.length; i += PER_MESSAGE) out.push(encodeEnvelope(tradeEnvelope("kraken", "BTC-USD-SPOT", items.slice(i, i + PER_MESSAGE))));
-	return out;
-}
-
-function smallPayloads(n: number): Uint8Array[] {
-	const enc = new TextEncoder();
-	return Array.from({ length: n }, (_, i) => enc.encode(`{"i":${i},"p":"43210.5","q":"0.0012"}`.padEnd(64, " ")));
-}
-
 /** The machine's nats-server processes (the JetStream side's broker), so its CPU per message can be set beside the fake's. */
 function natsServerPids(): number[] {
 	return fs
@@ -191,10 +177,8 @@ const us = (xs: number[]) => Number(median(xs).toFixed(1));
 
 async function main(): Promise<void> {
 	const t0 = performance.now();
-	const big = tradePayloads(BIG);
-	const small = smallPayloads(SMALL);
-	const bigBytes = big.reduce((s, b) => s + b.byteLength, 0);
-	console.error(`payloads: ${big.length} x ${Math.round(bigBytes / big.length)} B (${PER_MESSAGE} trades each), ${small.length} x 64 B; window ${WINDOW} in flight; ${RUNS} runs${QUICK ? " (quick)" : ""}`);
+	const { small, big, bigBytes } = logBenchPayloads(SMALL, BIG * PER_MESSAGE, PER_MESSAGE);
+	console.error(`window ${WINDOW} in flight; ${RUNS} runs${QUICK ? " (quick)" : ""}`);
 	const cases: Case[] = [
 		{ name: `${PER_MESSAGE}trade_msgs_batches_of_100`, payloads: big, batch: 100, keys: 1, headline: true },
 		// ten symbols at once: the in-flight window, not one batch's round trip, is the limit

@@ -1,5 +1,5 @@
+import { freePort } from "../net/free-port";
 import { spawn, type ChildProcess } from "node:child_process";
-import net from "node:net";
 import path from "node:path";
 import { ServiceBroker } from "moleculer";
 import type { Pool } from "pg";
@@ -47,27 +47,6 @@ interface Proc {
 
 const ROOT = path.resolve(__dirname, "../..");
 const DEADLINE_MS = 90_000;
-
-/** Ports handed to this rehearsal's processes: the kernel may hand a closed probe's port out again. */
-const handedOut = new Set<number>();
-
-/** A port free a moment ago on every address (the services listen on all of them), not handed out before. */
-async function freePort(): Promise<number> {
-	for (;;) {
-		const port = await new Promise<number>((resolve, reject) => {
-			const s = net.createServer();
-			s.once("error", reject);
-			s.listen(0, () => {
-				const { port } = s.address() as net.AddressInfo;
-				s.close(() => resolve(port));
-			});
-		});
-		if (!handedOut.has(port)) {
-			handedOut.add(port);
-			return port;
-		}
-	}
-}
 
 const freshPorts = async () => ({ METRICS_PORT: String(await freePort()), HEALTH_PORT: String(await freePort()), PORT: String(await freePort()) });
 
