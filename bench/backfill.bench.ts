@@ -16,7 +16,7 @@ import { quoteItems } from "../lib/backfill/dukascopy/ticks";
 import { createJob, getJob } from "../lib/backfill/jobs";
 import { loadConfig } from "../lib/config";
 import { decodeWire, encodeEnvelope, quoteEnvelope } from "../lib/domain/codec";
-import { copyInto, QUOTE_COLUMNS } from "../lib/writer/copy";
+import { QUOTE_COLUMNS } from "../lib/writer/copy";
 import { FakeDukascopy, EURUSD_HOUR_FILES, DUKASCOPY_FIXTURES } from "../test/helpers/fake-dukascopy";
 import { deleteStream } from "../test/helpers/nats";
 import { startService, type Child } from "../test/helpers/proc";
@@ -24,7 +24,7 @@ import { freePort } from "../test/helpers/net";
 import fs from "node:fs";
 import { connect } from "nats";
 import path from "node:path";
-import { argValue, benchDatabase, cpuDuring, type CpuSplit, fmt, median, report, RUNS, seconds, sizeArg } from "./common";
+import { argValue, benchDatabase, cpuDuring, type CpuSplit, fmt, median, report, RUNS, seconds, sizeArg, timedCopy } from "./common";
 
 const HOURS = sizeArg("--hours", 240, 48);
 const LOG = argValue("--log", "jetstream");
@@ -59,18 +59,7 @@ async function main() {
 			await db.pool.query("TRUNCATE quotes, dirty_buckets");
 			await db.pool.query("VACUUM ANALYZE quotes");
 		};
-		const rawCopy = async (): Promise<number> => {
-			const c = await db.pool.connect();
-			try {
-				const t0 = performance.now();
-				await c.query("BEGIN");
-				await copyInto(c, "quotes", QUOTE_COLUMNS, rows);
-				await c.query("COMMIT");
-				return performance.now() - t0;
-			} finally {
-				c.release();
-			}
-		};
+		const rawCopy = () => timedCopy(db.pool, "quotes", QUOTE_COLUMNS, rows);
 
 		const common = {
 			DATABASE_URL: db.url,
@@ -113,7 +102,7 @@ async function main() {
 		type Cpu = CpuSplit; // other = the tick-writer process
 		const runs: Array<{ copyMs: number; e2eMs: number; publishedMs: number; ratio: number; copyCpu: Cpu; cpu: Cpu }> = [];
 		try {
-			let insertedBefore = SPLIT ? 0 : await inMemoryStored();
+			let insertedBefore = 0;
 			for (let run = 1; run <= RUNS; run++) {
 				await empty();
 				const { result: copyMs, cpu: copyCpu } = await cpuDuring(db.pool, writer?.proc.pid, rawCopy);

@@ -1,3 +1,4 @@
+import { copyInto, type CopyPiece } from "../lib/writer/copy";
 import { encodeEnvelope, tradeEnvelope } from "../lib/domain/codec";
 import { makeTrades } from "../test/helpers/trades";
 import fs from "node:fs";
@@ -170,4 +171,18 @@ export async function cpuDuring<T>(pool: Pool, otherPid: number | undefined, fn:
 		if (Number.isFinite(now)) postgres += now - (before.get(pid) ?? 0);
 	}
 	return { result, cpu: { self: Math.round((u.user + u.system) / 1000), other: otherPid ? Math.round(cpuMs(otherPid) - o0) : 0, postgres: Math.round(postgres) } };
+}
+
+/** The baseline of the ingest benches: raw COPY of `pieces` into `table` in one transaction on one connection, in ms. */
+export async function timedCopy(pool: Pool, table: string, columns: readonly string[], pieces: readonly CopyPiece[]): Promise<number> {
+	const c = await pool.connect();
+	try {
+		const t0 = performance.now();
+		await c.query("BEGIN");
+		await copyInto(c, table, columns, pieces);
+		await c.query("COMMIT");
+		return performance.now() - t0;
+	} finally {
+		c.release();
+	}
 }

@@ -8,14 +8,12 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
-import type { Pool } from "pg";
 import { backfillKlines, BinanceRest } from "../lib/history/binance-history";
 import { parseKlines } from "../lib/history/binance-klines";
-import { KLINE_COLUMNS, klineCopyRow } from "../lib/history/klines-store";
+import { KLINE_COLUMNS, klinesCopyText } from "../lib/history/klines-store";
 import { RateLimiter } from "../lib/net/http";
-import { copyInto } from "../lib/writer/copy";
 import { FakeBinance } from "../test/helpers/fake-binance";
-import { benchDatabase, cpuDuring, type CpuSplit, fmt, median, report, RUNS, seconds, sizeArg } from "./common";
+import { benchDatabase, cpuDuring, type CpuSplit, fmt, median, report, RUNS, seconds, sizeArg, timedCopy } from "./common";
 
 const DAYS = sizeArg("--days", 365, 60);
 const FROM = Date.parse("2023-01-01T00:00:00Z");
@@ -67,7 +65,7 @@ async function main() {
 		const rows: Buffer[] = [];
 		let block: string[] = [];
 		for (let t = FROM; t < TO; t += 60_000) {
-			block.push(klineCopyRow(KEY, parseKlines([FakeBinance.row(t, "1m")], "1m")[0]));
+			block.push(klinesCopyText(KEY, parseKlines([FakeBinance.row(t, "1m")], "1m")));
 			if (block.length === 5_000 || t + 60_000 >= TO) {
 				rows.push(Buffer.from(block.join("")));
 				block = [];
@@ -83,18 +81,7 @@ async function main() {
 		const runs: Array<{ copyMs: number; ingestMs: number; pages: number; ratio: number; copyCpu: Cpu; cpu: Cpu }> = [];
 		for (let run = 1; run <= RUNS; run++) {
 			await empty();
-			const { result: copyMs, cpu: copyCpu } = await cpuDuring(db.pool, fake.pid, async () => {
-				const c = await db.pool.connect();
-				const t0 = performance.now();
-				try {
-					await c.query("BEGIN");
-					await copyInto(c, "klines", KLINE_COLUMNS, rows);
-					await c.query("COMMIT");
-				} finally {
-					c.release();
-				}
-				return performance.now() - t0;
-			});
+			const { result: copyMs, cpu: copyCpu } = await cpuDuring(db.pool, fake.pid, () => timedCopy(db.pool, "klines", KLINE_COLUMNS, rows));
 			if ((await stored()) !== n) throw new Error(`raw COPY stored ${await stored()} of ${n} klines`);
 			await empty();
 

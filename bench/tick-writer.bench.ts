@@ -11,10 +11,10 @@ import { TICK_TOPIC_PATTERNS } from "../lib/domain/topics";
 import { deleteStream } from "../test/helpers/nats";
 import { decodeWire, encodeEnvelope, tradeEnvelope } from "../lib/domain/codec";
 import { JetStreamLog } from "../lib/log/jetstream";
-import { copyInto, TRADE_COLUMNS } from "../lib/writer/copy";
+import { TRADE_COLUMNS } from "../lib/writer/copy";
 import { TickWriter, type TickWriterStats } from "../lib/writer/tick-writer";
 import { makeTrades } from "../test/helpers/trades";
-import { argValue, benchDatabase, fmt, median, report, RUNS, seconds, sizeArg } from "./common";
+import { argValue, benchDatabase, fmt, median, report, RUNS, seconds, sizeArg, timedCopy } from "./common";
 import type { Pool } from "pg";
 
 const N = sizeArg("--trades", 1_000_000, 600_000); // quick: large enough that the writer's ~0.4 s before its first commit weighs little
@@ -51,18 +51,9 @@ async function main() {
 
 		const rawCopy = async (): Promise<number> => {
 			await reset(db.pool);
-			const c = await db.pool.connect();
-			try {
-				const t0 = performance.now();
-				await c.query("BEGIN");
-				await copyInto(c, "trades", TRADE_COLUMNS, copyRows);
-				await c.query("COMMIT");
-				const ms = performance.now() - t0;
-				if ((await count(db.pool)) !== N) throw new Error("raw COPY stored a wrong row count");
-				return ms;
-			} finally {
-				c.release();
-			}
+			const ms = await timedCopy(db.pool, "trades", TRADE_COLUMNS, copyRows);
+			if ((await count(db.pool)) !== N) throw new Error("raw COPY stored a wrong row count");
+			return ms;
 		};
 
 		const writer = async (subscription: string, expectInserted: number): Promise<{ ms: number; cpuMs: number; stats: TickWriterStats }> => {

@@ -44,9 +44,9 @@ const MARK_DONE_SQL = `
 /** Mark these hours (leased by `owner`) done and count them on their jobs, in one transaction. */
 export async function markHoursDone(pool: Pool, owner: string, hours: readonly DoneHour[]): Promise<HourMarked[]> {
 	if (hours.length === 0) return [];
-	const jobIds = [...new Set(hours.map((h) => h.jobId))].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0));
 	return withTransaction(pool, async (c) => {
-		await c.query(`SELECT 1 FROM backfill_jobs WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`, [jobIds]);
+		// rows are locked in the order the sort returns them (LockRows runs above the Sort), so every worker takes them in id order
+		await c.query(`SELECT 1 FROM backfill_jobs WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`, [hours.map((h) => h.jobId)]);
 		const { rows } = await c.query(MARK_DONE_SQL, [hours.map((h) => h.jobId), hours.map((h) => h.hour), hours.map((h) => h.ticks), owner]);
 		const marked = new Set(rows.map((r) => `${r.job_id}|${r.hour_ms}`));
 		const finished = await finishJobsIfComplete(c, [...new Set(rows.map((r) => r.job_id as string))]);

@@ -7,7 +7,7 @@ export function isDecimalString(s: unknown): s is string {
 
 /**
  * Where the unsigned plain decimal `(0|[1-9]\d*)(\.\d+)?` starting at s[i] ends (the index after its last
- * digit), or -1 when none starts there. The exact-number scanners (Kraken frames, Binance kline pages) read
+ * digit), or -1 when none starts there. The exact-number scanners of Kraken frames read
  * numbers with it and keep their text; what follows the number is theirs to check.
  */
 export function unsignedDecimalEnd(s: string, i: number): number {

@@ -1,7 +1,7 @@
 import type { Pool } from "pg";
-import { HttpError, httpGet, httpGetJson, redactUrl, type HttpOptions, type HttpResponse, type RateLimiter } from "../net/http";
+import { HttpError, httpGet, httpGetJson, notJsonError, type HttpOptions, type HttpResponse, type RateLimiter } from "../net/http";
 import { withTransaction } from "../store/pool";
-import { intervalGrid, isKlineInterval, KLINE_INTERVALS, KlineParseError, parseKlines, type Kline } from "./binance-klines";
+import { intervalGrid, isKlineInterval, KLINE_INTERVALS, KlineParseError, type Kline } from "./binance-klines";
 import { HistoryError } from "./errors";
 import { klineCount, missingKlineRanges, pageWindows, subtractRanges, type Range } from "./missing";
 import { klineCopyPrefix, recordEmptyRanges, storedCoverage, writeKlines, type KlineKey } from "./klines-store";
@@ -59,23 +59,6 @@ export class BinanceRest {
 		return { limiter: o.limiter, retries: o.retries, baseDelayMs: o.baseDelayMs, maxDelayMs: o.maxDelayMs, timeoutMs: o.timeoutMs, signal: o.signal, onRetry: o.onRetry };
 	}
 
-	/** One page: klines with open time in [startTime, endTime], at most `limit`. */
-	async klines(symbol: string, interval: string, startTime: number, endTime: number, limit = KLINES_PAGE_LIMIT): Promise<Kline[]> {
-		const q = new URLSearchParams({ symbol, interval, startTime: String(startTime), endTime: String(endTime), limit: String(limit) });
-		let body: unknown;
-		try {
-			body = await httpGetJson<unknown>(`${this.opts.baseUrl}/api/v3/klines?${q}`, this.http());
-		} catch (err) {
-			throw classify(err, { symbol, interval });
-		}
-		try {
-			return parseKlines(body, interval);
-		} catch (err) {
-			if (err instanceof KlineParseError) throw new HistoryError("VENUE_ERROR", `Binance klines ${symbol} ${interval} from ${new Date(startTime).toISOString()}: ${err.message}`, undefined, { cause: err });
-			throw err;
-		}
-	}
-
 	/**
 	 * The same page for the pager: its COPY text (rows after `copyPrefix`) made while reading the answer, and Kline
 	 * objects only on demand (see kline-page.ts). Errors are those of klines().
@@ -93,10 +76,7 @@ export class BinanceRest {
 			return klinePage(res.body, interval, copyPrefix);
 		} catch (err) {
 			if (err instanceof KlineParseError) throw new HistoryError("VENUE_ERROR", `Binance klines ${symbol} ${interval} from ${new Date(startTime).toISOString()}: ${err.message}`, undefined, { cause: err });
-			if (err instanceof SyntaxError) {
-				const notJson = new HttpError(`GET ${redactUrl(url)}: response is not JSON (${err.message})`, res.status, redactUrl(url), res.body.subarray(0, 800).toString("utf8").slice(0, 200), null, { cause: err });
-				throw classify(notJson, { symbol, interval });
-			}
+			if (err instanceof SyntaxError) throw classify(notJsonError(url, res, err), { symbol, interval });
 			throw err;
 		}
 	}

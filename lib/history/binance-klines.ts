@@ -69,8 +69,8 @@ export function intervalGrid(interval: string): { ms: number; offsetMs: number; 
 	return { ...g, ceil: (t: number) => Math.ceil((t - g.offsetMs) / g.ms) * g.ms + g.offsetMs };
 }
 
-const EPOCH_MS_MIN = 631152000000; // 1990: a time in seconds would be far below
-const EPOCH_MS_MAX = 4102444800000; // 2100
+export const EPOCH_MS_MIN = 631152000000; // 1990: a time in seconds would be far below
+export const EPOCH_MS_MAX = 4102444800000; // 2100
 
 function ms(v: unknown, what: string, i: number): number {
 	if (typeof v !== "number" || !Number.isSafeInteger(v) || v < EPOCH_MS_MIN || v > EPOCH_MS_MAX) {

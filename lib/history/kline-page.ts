@@ -1,5 +1,4 @@
-import { intervalGrid, parseKlines, type Kline } from "./binance-klines";
-import { unsignedDecimalEnd } from "../domain/decimal";
+import { EPOCH_MS_MAX, EPOCH_MS_MIN, intervalGrid, parseKlines, type Kline } from "./binance-klines";
 import { isoUtc, writeIsoUtc } from "../domain/time";
 
 /**
@@ -19,9 +18,6 @@ export interface KlinePage {
 	copy: string | Buffer;
 	klines(): Kline[];
 }
-
-const EPOCH_MS_MIN = 631152000000; // the bounds parseKlines checks
-const EPOCH_MS_MAX = 4102444800000;
 
 /** The page from its response body; `copyPrefix` is the escaped "venue\tsymbol\tinterval\t" of every row. */
 export function klinePage(body: Buffer | string, interval: string, copyPrefix: string): KlinePage {

@@ -12,8 +12,6 @@ export interface KlineKey {
 	interval: string;
 }
 
-const iso = isoUtc;
-
 /**
  * Upsert one page of klines in one statement (arrays as parameters). ON CONFLICT DO UPDATE rather than DO
  * NOTHING: only closed klines are stored, so a re-fetch normally returns identical values and the WHERE clause
@@ -40,8 +38,8 @@ export async function upsertKlines(db: Queryable, key: KlineKey, rows: readonly 
 			key.venue,
 			key.symbol,
 			key.interval,
-			col((k) => iso(k.openTime)),
-			col((k) => iso(k.closeTime)),
+			col((k) => isoUtc(k.openTime)),
+			col((k) => isoUtc(k.closeTime)),
 			col((k) => k.open),
 			col((k) => k.high),
 			col((k) => k.low),
@@ -62,11 +60,6 @@ export const KLINE_COLUMNS = ["venue", "symbol", "interval", "open_time", "close
 /** COPY text format: backslash, tab and newline would break a field (catalog names are free text). */
 function copyText(s: string): string {
 	return /[\\\t\n\r]/.test(s) ? s.replace(/\\/g, "\\\\").replace(/\t/g, "\\t").replace(/\n/g, "\\n").replace(/\r/g, "\\r") : s;
-}
-
-/** One kline as a COPY text row in KLINE_COLUMNS order (the decimals are parseKlines-checked strings). */
-export function klineCopyRow(key: KlineKey, k: Kline): string {
-	return `${copyText(key.venue)}\t${copyText(key.symbol)}\t${copyText(key.interval)}\t${iso(k.openTime)}\t${iso(k.closeTime)}\t${k.open}\t${k.high}\t${k.low}\t${k.close}\t${k.volume}\t${k.quoteVolume}\t${k.trades}\t${k.takerBaseVolume}\t${k.takerQuoteVolume}\n`;
 }
 
 /** The escaped "venue\tsymbol\tinterval\t" every COPY row of this key starts with. */
@@ -108,13 +101,13 @@ export async function recordEmptyRanges(db: Queryable, key: KlineKey, ranges: re
 		`INSERT INTO kline_empty_ranges (venue, symbol, interval, from_time, to_time)
 		 SELECT $1, $2, $3, f, t FROM unnest($4::timestamptz[], $5::timestamptz[]) AS u(f, t)
 		 ON CONFLICT (venue, symbol, interval, from_time) DO UPDATE SET to_time = greatest(kline_empty_ranges.to_time, EXCLUDED.to_time), checked_at = now()`,
-		[key.venue, key.symbol, key.interval, ranges.map((r) => iso(r.from)), ranges.map((r) => iso(r.to))],
+		[key.venue, key.symbol, key.interval, ranges.map((r) => isoUtc(r.from)), ranges.map((r) => isoUtc(r.to))],
 	);
 }
 
 /** What the database holds for [from, to): runs of consecutive stored klines and known-empty ranges. */
 export async function storedCoverage(pool: Queryable, key: KlineKey, from: number, to: number, intervalMs: number): Promise<{ stored: Range[]; empty: Range[] }> {
-	const args = [key.venue, key.symbol, key.interval, iso(from), iso(to)];
+	const args = [key.venue, key.symbol, key.interval, isoUtc(from), isoUtc(to)];
 	const runs = await pool.query<{ first: string; last: string }>(STORED_RUNS_SQL, [...args, intervalMs]);
 	const empty = await pool.query<{ from_ms: string; to_ms: string }>(EMPTY_RANGES_SQL, args);
 	return {

@@ -166,8 +166,13 @@ export async function httpGetJson<T>(url: string, opts: HttpOptions = {}): Promi
 	try {
 		return JSON.parse(res.body.toString("utf8")) as T;
 	} catch (err) {
-		throw new HttpError(`GET ${redactUrl(url)}: response is not JSON (${(err as Error).message})`, res.status, redactUrl(url), res.body.toString("utf8", 0, 200), null, { cause: err });
+		throw notJsonError(url, res, err as Error);
 	}
+}
+
+/** The error for an answer that should be JSON and is not (an HTML error page, say): status, URL and the body's start, redacted. */
+export function notJsonError(url: string, res: HttpResponse, err: Error): HttpError {
+	return new HttpError(`GET ${redactUrl(url)}: response is not JSON (${err.message})`, res.status, redactUrl(url), res.body.toString("utf8", 0, 200), null, { cause: err });
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -6,7 +6,7 @@ import { decodeJsonTicks, parseJsonTicks } from "../../lib/backfill/dukascopy/js
 import { emptyHour, quoteItems, type DecodedHour } from "../../lib/backfill/dukascopy/ticks";
 import { quoteWirePayloads } from "../../lib/backfill/dukascopy/wire";
 import { decodeWire, encodeEnvelope, quoteEnvelope } from "../../lib/domain/codec";
-import { DUKASCOPY_FIXTURES, EURUSD_HOUR_FILES } from "../helpers/fake-dukascopy";
+import { BTCUSD_BI5, BTCUSD_JSON, DUKASCOPY_FIXTURES, EURUSD_HOUR_FILES } from "../helpers/fake-dukascopy";
 
 const read = (rel: string) => fs.readFileSync(path.join(DUKASCOPY_FIXTURES, rel));
 const EURUSD = getInstrument("EURUSD");
@@ -26,8 +26,8 @@ function viaCodec(h: DecodedHour, inst: typeof EURUSD, chunk: number): Buffer[] 
 describe("Dukascopy hour -> log messages in wire format (no QuoteItem per tick)", () => {
 	const hours: Array<[string, DecodedHour, typeof EURUSD]> = [
 		...EURUSD_HOUR_FILES.map((f, i): [string, DecodedHour, typeof EURUSD] => [f, decodeBi5Ticks(read(f), "EURUSD", EUR_HOUR + i * 3_600_000), EURUSD]),
-		["BTCUSD .bi5", decodeBi5Ticks(read("bi5/BTCUSD/2023/01/20/12h_ticks.bi5"), "BTCUSD", BTC_HOUR), BTC],
-		["BTCUSD JSON API", decodeJsonTicks(parseJsonTicks(read("jsonapi/ticks-BTC-USD-2023-2-20-12.json").toString()), BTC, BTC_HOUR), BTC],
+		["BTCUSD .bi5", decodeBi5Ticks(read(BTCUSD_BI5), "BTCUSD", BTC_HOUR), BTC],
+		["BTCUSD JSON API", decodeJsonTicks(parseJsonTicks(read(BTCUSD_JSON).toString()), BTC, BTC_HOUR), BTC],
 	];
 
 	it.each(hours)("%s: byte for byte what the codec's encoder writes, at any chunk size", (_name, h, inst) => {

@@ -1,16 +1,13 @@
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { KlineParseError, parseKlines } from "../../lib/history/binance-klines";
 import { klinePage, klineRowsCopy, scanKlines } from "../../lib/history/kline-page";
-import { FakeBinance } from "../helpers/fake-binance";
+import { FakeBinance, REAL_KLINES } from "../helpers/fake-binance";
 
-const FIXTURE = path.resolve(__dirname, "../../../shared/fixtures/binance/spot/nautilus_http_spot_market_klines.json");
 const PREFIX = "binance\tBTC-USDT-SPOT\t1m\t";
 const general = (text: string, interval = "1m") => klineRowsCopy(PREFIX, parseKlines(JSON.parse(text), interval));
 
 describe("kline page: the venue's text straight to COPY rows", () => {
 	it("reads the real /api/v3/klines answer to exactly the rows the general path makes", () => {
-		const text = JSON.stringify(JSON.parse(readFileSync(FIXTURE, "utf8"))); // compact, as Binance sends it
+		const text = JSON.stringify(REAL_KLINES); // the real answer, compact as Binance sends it
 		const fast = scanKlines(text, "1m", PREFIX);
 		expect(fast).not.toBeNull();
 		expect(fast!.copy).toBe(general(text));
