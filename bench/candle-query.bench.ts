@@ -5,8 +5,8 @@
  * Baseline: the minimal direct SQL selecting the same stored candles (one SELECT on the level's table), timed
  * query by query interleaved with getCandles in the same run. The clock is the real one, so no bucket of the
  * 2024 data is open; nothing is dirty after the rebuild. For comparison the same queries also go through the
- * snapshot-transaction path (getCandlesVia "snapshot", what every query took before the one-statement path);
- * its p99 is a detail, not the ratio.
+ * snapshot-transaction path (getCandlesVia "snapshot": the same statement inside a read-only transaction, as
+ * fill=previous and very long ranges take it); its p99 is a detail, not the ratio.
  *   ratio = getCandles p99 / direct SQL p99 — LOWER is better; goal <= 1.25
  *   npm run bench:candles [-- --quick] [-- --trades 10000000] [-- --queries 4000] [-- --runs 3]
  * Progress goes to stderr; the one result line to stdout.

@@ -138,7 +138,7 @@ function liveCandlesSql(tf: Timeframe, source: DirtySource, liveMinutes: string)
  * $5 first bucket, $6 `to`, $7 end of the last bucket, $8 the open minute when the open bucket is in range
  * (else NULL). Stored candles of the live buckets are replaced by the live answer, even by none.
  */
-export function oneStatementSql(tf: Timeframe, source: DirtySource): string {
+function oneStatementSql(tf: Timeframe, source: DirtySource): string {
 	return `WITH lm AS (
 			SELECT bucket AS m FROM dirty_buckets WHERE venue = $1 AND symbol = $2 AND source = $4 AND bucket >= $5 AND bucket < $7
 			UNION
@@ -180,77 +180,47 @@ export async function getCandlesVia(pool: Pool, q: CandleQuery, path: CandlePath
 	return inSnapshot(pool, q, r);
 }
 
-async function inOneStatement(pool: Pool, q: CandleQuery, r: Range): Promise<Candle[]> {
+/** The one statement (fill=none's whole answer), on the pool or on a transaction's client. */
+async function oneStatementRows(db: Pool | PoolClient, q: CandleQuery, r: Range): Promise<CandleRow[]> {
 	const openMinute = r.nowBucket >= r.first && r.nowBucket < r.toMs ? iso(floorBucket(r.nowMs, "1m")) : null;
 	// A named (prepared) statement: parsed and planned once per connection and timeframe instead of per query, which
 	// would cost more than running it. After five runs PostgreSQL keeps a generic plan (the same index-bound plan).
-	const res = await pool.query<CandleRow>({
+	const res = await db.query<CandleRow>({
 		name: `mdp_candles_${r.tf}_${r.source}`,
 		text: oneStatementText(r.tf, r.source),
 		values: [q.venue, q.symbol, q.price, r.source, iso(r.first), iso(r.toMs), iso(r.end), openMinute],
 	});
-	return res.rows.map(toCandle);
+	return res.rows;
 }
 
+async function inOneStatement(pool: Pool, q: CandleQuery, r: Range): Promise<Candle[]> {
+	return (await oneStatementRows(pool, q, r)).map(toCandle);
+}
+
+/**
+ * The same statement in a read-only snapshot with JIT off (short index-bound reads; JIT would only add latency):
+ * for fill=previous, which also reads the close before the range, and for ranges beyond ONE_STATEMENT_MAX_BUCKETS.
+ */
 async function inSnapshot(pool: Pool, q: CandleQuery, r: Range): Promise<Candle[]> {
-	const { tf, size, first, toMs, end, nowMs, nowBucket, source } = r;
-	// One snapshot for everything: a cascade committing in between must not make us count a minute twice.
+	const { tf, size, first, toMs, nowBucket } = r;
 	return withTransaction(pool, async (client) => {
-		await client.query("SET LOCAL jit = off"); // short index-bound queries; JIT would only add latency
-		const key = [q.venue, q.symbol, q.price];
-		const stored = await client.query<CandleRow>(
-			`SELECT bucket, open, high, low, close, volume, trades, repaired FROM ${tableOf(tf)}
-			 WHERE venue = $1 AND symbol = $2 AND price_type = $3 AND bucket >= $4 AND bucket < $5 ORDER BY bucket`,
-			[...key, iso(first), iso(toMs)],
-		);
-		const dirty = await client.query<{ bucket: Date }>(
-			`SELECT bucket FROM dirty_buckets WHERE venue = $1 AND symbol = $2 AND source = $3 AND bucket >= $4 AND bucket < $5`,
-			[q.venue, q.symbol, source, iso(first), iso(end)],
-		);
-		const liveMinutes = new Set<number>(dirty.rows.map((x) => x.bucket.getTime()));
-		const liveBuckets = new Set<number>([...liveMinutes].map((m) => floorBucket(m, tf)));
-		if (nowBucket >= first && nowBucket < toMs) {
-			liveBuckets.add(nowBucket);
-			liveMinutes.add(floorBucket(nowMs, "1m"));
-		}
-
-		const byBucket = new Map<number, Candle>();
-		for (const x of stored.rows) byBucket.set(x.bucket.getTime(), toCandle(x));
-		if (liveBuckets.size) {
-			const minutes = [...liveMinutes].sort((a, b) => a - b).map(iso);
-			const live = await client.query<CandleRow>(
-				`WITH w AS (SELECT $1::text AS venue, $2::text AS symbol, m AS bucket FROM unnest($5::timestamptz[]) AS m),
-				lb AS (SELECT unnest($4::timestamptz[]) AS b)
-				${liveCandlesSql(tf, source, "$5::timestamptz[]")}`,
-				[...key, [...liveBuckets].sort((a, b) => a - b).map(iso), minutes],
-			);
-			// A live bucket's answer replaces whatever is stored for it, including nothing at all.
-			for (const b of liveBuckets) byBucket.delete(b);
-			for (const x of live.rows) {
-				const b = x.bucket.getTime();
-				if (b >= first && b < toMs) byBucket.set(b, toCandle(x));
+		const rows = await oneStatementRows(client, q, r);
+		if (q.fill !== "previous") return rows.map(toCandle);
+		const byBucket = new Map(rows.map((x) => [x.bucket.getTime(), toCandle(x)]));
+		let prev = await closeBefore(client, q, first, tf);
+		const out: Candle[] = [];
+		// Fill up to the open bucket, not into the future.
+		for (let b = first; b < toMs; b += size) {
+			const c = byBucket.get(b);
+			if (c) {
+				out.push(c);
+				prev = c.close;
+			} else if (prev !== null && b <= nowBucket) {
+				out.push({ time: iso(b), open: prev, high: prev, low: prev, close: prev, volume: "0", trades: 0 });
 			}
-		}
-
-		let out: Candle[];
-		if (q.fill === "previous") {
-			let prev = await closeBefore(client, q, first, tf);
-			out = [];
-			// Fill up to the open bucket, not into the future.
-			for (let b = first; b < toMs; b += size) {
-				const c = byBucket.get(b);
-				if (c) {
-					out.push(c);
-					prev = c.close;
-				} else if (prev !== null && b <= nowBucket) {
-					out.push({ time: iso(b), open: prev, high: prev, low: prev, close: prev, volume: "0", trades: 0 });
-				}
-			}
-		} else {
-			out = [...byBucket.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c);
 		}
 		return out;
-	}, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+	}, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL jit = off");
 }
 
 /**
