@@ -184,7 +184,7 @@ export function levelRebuildSql(tf: Timeframe): string {
  *   and the next cycle rebuilds the same rows; and WAL is flushed in order, so a later durable commit (another
  *   leader's higher fence token) is never kept while an earlier one is lost, and the fence stays monotonic.
  */
-export const CYCLE_BEGIN = "BEGIN; SET LOCAL jit = off; SET LOCAL synchronous_commit = off";
+const CYCLE_BEGIN = "BEGIN; SET LOCAL jit = off; SET LOCAL synchronous_commit = off";
 
 /** Claim up to `max` dirty minutes that no writer holds locked. */
 export const CLAIM_SQL = `DELETE FROM dirty_buckets

@@ -95,8 +95,8 @@ export function levelHasChildrenSql(tf: Timeframe, child: Timeframe, w = "w"): s
 
 /**
  * The INSERT .. ON CONFLICT of the rows of `select` into a level, touching only rows whose values really change
- * (compared as text, so a change of scale counts too), returning the keys written. No WITH clause: for a CTE of a
- * larger statement, or for upsertSql.
+ * (compared as text, so a change of scale counts too), returning the keys written. No WITH clause: a CTE of a larger
+ * statement.
  */
 export function upsertIntoSql(tf: Timeframe, select: string): string {
 	return `INSERT INTO ${tableOf(tf)} AS c (${CANDLE_COLUMNS})
@@ -109,8 +109,3 @@ export function upsertIntoSql(tf: Timeframe, select: string): string {
 		RETURNING c.venue, c.symbol, c.price_type, c.bucket`;
 }
 
-/** upsertIntoSql as a statement of its own, after `withClause`. */
-export function upsertSql(tf: Timeframe, withClause: string, select: string): string {
-	return `${withClause}
-		${upsertIntoSql(tf, select)}`;
-}
