@@ -56,3 +56,17 @@ export function openGapRow(ledger: GapLedger | null, g: GapRow, logger: Pick<Str
 		return null;
 	});
 }
+
+/** Close a gap row once its id is known, never failing the feed: nothing without a ledger or a row, a failure warned. */
+export function closeGapRow(ledger: GapLedger | null | undefined, id: string | null | Promise<string | null>, toTime: string, logger: Pick<StreamLogger, "warn">): Promise<void> {
+	return Promise.resolve(id)
+		.then((x) => (x && ledger ? ledger.close(x, toTime) : undefined))
+		.catch((err) => logger.warn(`feed_gaps close failed: ${(err as Error).message}`));
+}
+
+/** Mark a gap row repaired once its id is known, never failing the feed (as closeGapRow). */
+export function repairedGapRow(ledger: GapLedger | null | undefined, id: string | null | Promise<string | null>, by: string, logger: Pick<StreamLogger, "warn">): Promise<void> {
+	return Promise.resolve(id)
+		.then((x) => (x && ledger ? ledger.repaired(x, by, {}) : undefined))
+		.catch((err) => logger.warn(`feed_gaps update failed: ${(err as Error).message}`));
+}

@@ -25,13 +25,6 @@ export function crcFinish(state: number): number {
 	return (state ^ -1) >>> 0;
 }
 
-/** Feeds ASCII text. */
-export function crcFeed(state: number, s: string): number {
-	let c = state;
-	for (let i = 0; i < s.length; i++) c = TABLE[(c ^ s.charCodeAt(i)) & 0xff] ^ (c >>> 8);
-	return c;
-}
-
 /** Bytes fed by the last crcFeedDecimal. */
 export let fedBytes = 0;
 

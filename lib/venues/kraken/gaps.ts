@@ -1,7 +1,7 @@
 import { encodeEnvelope, tradeEnvelope } from "../../domain/codec";
 import { marketTopic } from "../../domain/topics";
 import type { TradeItem } from "../../domain/types";
-import { NO_LEDGER, openGapRow } from "../../feed/gap-ledger";
+import { closeGapRow, NO_LEDGER, openGapRow, repairedGapRow } from "../../feed/gap-ledger";
 import { GapRepairer, type RepairJob } from "./gap-repair";
 import { renderDecimal } from "./precision";
 import type { KrakenStreamOptions, StreamContext } from "./stream-context";
@@ -18,14 +18,16 @@ const CHANNELS_ON_DISCONNECT = ["trade", "ticker", "book"] as const;
 
 export class GapTracker {
 	readonly repairer: GapRepairer | null;
-	private readonly opts: KrakenStreamOptions;
+	private get opts(): KrakenStreamOptions {
+		return this.ctx.opts;
+	}
 	/** feed_gaps row of each symbol's book channel, open since the last disconnect. */
 	private bookGaps = new Map<string, Promise<string | null>>();
 	/** Repair jobs of gaps without an end id, with the first id the socket delivered after them. */
 	private liveAfter = new WeakMap<RepairJob, LiveBound>();
 
 	constructor(private readonly ctx: StreamContext) {
-		const opts = (this.opts = ctx.opts);
+		const opts = ctx.opts;
 		this.repairer = opts.rest
 			? new GapRepairer({
 					rest: opts.rest,
@@ -57,14 +59,9 @@ export class GapTracker {
 			st.book?.reset();
 			if (st.pending) continue; // still down from an earlier drop: that gap covers this one too
 			this.ctx.marker(st, "disconnect", from, { reason, cause });
-			const ledger = this.opts.ledger;
-			const ids: Promise<Record<string, string | null>> = ledger
-				? Promise.all(
-						CHANNELS_ON_DISCONNECT.map((channel) =>
-							openGapRow(ledger, { venue: VENUE, symbol: st.symbol, channel, fromTime: from, toTime: null, cause, detail: { reason, lastTradeId: st.lastTradeId?.toString() ?? null } }, this.opts.logger),
-						),
-					).then((r) => Object.fromEntries(CHANNELS_ON_DISCONNECT.map((c, i) => [c, r[i]])))
-				: Promise.resolve({});
+			const ids: Promise<Record<string, string | null>> = Promise.all(
+				CHANNELS_ON_DISCONNECT.map((channel) => this.openLedger({ symbol: st.symbol, channel, fromTime: from, toTime: null, cause, detail: { reason, lastTradeId: st.lastTradeId?.toString() ?? null } })),
+			).then((r) => Object.fromEntries(CHANNELS_ON_DISCONNECT.map((c, i) => [c, r[i]])));
 			this.ctx.stats.gapsOpened++;
 			st.stats.gaps++;
 			this.ctx.monitor.gapOpened(st.symbol);
@@ -82,7 +79,7 @@ export class GapTracker {
 			st.pending.toMs = now;
 			const pending = st.pending;
 			const to = new Date(now).toISOString();
-			void pending.ledgerIds.then((ids) => Promise.all(Object.values(ids).map((id) => (id ? this.opts.ledger?.close(id, to) : undefined)))).catch((err) => this.opts.logger.warn(`feed_gaps close failed: ${(err as Error).message}`));
+			void pending.ledgerIds.then((ids) => Promise.all(Object.values(ids).map((id) => closeGapRow(this.opts.ledger, id, to, this.opts.logger))));
 			this.ctx.marker(st, "reconnect", to, {});
 		}
 	}
@@ -148,7 +145,7 @@ export class GapTracker {
 		const p = this.bookGaps.get(st.ws);
 		if (!p || !this.opts.ledger) return;
 		this.bookGaps.delete(st.ws);
-		void p.then((id) => (id ? this.opts.ledger!.repaired(id, "kraken-ws-book-snapshot", {}) : undefined)).catch((err) => this.opts.logger.warn(`feed_gaps update failed: ${(err as Error).message}`));
+		void repairedGapRow(this.opts.ledger, p, "kraken-ws-book-snapshot", this.opts.logger);
 	}
 
 	// ---- repair ----

@@ -1,6 +1,7 @@
 import type { GapTracker } from "./gaps";
 import type { StreamContext } from "./stream-context";
 import type { SymState } from "./symbol-state";
+import { closeGapRow } from "../../feed/gap-ledger";
 
 /**
  * Items the publisher refused (the log away for longer than its buffers last), per channel: a run of dropped
@@ -56,7 +57,7 @@ export class PublishOverflow {
 		const row = st.overflow.ticker;
 		if (!row) return;
 		st.overflow.ticker = null;
-		void row.then((id) => (id ? this.ctx.opts.ledger!.close(id, time) : undefined)).catch((err) => this.ctx.opts.logger.warn(`feed_gaps close failed: ${(err as Error).message}`));
+		void closeGapRow(this.ctx.opts.ledger, row, time, this.ctx.opts.logger);
 	}
 
 	/** A book that lost messages is wrong until a fresh snapshot: resubscribed once the log takes messages again. */

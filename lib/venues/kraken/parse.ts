@@ -201,13 +201,13 @@ export function tradeItem(t: WsTrade, recvTime: string, prec?: Precision): Trade
  * seq: it would be stored as a second identical quote.
  */
 export class QuoteSeq {
-	private last = new Map<string, { time: string; n: number; bid?: string; ask?: string; bidQty?: string; askQty?: string }>();
+	private last = new Map<string, { time: string; n: number; bid: string; ask: string; bidQty: string; askQty: string }>();
 
-	/** The seq of the next quote of `symbol` at `time`, or null when its values (all four given) repeat the last quote. */
-	next(symbol: string, time: string, bid?: string, ask?: string, bidQty?: string, askQty?: string): string | null {
+	/** The seq of the next quote of `symbol` at `time`, or null when its values repeat the last quote's. */
+	next(symbol: string, time: string, bid: string, ask: string, bidQty: string, askQty: string): string | null {
 		const e = this.last.get(symbol);
 		if (e && e.time === time) {
-			if (bid !== undefined && e.bid === bid && e.ask === ask && e.bidQty === bidQty && e.askQty === askQty) return null;
+			if (e.bid === bid && e.ask === ask && e.bidQty === bidQty && e.askQty === askQty) return null;
 			e.bid = bid;
 			e.ask = ask;
 			e.bidQty = bidQty;

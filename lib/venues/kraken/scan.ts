@@ -204,7 +204,7 @@ function minutesSecondsAt(s: string, i: number, end: number): boolean {
 /** `YYYY-MM-DDTHH:` of the last timestamp accepted in Kraken's form: a frame's times share it, so only the rest is checked. */
 let lastTimeHead: string | null = null;
 
-/** A timestamp string at s[i] (the opening quote): the index after its closing quote, or -1 when it is not a valid time. */
+/** A timestamp string at s[i] (the opening quote): the index after its closing quote (its text in `tok`), or -1 when it is not a valid time. */
 function timestampAt(s: string, i: number): number {
 	const j = plainString(s, i);
 	if (j < 0) return -1;
@@ -215,7 +215,7 @@ function timestampAt(s: string, i: number): number {
 		lastTimeHead = s.slice(start, start + 14);
 		return j;
 	}
-	return isIsoTimestamp(s.slice(start, end)) ? j : -1;
+	return isIsoTimestamp(tok) ? j : -1;
 }
 
 // ---- items ----
@@ -265,10 +265,9 @@ function tradeAt(s: string, i: number): number {
 	if (i < 0) return -1;
 	const tradeId = tok;
 	if (!lit(s, i, L_TIMESTAMP)) return -1;
-	const t0 = i + 13;
-	i = timestampAt(s, t0);
+	i = timestampAt(s, i + 13);
 	if (i < 0 || s.charCodeAt(i) !== RBRACE) return -1;
-	const timestamp = s.slice(t0 + 1, i - 1);
+	const timestamp = tok;
 	const t: WsTrade =
 		ordType === undefined ? { symbol, side, price, qty, trade_id: tradeId, timestamp } : { symbol, side, price, qty, ord_type: ordType, trade_id: tradeId, timestamp };
 	item = t;
@@ -315,10 +314,9 @@ function tickerAt(s: string, i: number): number {
 	const changePct = tok;
 	let t: WsTicker;
 	if (lit(s, i, L_TIMESTAMP)) {
-		const t0 = i + 13;
-		i = timestampAt(s, t0);
+		i = timestampAt(s, i + 13);
 		if (i < 0) return -1;
-		const timestamp = s.slice(t0 + 1, i - 1);
+		const timestamp = tok;
 		t = { symbol, bid, bid_qty: bidQty, ask, ask_qty: askQty, last, volume, vwap, low, high, change, change_pct: changePct, timestamp };
 	} else t = { symbol, bid, bid_qty: bidQty, ask, ask_qty: askQty, last, volume, vwap, low, high, change, change_pct: changePct };
 	if (s.charCodeAt(i) !== RBRACE) return -1;
@@ -369,10 +367,9 @@ function bookAt(s: string, i: number): number {
 	const checksum = tok;
 	let b: WsBook;
 	if (lit(s, i, L_TIMESTAMP)) {
-		const t0 = i + 13;
-		i = timestampAt(s, t0);
+		i = timestampAt(s, i + 13);
 		if (i < 0) return -1;
-		b = { symbol, bids, asks, checksum, timestamp: s.slice(t0 + 1, i - 1) };
+		b = { symbol, bids, asks, checksum, timestamp: tok };
 	} else b = { symbol, bids, asks, checksum };
 	if (s.charCodeAt(i) !== RBRACE) return -1;
 	item = b;

@@ -27,8 +27,6 @@ import { wsSymbol } from "./symbols";
  * PublishOverflow (./overflow) for items the log refused.
  */
 
-export { VENUE } from "./symbol-state";
-export type { KrakenStreamOptions, StreamStats } from "./stream-context";
 
 export interface LiveBookSnapshot {
 	wsSymbol: string;
@@ -164,11 +162,6 @@ export class KrakenStream {
 		if (this.feed.connected) this.subs.unsubscribeChannels(removed);
 		for (const ws of removed) this.syms.delete(ws);
 		return removed;
-	}
-
-	/** Resubscribe one symbol's book on the same socket (the other symbols are not touched). */
-	resubscribeBook(ws: string, reason: string): void {
-		this.subs.resubscribeBook(ws, reason);
 	}
 
 	/** Per-symbol and session counters (the service's `stats` action). */
