@@ -30,16 +30,8 @@ async function main() {
 	const db = await benchDatabase("cascade");
 	try {
 		const t0 = performance.now();
-		// History straight from SQL: N trades over DAYS days, SYMBOLS symbols, exact numeric prices and sizes. The
-		// primary key is built once after the load (a sorted build) instead of row by row: the same index, faster.
-		const pk = (
-			await db.pool.query<{ name: string; def: string }>(
-				"SELECT conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'trades'::regclass AND contype = 'p'",
-			)
-		).rows[0];
-		if (pk) await db.pool.query(`ALTER TABLE trades DROP CONSTRAINT "${pk.name}"`);
+		// History straight from SQL: N trades over DAYS days, SYMBOLS symbols, exact numeric prices and sizes.
 		await insertSyntheticTrades(db.pool, { n: N, symbols: SYMBOLS, days: DAYS, startIso: START });
-		if (pk) await db.pool.query(`ALTER TABLE trades ADD CONSTRAINT "${pk.name}" ${pk.def}`);
 		await db.pool.query("VACUUM ANALYZE trades");
 		console.error(`stored ${fmt(N)} trades over ${DAYS} days for ${SYMBOLS} symbols in ${seconds(performance.now() - t0)}`);
 

@@ -136,6 +136,11 @@ export function cpuMs(pid: number): number {
  * `symbols` symbols (SYM0-USD-SPOT, ...) interleaved, prices and sizes exact decimals.
  */
 export async function insertSyntheticTrades(pool: Pool, o: { n: number; symbols: number; days: number; startIso: string }): Promise<void> {
+	// The primary key is built once after the load (a sorted build) instead of row by row: the same index, faster.
+	const pk = (
+		await pool.query<{ name: string; def: string }>("SELECT conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'trades'::regclass AND contype = 'p'")
+	).rows[0];
+	if (pk) await pool.query(`ALTER TABLE trades DROP CONSTRAINT "${pk.name}"`);
 	await pool.query(
 		`INSERT INTO trades (venue, symbol, time, trade_id, price, qty, side, recv_time)
 		 SELECT 'kraken', 'SYM' || (i % $2) || '-USD-SPOT', t, i,
@@ -145,6 +150,7 @@ export async function insertSyntheticTrades(pool: Pool, o: { n: number; symbols:
 		        LATERAL (SELECT $4::timestamptz + (i::float8 / $1 * $3 * 86400) * interval '1 second' AS t) x`,
 		[o.n, o.symbols, o.days, o.startIso],
 	);
+	if (pk) await pool.query(`ALTER TABLE trades ADD CONSTRAINT "${pk.name}" ${pk.def}`);
 }
 
 /** CPU (ms) used while `fn` runs by this process (`self`), one other process (`other`, e.g. the tick-writer or a fake venue; 0 without a pid) and the PostgreSQL backends serving the pool's database. */
