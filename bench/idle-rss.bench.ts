@@ -9,14 +9,14 @@
  * group (node and PostgreSQL) is killed at the end, on error too.
  *   npm run bench:idle [-- --quick] [-- --idle 20] [-- --runs 3]
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { startService } from "../test/helpers/proc";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { freePort } from "../test/helpers/net";
 import { argValue, median, QUICK, report, RUNS } from "./common";
 
-const ROOT = path.resolve(__dirname, "..");
 const IDLE_S = Number(argValue("--idle", "")) || (QUICK ? 10 : 20);
 const READY_DEADLINE_MS = (Number(argValue("--ready-timeout", "")) || 180) * 1000;
 const SAMPLE_MS = 250;
@@ -146,15 +146,9 @@ async function oneRun(run: number): Promise<{ nodePeakMb: number; nodeHwmMb: num
 		OANDA_STREAM_URL: `http://${dead}`,
 		OANDA_REST_URL: `http://${dead}`,
 	};
-	// node --import tsx (what `npm start` runs), in its own process group so the group can be killed whole
-	const child = spawn(process.execPath, ["--import", "tsx", "bin/start.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-	let out = "";
-	const keep = (b: Buffer) => {
-		out += b.toString();
-		if (out.length > 100_000) out = out.slice(-50_000);
-	};
-	child.stdout!.on("data", keep);
-	child.stderr!.on("data", keep);
+	// node --import tsx bin/start.ts (what `npm start` runs), in its own process group so the group can be killed whole
+	const started = startService(env, { detached: true });
+	const child = started.proc;
 	const seen = new Set<number>();
 	const onSignal = () =>
 		void killGroup(child, seen).finally(() => {
@@ -165,7 +159,7 @@ async function oneRun(run: number): Promise<{ nodePeakMb: number; nodeHwmMb: num
 	process.once("SIGTERM", onSignal);
 	try {
 		const t0 = performance.now();
-		await waitReady(`http://127.0.0.1:${port}/api/ready`, child, () => out);
+		await waitReady(`http://127.0.0.1:${port}/api/ready`, child, started.output);
 		const readyMs = performance.now() - t0;
 		console.error(`run ${run + 1}: ready after ${(readyMs / 1000).toFixed(1)} s; idling ${IDLE_S} s`);
 		let nodePeakKb = 0;
@@ -186,7 +180,7 @@ async function oneRun(run: number): Promise<{ nodePeakMb: number; nodeHwmMb: num
 			pgProcs = Math.max(pgProcs, pgs.length);
 			await new Promise((r) => setTimeout(r, SAMPLE_MS));
 		}
-		if (child.exitCode !== null || child.signalCode !== null) throw new Error(`npm start exited while idle:\n${out.slice(-3000)}`);
+		if (child.exitCode !== null || child.signalCode !== null) throw new Error(`npm start exited while idle:\n${started.output().slice(-3000)}`);
 		const hwm = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
 		return { nodePeakMb: nodePeakKb / 1024, nodeHwmMb: hwm ? Number(hwm[1]) / 1024 : NaN, pgPeakMb: pgPeakKb / 1024, pgPssPeakMb: pgPssPeakKb / 1024, nodeProcs, pgProcs, readyMs };
 	} finally {

@@ -18,12 +18,13 @@ export interface Child {
 }
 
 /** Run `npm start`'s entry point (bin/start.ts) as a real child process with the given environment. */
-export function startService(env: Record<string, string>, opts: { args?: string[]; stdin?: boolean } = {}): Child {
+export function startService(env: Record<string, string>, opts: { args?: string[]; stdin?: boolean; /** its own process group (killed whole by its pgid) */ detached?: boolean } = {}): Child {
 	// node --import tsx, not the tsx CLI: the CLI runs the program in a grandchild that a SIGKILL would not reach.
 	const proc = spawn(process.execPath, ["--import", "tsx", "bin/start.ts", ...(opts.args ?? [])], {
 		cwd: ROOT,
 		env: { ...process.env, LOG_LEVEL: "info", ...env },
 		stdio: [opts.stdin ? "pipe" : "ignore", "pipe", "pipe"],
+		detached: opts.detached ?? false,
 	});
 	let out = "";
 	const listeners = new Set<() => void>();
