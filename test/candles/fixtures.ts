@@ -1,6 +1,6 @@
 /** Test data and independent reference aggregations for the candle tests. */
 import type { Pool, PoolClient } from "pg";
-import { MARK_DIRTY_SQL } from "../../lib/candles/cascade";
+import { MARK_DIRTY_SQL, runCascadeCycle } from "../../lib/candles/cascade";
 import { TIMEFRAME_MS, CANDLE_TABLE, type Timeframe } from "../../lib/domain/timeframes";
 import type { PriceType } from "../../lib/domain/types";
 import { migrate } from "../../lib/store/migrate";
@@ -228,4 +228,29 @@ export async function updatedAt(db: Db, tf: Timeframe): Promise<Map<string, stri
 		`SELECT venue || '/' || symbol || '/' || price_type || '/' || extract(epoch FROM bucket)::bigint AS k, updated_at::text AS u FROM ${CANDLE_TABLE[tf]}`,
 	);
 	return new Map(r.rows.map((x) => [x.k, x.u]));
+}
+
+/** The query specs' session: BTC trades and EUR quotes from QUERY_START, none after QUERY_NOW, no BTC trade in QUERY_GAP. */
+export const QUERY_START = Date.parse("2024-01-15T09:00:00Z");
+export const QUERY_NOW = new Date("2024-01-15T13:37:30Z"); // inside the data: the open bucket of every level has ticks
+export const QUERY_GAP = [Date.parse("2024-01-15T10:40:00Z"), Date.parse("2024-01-15T11:20:00Z")];
+
+/** Write the query specs' session: kraken BTC-USD-SPOT trades and dukascopy EUR-USD-SPOT quotes from these seeds. */
+export async function seedQueryTicks(db: Db, tradeSeed: number, quoteSeed: number): Promise<void> {
+	const trades = randomTrades(tradeSeed, "kraken", "BTC-USD-SPOT", QUERY_START, 280, 2).filter((t) => {
+		const ms = Date.parse(t.time);
+		return (ms < QUERY_GAP[0] || ms >= QUERY_GAP[1]) && ms < QUERY_NOW.getTime();
+	});
+	await writeTrades(db, trades);
+	await writeQuotes(db, randomQuotes(quoteSeed, "dukascopy", "EUR-USD-SPOT", QUERY_START, 280, 5).filter((x) => Date.parse(x.time) < QUERY_NOW.getTime()));
+}
+
+/** Cascade cycles until nothing is dirty; the dirty minutes claimed in all. */
+export async function cascadeAll(pool: Pool, holder: string): Promise<number> {
+	let n = 0;
+	for (;;) {
+		const r = await runCascadeCycle(pool, { fenceToken: 1, holder });
+		if (!r.claimed) return n;
+		n += r.claimed;
+	}
 }

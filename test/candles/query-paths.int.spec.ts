@@ -1,29 +1,22 @@
 /**
- * getCandles answers fill=none ranges in one prepared statement and everything else in a snapshot transaction of
- * several statements. Both paths must give the same candles, string for string: stored buckets, gaps, buckets
+ * getCandles answers fill=none ranges in one prepared statement on the pool and everything else with that statement
+ * inside a read-only transaction (JIT off). Both paths must give the same candles, string for string: stored buckets, gaps, buckets
  * with a dirty minute (a late trade the cascade has not seen), the open bucket, and a repaired minute without
  * ticks inside a live bucket.
  */
-import { runCascadeCycle } from "../../lib/candles/cascade";
 import { floorBucket } from "../../lib/candles/buckets";
 import { getCandles, getCandlesVia, ONE_STATEMENT_MAX_BUCKETS, type CandleQuery } from "../../lib/candles/query";
 import { TIMEFRAMES, TIMEFRAME_MS, type Timeframe } from "../../lib/domain/timeframes";
 import type { Candle, PriceType } from "../../lib/domain/types";
 import type { TestDb } from "../helpers/db";
-import { candleDb, isoMicro, randomQuotes, randomTrades, rng, writeQuotes, writeTrades } from "./fixtures";
+import { candleDb, cascadeAll as cascadeAllOf, isoMicro, QUERY_GAP, QUERY_NOW, QUERY_START, rng, seedQueryTicks, writeTrades } from "./fixtures";
 
-const START = Date.parse("2024-01-15T09:00:00Z");
-const NOW = new Date("2024-01-15T13:37:30Z");
-const GAP = [Date.parse("2024-01-15T10:40:00Z"), Date.parse("2024-01-15T11:20:00Z")]; // no BTC trades here
+const [START, NOW, GAP] = [QUERY_START, QUERY_NOW, QUERY_GAP];
 const REPAIRED_MINUTE = "2024-01-15T10:52:00Z"; // inside the gap: a repaired 1m candle without ticks
 
 let db: TestDb;
 
-async function cascadeAll(): Promise<void> {
-	while ((await runCascadeCycle(db.pool, { fenceToken: 1, holder: "query-paths-test" })).claimed) {
-		// until nothing is dirty
-	}
-}
+const cascadeAll = () => cascadeAllOf(db.pool, "query-paths-test");
 
 function query(tf: Timeframe, from: number, to: number, price: PriceType): CandleQuery {
 	const [venue, symbol] = price === "trade" ? ["kraken", "BTC-USD-SPOT"] : ["dukascopy", "EUR-USD-SPOT"];
@@ -62,15 +55,7 @@ async function expectPathsAgree(): Promise<Candle[][]> {
 
 beforeAll(async () => {
 	db = await candleDb("candle_query_paths");
-	const trades = randomTrades(31, "kraken", "BTC-USD-SPOT", START, 280, 2).filter((t) => {
-		const ms = Date.parse(t.time);
-		return (ms < GAP[0] || ms >= GAP[1]) && ms < NOW.getTime();
-	});
-	await writeTrades(db.pool, trades);
-	await writeQuotes(
-		db.pool,
-		randomQuotes(32, "dukascopy", "EUR-USD-SPOT", START, 280, 5).filter((x) => Date.parse(x.time) < NOW.getTime()),
-	);
+	await seedQueryTicks(db.pool, 31, 32);
 });
 
 afterAll(async () => {

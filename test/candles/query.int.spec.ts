@@ -1,14 +1,11 @@
-import { runCascadeCycle } from "../../lib/candles/cascade";
 import { floorBucket } from "../../lib/candles/buckets";
 import { getCandles, latestCandleTimes, type CandleQuery } from "../../lib/candles/query";
 import { TIMEFRAMES, CANDLE_TABLE, type Timeframe } from "../../lib/domain/timeframes";
 import type { Candle, PriceType } from "../../lib/domain/types";
 import type { TestDb } from "../helpers/db";
-import { candleDb, directCandles, isoMicro, randomQuotes, randomTrades, storedCandles, writeQuotes, writeTrades, type Row } from "./fixtures";
+import { candleDb, cascadeAll as cascadeAllOf, directCandles, isoMicro, QUERY_NOW, seedQueryTicks, storedCandles, writeQuotes, writeTrades, type Row } from "./fixtures";
 
-const START = Date.parse("2024-01-15T09:00:00Z");
-const NOW = new Date("2024-01-15T13:37:30Z"); // inside the data: the open bucket of every level has ticks
-const GAP = [Date.parse("2024-01-15T10:40:00Z"), Date.parse("2024-01-15T11:20:00Z")]; // no BTC trades here
+const NOW = QUERY_NOW;
 
 let db: TestDb;
 
@@ -22,14 +19,7 @@ function q(tf: Timeframe, from: string, to: string, extra: Partial<CandleQuery> 
 	return { venue: "kraken", symbol: "BTC-USD-SPOT", timeframe: tf, from: new Date(from), to: new Date(to), price: "trade", fill: "none", now: NOW, ...extra };
 }
 
-async function cascadeAll(): Promise<number> {
-	let n = 0;
-	for (;;) {
-		const r = await runCascadeCycle(db.pool, { fenceToken: 1, holder: "query-test" });
-		if (!r.claimed) return n;
-		n += r.claimed;
-	}
-}
+const cascadeAll = () => cascadeAllOf(db.pool, "query-test");
 
 /** getCandles over the whole data for every level and price equals the direct aggregation of the ticks. */
 async function expectAllMatchTicks(prices: PriceType[]): Promise<void> {
@@ -48,15 +38,7 @@ async function expectAllMatchTicks(prices: PriceType[]): Promise<void> {
 
 beforeAll(async () => {
 	db = await candleDb("candle_query");
-	const trades = randomTrades(21, "kraken", "BTC-USD-SPOT", START, 280, 2).filter((t) => {
-		const ms = Date.parse(t.time);
-		return (ms < GAP[0] || ms >= GAP[1]) && ms < NOW.getTime();
-	});
-	await writeTrades(db.pool, trades);
-	await writeQuotes(
-		db.pool,
-		randomQuotes(22, "dukascopy", "EUR-USD-SPOT", START, 280, 5).filter((x) => Date.parse(x.time) < NOW.getTime()),
-	);
+	await seedQueryTicks(db.pool, 21, 22);
 });
 
 afterAll(async () => {
