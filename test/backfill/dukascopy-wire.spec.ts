@@ -40,6 +40,20 @@ describe("Dukascopy hour -> log messages in wire format (no QuoteItem per tick)"
 		}
 	});
 
+	it("writes lines longer than its first estimate (long decimal volumes) as the codec does", () => {
+		const h = emptyHour("BTCUSD", BTC_HOUR, "units", 300);
+		for (let i = 0; i < h.count; i++) {
+			h.offsets[i] = i * 1000;
+			h.bid[i] = 2_400_000 + i;
+			h.ask[i] = 2_400_100 + i;
+			h.bidVolume[i] = `${"9".repeat(60)}.${String(i).padStart(40, "1")}`;
+			h.askVolume[i] = "0." + "0".repeat(70) + "1";
+		}
+		for (const chunk of [300, 64, 1]) {
+			expect(quoteWirePayloads(h, BTC, "dukascopy", RECV, chunk).map((b) => b.toString())).toEqual(viaCodec(h, BTC, chunk).map((b) => b.toString()));
+		}
+	});
+
 	it("is accepted whole by the tick-writer's decoder", () => {
 		const [, h, inst] = hours[0];
 		const [msg] = quoteWirePayloads(h, inst, "dukascopy", RECV, 5000);

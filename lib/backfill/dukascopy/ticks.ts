@@ -118,39 +118,46 @@ export function plainDecimal(s: string): string {
 	return (neg ? "-" : "") + int + (frac ? "." + frac : "");
 }
 
-/** Renders each distinct value once: within an hour, prices and volumes repeat a lot. */
-export function memo(fn: (v: number) => string): (v: number) => string {
+/**
+ * Renders each distinct value once: prices and volumes repeat a lot, within an hour and from one hour to
+ * the next. The cache starts over once it holds `cap` values, so memory stays bounded over a long backfill.
+ */
+export function memo(fn: (v: number) => string, cap = 1 << 16): (v: number) => string {
 	const cache = new Map<number, string>();
 	return (v) => {
 		let s = cache.get(v);
 		if (s === undefined) {
 			s = fn(v);
+			if (cache.size >= cap) cache.clear();
 			cache.set(v, s);
 		}
 		return s;
 	};
 }
 
-/**
- * The hour's ticks as quote items. seq is the tick's index within its hour: unique per (time, seq),
- * and the same whenever the same hour is fetched again, from either source, so a re-run is a no-op.
- * Volumes are base units (see DecodedHour): .bi5 as the shortest decimal of their float32 value times
- * 10^6, JSON API as the decimal the API sent.
- */
+/** Price renderers by decimals, and the .bi5 volume renderer, shared by every hour (pure functions of their value). */
+const priceRenderers = new Map<number, (n: number) => string>();
+const millionsRenderer = memo((v) => timesMillion(float32Decimal(v)));
+
+function priceRenderer(decimals: number): (n: number) => string {
+	let r = priceRenderers.get(decimals);
+	if (!r) priceRenderers.set(decimals, (r = memo((n) => scaledPrice(n, decimals))));
+	return r;
+}
+
 /**
  * How one hour's ticks render as exact text, shared by the quote items and the wire encoder: prices at the
  * instrument's decimals, sizes in units (a .bi5 hour's float32 millions made exact and scaled), each memoised
- * (ticks repeat their prices).
+ * (ticks repeat their prices, see memo).
  */
 export function hourRenderers(h: DecodedHour, decimals: number): { price: (n: number) => string; bidQty: (i: number) => string; askQty: (i: number) => string } {
-	const price = memo((n) => scaledPrice(n, decimals));
+	const price = priceRenderer(decimals);
 	let askQty: (i: number) => string;
 	let bidQty: (i: number) => string;
 	if (h.volumeUnit === "millions") {
-		const million = memo((v) => timesMillion(float32Decimal(v)));
 		const [a, b] = [h.askVolume, h.bidVolume];
-		askQty = (i) => million(a[i]);
-		bidQty = (i) => million(b[i]);
+		askQty = (i) => millionsRenderer(a[i]);
+		bidQty = (i) => millionsRenderer(b[i]);
 	} else {
 		const [a, b] = [h.askVolume, h.bidVolume];
 		askQty = (i) => a[i];
@@ -159,6 +166,12 @@ export function hourRenderers(h: DecodedHour, decimals: number): { price: (n: nu
 	return { price, bidQty, askQty };
 }
 
+/**
+ * The hour's ticks as quote items. seq is the tick's index within its hour: unique per (time, seq),
+ * and the same whenever the same hour is fetched again, from either source, so a re-run is a no-op.
+ * Volumes are base units (see DecodedHour): .bi5 as the shortest decimal of their float32 value times
+ * 10^6, JSON API as the decimal the API sent.
+ */
 export function quoteItems(h: DecodedHour, inst: DukascopyInstrument, recvTime: string): QuoteItem[] {
 	const out: QuoteItem[] = new Array(h.count);
 	const { price, bidQty, askQty } = hourRenderers(h, inst.decimals);
