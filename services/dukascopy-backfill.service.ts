@@ -55,6 +55,11 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 		"backfill.queued"(this: Self) {
 			this.worker?.wake();
 		},
+		/** A job was cancelled (on any replica): hours of it claimed here and not started are handed back, not run. */
+		async "backfill.cancelled"(this: Self, ctx: Context<{ id: string }>) {
+			if (typeof ctx.params?.id !== "string") return;
+			await this.worker?.dropJob(ctx.params.id).catch((err) => this.logger.warn(`handing back the hours of cancelled job ${ctx.params.id} failed: ${(err as Error).message}`));
+		},
 		/** A Dukascopy symbol was added or removed: auto-ingest follows the catalog's active ones. */
 		"symbols.changed"(this: Self, ctx: Context<{ venue?: string }>) {
 			if (ctx.params?.venue === "dukascopy") return this.refreshCatalog().catch((err) => this.logger.warn(`catalog refresh failed: ${(err as Error).message}`));
@@ -125,6 +130,7 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 				const id = await asClientErrors(() => jobId(ctx.params));
 				const pool = runtimeOf(this.broker).pool;
 				const cancelled = await cancelJob(pool, id);
+				if (cancelled) ctx.broadcast("backfill.cancelled", { id });
 				const job = await getJob(pool, id);
 				if (!job) throw new Errors.MoleculerClientError(`no backfill job ${id}`, 404, "JOB_NOT_FOUND", { id });
 				return { cancelled, job };

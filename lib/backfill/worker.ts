@@ -12,8 +12,9 @@ import { DEFAULT_PUBLISH_WINDOW_MS, DEFAULT_UNPUBLISHED_RETRY_MS, finishIfComple
 
 /**
  * The backfill worker: runs the hours of every active Dukascopy job (see lib/backfill/jobs.ts for the
- * ledger), `concurrency` at a time. An hour is leased, fetched, decoded and published to the market-data
- * log, and marked done only after the log has durably accepted its ticks.
+ * ledger), `concurrency` at a time. Hours are leased `concurrency` at a time in one statement, fetched,
+ * decoded and published to the market-data log, and marked done only after the log has durably accepted
+ * their ticks. One statement per lease period renews the leases of every hour the worker holds.
  */
 
 export interface HourResult {
@@ -85,6 +86,15 @@ export class BackfillWorker {
 	readonly stats = { hoursDone: 0, hoursFailed: 0, hoursRetried: 0, hoursWaiting: 0, ticks: 0, lastError: null as string | null };
 
 	private readonly completions: CompletionBatcher;
+	/** Hours claimed and not started yet, in claim order. */
+	private queue: Claimed[] = [];
+	/** The claim in flight, which loops that find the queue empty wait for. */
+	private claiming: Promise<number> | null = null;
+	/** Hours claimed and not finished (queued or running): their leases are renewed while there are any. */
+	private held = 0;
+	private renewTimer: NodeJS.Timeout | null = null;
+	/** Jobs cancelled lately (until when a claim in flight may still return their hours). */
+	private cancelled = new Map<string, number>();
 
 	constructor(private readonly o: WorkerOptions) {
 		this.completions = new CompletionBatcher((hours) => markHoursDone(o.pool, o.owner, hours));
@@ -96,6 +106,7 @@ export class BackfillWorker {
 		this.abort = new AbortController();
 		const n = Math.max(1, this.o.concurrency ?? 4);
 		for (let i = 0; i < n; i++) this.loops.push(this.loop());
+		this.renewTimer = setInterval(() => this.renewLeases(), Math.max(100, Math.floor((this.o.leaseMs ?? 30_000) / 3)));
 	}
 
 	/** Stop taking hours; hours in flight are aborted and handed back to the queue at once. */
@@ -105,10 +116,40 @@ export class BackfillWorker {
 		this.abort.abort(new Error("backfill worker stopping"));
 		this.wake();
 		await Promise.allSettled(this.loops);
+		await this.claiming?.catch(() => undefined);
 		this.loops = [];
+		if (this.renewTimer) clearInterval(this.renewTimer);
+		this.renewTimer = null;
+		this.queue = [];
+		this.held = 0;
 		await this.o.pool
 			.query(`UPDATE backfill_units SET state = 'pending', lease_until = NULL, owner = NULL, updated_at = now() WHERE owner = $1 AND state = 'running'`, [this.o.owner])
 			.catch((err) => this.o.logger?.warn("backfill: could not hand back leased hours", (err as Error).message));
+	}
+
+	/**
+	 * A job was cancelled: its hours that this worker has claimed and not started are handed back instead
+	 * of run (hours in flight finish, as before the cancel), and a claim still in flight drops them too.
+	 * Returns how many were handed back.
+	 */
+	async dropJob(jobId: string): Promise<number> {
+		const now = Date.now();
+		for (const [id, until] of this.cancelled) if (until < now) this.cancelled.delete(id);
+		this.cancelled.set(jobId, now + (this.o.leaseMs ?? 30_000));
+		return this.handBack(jobId);
+	}
+
+	private async handBack(jobId: string): Promise<number> {
+		const dropped = this.queue.filter((u) => u.jobId === jobId);
+		if (dropped.length === 0) return 0;
+		this.queue = this.queue.filter((u) => u.jobId !== jobId);
+		this.held -= dropped.length;
+		await this.o.pool.query(
+			`UPDATE backfill_units SET state = 'pending', attempts = greatest(attempts - 1, 0), lease_until = NULL, owner = NULL, updated_at = now()
+			  WHERE job_id = $1 AND owner = $2 AND state = 'running' AND unit_start = ANY($3::timestamptz[])`,
+			[jobId, this.o.owner, dropped.map((u) => new Date(u.hour))],
+		);
+		return dropped.length;
 	}
 
 	/** New work is there: idle loops look now instead of at their next poll. */
@@ -133,7 +174,7 @@ export class BackfillWorker {
 		while (this.running) {
 			let unit: Claimed | null = null;
 			try {
-				unit = await this.claim();
+				unit = await this.next();
 			} catch (err) {
 				this.stats.lastError = (err as Error).message;
 				this.o.logger?.error("backfill: claiming an hour failed", (err as Error).message);
@@ -142,45 +183,81 @@ export class BackfillWorker {
 				if (this.running) await this.idle(poll);
 				continue;
 			}
-			await this.runUnit(unit);
+			try {
+				await this.runUnit(unit);
+			} finally {
+				this.held--;
+			}
 		}
 	}
 
-	private async claim(): Promise<Claimed | null> {
+	/**
+	 * The next hour to run: from the hours this worker has claimed and not started, else from a new claim
+	 * of up to `concurrency` hours in one statement, which the loops that wait for it share. Null when
+	 * there is no work.
+	 */
+	private async next(): Promise<Claimed | null> {
+		while (this.running) {
+			const queued = this.queue.shift();
+			if (queued) return queued;
+			if (!this.claiming) {
+				this.claiming = this.claim(Math.max(1, this.o.concurrency ?? 4)).finally(() => {
+					this.claiming = null;
+				});
+			}
+			if ((await this.claiming) === 0 && this.queue.length === 0) return null;
+		}
+		return null;
+	}
+
+	/** Lease up to `limit` hours, oldest job and hour first, into the queue; returns how many. */
+	private async claim(limit: number): Promise<number> {
 		const leaseMs = this.o.leaseMs ?? 30_000;
-		const { rows } = await this.o.pool.query(
-			`WITH c AS (
+		const { rows } = await this.o.pool.query({
+			name: "backfill-claim",
+			text: `WITH c AS (
 			     SELECT u.job_id, u.unit_start
 			       FROM backfill_units u JOIN backfill_jobs j ON j.id = u.job_id
 			      WHERE j.source = $3 AND j.state IN ('queued', 'running')
 			        AND u.state IN ('pending', 'running', 'waiting')
 			        AND (u.lease_until IS NULL OR u.lease_until < now())
 			      ORDER BY u.job_id, u.unit_start
-			      LIMIT 1
+			      LIMIT $4
 			        FOR UPDATE OF u SKIP LOCKED)
 			 UPDATE backfill_units u
 			    SET state = 'running', attempts = u.attempts + 1, owner = $1, lease_until = now() + make_interval(secs => $2 / 1000.0), updated_at = now()
 			   FROM c, backfill_jobs j
 			  WHERE u.job_id = c.job_id AND u.unit_start = c.unit_start AND j.id = c.job_id
 			RETURNING u.job_id::text AS job_id, u.unit_start, u.attempts, j.instrument, j.state AS job_state`,
-			[this.o.owner, leaseMs, SOURCE],
-		);
-		if (!rows[0]) return null;
-		const r = rows[0];
-		if (r.job_state === "queued") {
-			await this.o.pool.query(`UPDATE backfill_jobs SET state = 'running', started_at = coalesce(started_at, now()), owner = $2, updated_at = now() WHERE id = $1 AND state = 'queued'`, [r.job_id, this.o.owner]);
+			values: [this.o.owner, leaseMs, SOURCE, limit],
+		});
+		if (!this.running) return 0; // stop() hands the hours back
+		const queuedJobs = [...new Set(rows.filter((r) => r.job_state === "queued").map((r) => r.job_id as string))];
+		if (queuedJobs.length > 0) {
+			await this.o.pool.query(
+				`UPDATE backfill_jobs SET state = 'running', started_at = coalesce(started_at, now()), owner = $2, updated_at = now() WHERE id = ANY($1::bigint[]) AND state = 'queued'`,
+				[queuedJobs, this.o.owner],
+			);
 		}
-		return { jobId: r.job_id, hour: (r.unit_start as Date).getTime(), attempts: Number(r.attempts), instrument: r.instrument };
+		const claimed = rows
+			.map((r) => ({ jobId: r.job_id as string, hour: (r.unit_start as Date).getTime(), attempts: Number(r.attempts), instrument: r.instrument as string }))
+			// RETURNING has no order: oldest job (ids are digit strings), then oldest hour, first
+			.sort((a, b) => a.jobId.length - b.jobId.length || (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : a.hour - b.hour));
+		this.queue.push(...claimed);
+		this.held += claimed.length;
+		for (const jobId of new Set(claimed.map((u) => u.jobId))) if (this.cancelled.has(jobId)) await this.handBack(jobId);
+		return claimed.length;
+	}
+
+	/** Keep the leases of every hour this worker holds (queued or running; slow venue, retries), so no other worker takes them up. */
+	private renewLeases(): void {
+		if (this.held === 0) return;
+		this.o.pool
+			.query(`UPDATE backfill_units SET lease_until = now() + make_interval(secs => $2 / 1000.0) WHERE owner = $1 AND state = 'running'`, [this.o.owner, this.o.leaseMs ?? 30_000])
+			.catch((err) => this.o.logger?.warn("backfill: renewing leases failed", (err as Error).message));
 	}
 
 	private async runUnit(u: Claimed): Promise<void> {
-		const leaseMs = this.o.leaseMs ?? 30_000;
-		// Keep the lease while the hour takes long (slow venue, retries), so no other worker takes it up.
-		const renew = setInterval(() => {
-			this.o.pool
-				.query(`UPDATE backfill_units SET lease_until = now() + make_interval(secs => $4 / 1000.0) WHERE job_id = $1 AND unit_start = $2 AND owner = $3 AND state = 'running'`, [u.jobId, new Date(u.hour), this.o.owner, leaseMs])
-				.catch(() => undefined);
-		}, Math.max(100, Math.floor(leaseMs / 3)));
 		try {
 			const inst = getInstrument(u.instrument);
 			const r = await fetchAndPublishHour(this.o, inst, u.hour, this.abort.signal);
@@ -196,8 +273,6 @@ export class BackfillWorker {
 		} catch (err) {
 			if (!this.running) return; // aborted by stop(): stop() hands the hour back
 			await this.fail(u, err as Error).catch((e) => this.o.logger?.error("backfill: recording a failed hour failed", (e as Error).message));
-		} finally {
-			clearInterval(renew);
 		}
 	}
 
