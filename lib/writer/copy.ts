@@ -17,11 +17,22 @@ const CHUNK_BYTES = 1 << 20;
  * The COPY text of `pieces` in chunks of ~1 MiB, each ending at a row's end. A CopyLines piece is
  * copied byte for byte from its payload (prefix, line, newline per row), with no string per row. Each
  * chunk is a fresh buffer: the socket may still hold the previous one after the COPY stream took it.
+ * A byte piece of at least 1/16 of a chunk (whole rows, which its owner no longer changes) is passed on
+ * as it is, after the chunk before it: copying it would only add a buffer for the collector.
  */
 export function* copyChunks(pieces: readonly CopyPiece[], chunkBytes = CHUNK_BYTES): Generator<Buffer> {
-	let buf = Buffer.allocUnsafe(chunkBytes);
+	let buf = Buffer.allocUnsafe(0); // a chunk is allocated when the first row needs room
 	let n = 0;
 	for (const p of pieces) {
+		if (p instanceof Uint8Array && p.byteLength >= chunkBytes / 16) {
+			if (n) {
+				yield buf.subarray(0, n);
+				buf = Buffer.allocUnsafe(0);
+				n = 0;
+			}
+			yield Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+			continue;
+		}
 		if (typeof p === "string" || p instanceof Uint8Array) {
 			const bytes = typeof p === "string" ? Buffer.byteLength(p) : p.byteLength;
 			if (buf.length - n < bytes) {

@@ -65,6 +65,18 @@ describe("wire bytes: decodeWireBytes against the string path", () => {
 		}
 	});
 
+	it("passes large byte pieces on without copying them, between chunks of the other pieces, in order", () => {
+		const payload = encodeEnvelope(tradeEnvelope("kraken", "BTC-USD-SPOT", makeTrades(50, Date.parse("2024-01-01T00:00:00Z"), 86_400_000, 9)));
+		const w = decodeWireBytes(payload);
+		const whole = decodeWireText(payload.toString("utf8")).copy;
+		const big = Buffer.alloc(160, "a\tb\n"); // at least 1/16 of a 1024-byte chunk; its own memory (not the pool's)
+		const small = new TextEncoder().encode("c\td\n");
+		const chunks = [...copyChunks(["x\n", big, w.lines!, small, big.subarray(0, 80), "y\n"], 1024)];
+		expect(Buffer.concat(chunks).toString("utf8")).toBe("x\n" + big.toString() + whole + "c\td\n" + big.toString().slice(0, 80) + "y\n");
+		expect(chunks.filter((c) => c.buffer === big.buffer).map((c) => c.length)).toEqual([160, 80]);
+		expect(chunks.every((c) => c.toString("latin1").endsWith("\n"))).toBe(true);
+	});
+
 	it("gives the same result on quotes, placeholders and sizes", () => {
 		const q = { seq: "3", bid: "1.09123", ask: "1.09125", bidQty: "0", askQty: "2.5", time: "2024-01-15T13:00:00Z", recvTime: "2024-01-15T13:00:00.5Z" };
 		for (const items of [[q, { ...q, seq: "4" }], [q, { ...q, seq: "4", bidQty: null }], [{ ...q, askQty: null }, q]]) {

@@ -40,6 +40,14 @@ export class FakeBinance extends RecordingHttpFake {
 	}
 	private okBeforeFailing = 0;
 
+	/**
+	 * When set, the JSON text of each klines answer is kept by what decides it (symbol, interval, limit, the
+	 * time bounds, the venue clock's open kline) and sent again as is: for benches, where generating the venue's
+	 * JSON would compete with the ingest being measured for the machine's cores. Off for tests (holes and the
+	 * listing time may change between requests).
+	 */
+	answerCache: Map<string, string> | null = null;
+
 	/** X-MBX-USED-WEIGHT-1M sent with every answer (a venue's count for the whole IP); null: the fake counts its own. */
 	usedWeight: number | null = null;
 	private weightMinute = 0;
@@ -121,11 +129,26 @@ export class FakeBinance extends RecordingHttpFake {
 		const g = intervalGrid(query.interval);
 		const lastOpen = g.ceil(this.now() + 1) - g.ms; // the kline open right now
 		const hi = Math.min(lastOpen, endTime ?? Infinity);
+		const cache = this.holes.size === 0 ? this.answerCache : null;
+		const cacheKey = cache ? `${query.symbol}|${query.interval}|${limit}|${startTime}|${hi}|${this.listedFrom}` : "";
+		const cached = cache?.get(cacheKey);
+		if (cached !== undefined) {
+			entry.status = 200;
+			res.writeHead(200, { "content-type": "application/json" });
+			return void res.end(cached);
+		}
 		const rows: BinanceKlineRow[] = [];
 		if (startTime !== undefined) {
 			for (let t = Math.max(g.ceil(startTime), g.ceil(this.listedFrom)); t <= hi && rows.length < limit; t += g.ms) if (!this.holes.has(t)) rows.push(FakeBinance.row(t, query.interval));
 		} else {
 			for (let t = g.ceil(hi - g.ms + 1); t >= this.listedFrom && rows.length < limit; t -= g.ms) if (!this.holes.has(t)) rows.unshift(FakeBinance.row(t, query.interval));
+		}
+		if (cache) {
+			const text = JSON.stringify(rows);
+			cache.set(cacheKey, text);
+			entry.status = 200;
+			res.writeHead(200, { "content-type": "application/json" });
+			return void res.end(text);
 		}
 		send(200, rows);
 	}
