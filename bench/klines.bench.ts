@@ -1,9 +1,10 @@
 /**
  * `klines`: Binance klines ingest. A year of 1m klines (525,600; `--quick`: 60 days) fetched page by page from the
  * local fake Binance REST, parsed and written into `klines` (lib/history backfillKlines, the path the service and
- * the CLI take), in rows/s, divided by raw COPY of the same rows into the same (empty, primary-keyed) table. Each of
- * RUNS runs does the baseline COPY and then the ingest, truncating between them; the ratio is the median of the
- * runs. Then one more run over the stored range, which must ask the venue nothing.
+ * the CLI take), in rows/s, divided by raw COPY of the same rows into the same (empty, primary-keyed) table. An
+ * uncounted rehearsal ingest comes first (it fills the fake venue's answer cache). Each of RUNS runs then does the
+ * baseline COPY and then the ingest, truncating between them; the ratio is the median of the runs. Then one more
+ * run over the stored range, which must ask the venue nothing.
  *   npm run bench:klines [-- --quick] [-- --runs 3] [-- --days 365]
  */
 import { spawn, type ChildProcess } from "node:child_process";
