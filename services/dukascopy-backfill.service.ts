@@ -52,7 +52,8 @@ const DukascopyBackfillService: ServiceSchema<{}, {}, Locals> = {
 
 	events: {
 		/** Another replica queued a job: look for work now rather than at the next poll. */
-		"backfill.queued"(this: Self) {
+		"backfill.queued"(this: Self, ctx: Context<{ id?: string }>) {
+			if (typeof ctx.params?.id === "string") this.worker?.jobRequeued(ctx.params.id);
 			this.worker?.wake();
 		},
 		/** A job was cancelled (on any replica): hours of it claimed here and not started are handed back, not run. */

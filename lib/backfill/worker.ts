@@ -14,7 +14,7 @@ import { DEFAULT_PUBLISH_WINDOW_MS, DEFAULT_UNPUBLISHED_RETRY_MS, finishIfComple
  * The backfill worker: runs the hours of every active Dukascopy job (see lib/backfill/jobs.ts for the
  * ledger), `concurrency` at a time. Hours are leased `concurrency` at a time in one statement, fetched,
  * decoded and published to the market-data log, and marked done only after the log has durably accepted
- * their ticks. One statement per lease period renews the leases of every hour the worker holds.
+ * their ticks. One statement per third of the lease renews the leases of every hour the worker holds.
  */
 
 export interface HourResult {
@@ -90,8 +90,8 @@ export class BackfillWorker {
 	private queue: Claimed[] = [];
 	/** The claim in flight, which loops that find the queue empty wait for. */
 	private claiming: Promise<number> | null = null;
-	/** Hours claimed and not finished (queued or running): their leases are renewed while there are any. */
-	private held = 0;
+	/** Hours claimed and not finished (queued or running), by job and hour: their leases, and only theirs, are renewed. */
+	private held = new Map<string, Claimed>();
 	private renewTimer: NodeJS.Timeout | null = null;
 	/** Jobs cancelled lately (until when a claim in flight may still return their hours). */
 	private cancelled = new Map<string, number>();
@@ -120,8 +120,9 @@ export class BackfillWorker {
 		this.loops = [];
 		if (this.renewTimer) clearInterval(this.renewTimer);
 		this.renewTimer = null;
-		this.queue = [];
-		this.held = 0;
+		// Hours claimed and never started are handed back with their claim's attempt; those aborted in flight below.
+		await this.handBack(this.queue).catch((err) => this.o.logger?.warn("backfill: could not hand back queued hours", (err as Error).message));
+		this.held.clear();
 		await this.o.pool
 			.query(`UPDATE backfill_units SET state = 'pending', lease_until = NULL, owner = NULL, updated_at = now() WHERE owner = $1 AND state = 'running'`, [this.o.owner])
 			.catch((err) => this.o.logger?.warn("backfill: could not hand back leased hours", (err as Error).message));
@@ -136,20 +137,32 @@ export class BackfillWorker {
 		const now = Date.now();
 		for (const [id, until] of this.cancelled) if (until < now) this.cancelled.delete(id);
 		this.cancelled.set(jobId, now + (this.o.leaseMs ?? 30_000));
-		return this.handBack(jobId);
+		return this.handBack(this.queue.filter((u) => u.jobId === jobId));
 	}
 
-	private async handBack(jobId: string): Promise<number> {
-		const dropped = this.queue.filter((u) => u.jobId === jobId);
-		if (dropped.length === 0) return 0;
-		this.queue = this.queue.filter((u) => u.jobId !== jobId);
-		this.held -= dropped.length;
+	/** A job was queued again (retry): its hours are run again, even right after a cancel. */
+	jobRequeued(jobId: string): void {
+		this.cancelled.delete(jobId);
+	}
+
+	private isCancelled(jobId: string): boolean {
+		const until = this.cancelled.get(jobId);
+		return until !== undefined && until >= Date.now();
+	}
+
+	/** Hand queued hours back to the ledger (pending, the claim's attempt given back) instead of running them. */
+	private async handBack(units: readonly Claimed[]): Promise<number> {
+		if (units.length === 0) return 0;
+		const dropped = new Set(units);
+		this.queue = this.queue.filter((u) => !dropped.has(u));
+		for (const u of units) this.held.delete(heldKey(u));
 		await this.o.pool.query(
-			`UPDATE backfill_units SET state = 'pending', attempts = greatest(attempts - 1, 0), lease_until = NULL, owner = NULL, updated_at = now()
-			  WHERE job_id = $1 AND owner = $2 AND state = 'running' AND unit_start = ANY($3::timestamptz[])`,
-			[jobId, this.o.owner, dropped.map((u) => new Date(u.hour))],
+			`UPDATE backfill_units u SET state = 'pending', attempts = greatest(u.attempts - 1, 0), lease_until = NULL, owner = NULL, updated_at = now()
+			   FROM unnest($2::bigint[], $3::timestamptz[]) AS h(job_id, unit_start)
+			  WHERE u.job_id = h.job_id AND u.unit_start = h.unit_start AND u.owner = $1 AND u.state = 'running'`,
+			[this.o.owner, units.map((u) => u.jobId), units.map((u) => new Date(u.hour))],
 		);
-		return dropped.length;
+		return units.length;
 	}
 
 	/** New work is there: idle loops look now instead of at their next poll. */
@@ -186,7 +199,7 @@ export class BackfillWorker {
 			try {
 				await this.runUnit(unit);
 			} finally {
-				this.held--;
+				this.held.delete(heldKey(unit));
 			}
 		}
 	}
@@ -210,7 +223,10 @@ export class BackfillWorker {
 		return null;
 	}
 
-	/** Lease up to `limit` hours, oldest job and hour first, into the queue; returns how many. */
+	/**
+	 * Lease up to `limit` hours, oldest job and hour first, into the queue; returns how many it kept (hours of a job
+	 * cancelled meanwhile are handed back). Loops idle at that moment are woken for the extra hours.
+	 */
 	private async claim(limit: number): Promise<number> {
 		const leaseMs = this.o.leaseMs ?? 30_000;
 		const { rows } = await this.o.pool.query({
@@ -231,7 +247,14 @@ export class BackfillWorker {
 			RETURNING u.job_id::text AS job_id, u.unit_start, u.attempts, j.instrument, j.state AS job_state`,
 			values: [this.o.owner, leaseMs, SOURCE, limit],
 		});
-		if (!this.running) return 0; // stop() hands the hours back
+		const claimed = rows
+			.map((r) => ({ jobId: r.job_id as string, hour: (r.unit_start as Date).getTime(), attempts: Number(r.attempts), instrument: r.instrument as string }))
+			// RETURNING has no order: oldest job (ids are digit strings), then oldest hour, first
+			.sort((a, b) => a.jobId.length - b.jobId.length || (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : a.hour - b.hour));
+		if (!this.running) {
+			await this.handBack(claimed); // stopping: not one of them was started
+			return 0;
+		}
 		const queuedJobs = [...new Set(rows.filter((r) => r.job_state === "queued").map((r) => r.job_id as string))];
 		if (queuedJobs.length > 0) {
 			await this.o.pool.query(
@@ -239,21 +262,25 @@ export class BackfillWorker {
 				[queuedJobs, this.o.owner],
 			);
 		}
-		const claimed = rows
-			.map((r) => ({ jobId: r.job_id as string, hour: (r.unit_start as Date).getTime(), attempts: Number(r.attempts), instrument: r.instrument as string }))
-			// RETURNING has no order: oldest job (ids are digit strings), then oldest hour, first
-			.sort((a, b) => a.jobId.length - b.jobId.length || (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : a.hour - b.hour));
-		this.queue.push(...claimed);
-		this.held += claimed.length;
-		for (const jobId of new Set(claimed.map((u) => u.jobId))) if (this.cancelled.has(jobId)) await this.handBack(jobId);
-		return claimed.length;
+		const kept = claimed.filter((u) => !this.isCancelled(u.jobId));
+		this.queue.push(...kept);
+		for (const u of kept) this.held.set(heldKey(u), u);
+		if (kept.length < claimed.length) await this.handBack(claimed.filter((u) => this.isCancelled(u.jobId)));
+		if (kept.length > 1) this.wake();
+		return kept.length;
 	}
 
 	/** Keep the leases of every hour this worker holds (queued or running; slow venue, retries), so no other worker takes them up. */
 	private renewLeases(): void {
-		if (this.held === 0) return;
+		if (this.held.size === 0) return;
+		const units = [...this.held.values()];
 		this.o.pool
-			.query(`UPDATE backfill_units SET lease_until = now() + make_interval(secs => $2 / 1000.0) WHERE owner = $1 AND state = 'running'`, [this.o.owner, this.o.leaseMs ?? 30_000])
+			.query(
+				`UPDATE backfill_units u SET lease_until = now() + make_interval(secs => $2 / 1000.0)
+				   FROM unnest($3::bigint[], $4::timestamptz[]) AS h(job_id, unit_start)
+				  WHERE u.job_id = h.job_id AND u.unit_start = h.unit_start AND u.owner = $1 AND u.state = 'running'`,
+				[this.o.owner, this.o.leaseMs ?? 30_000, units.map((u) => u.jobId), units.map((u) => new Date(u.hour))],
+			)
 			.catch((err) => this.o.logger?.warn("backfill: renewing leases failed", (err as Error).message));
 	}
 
@@ -336,6 +363,10 @@ export class BackfillWorker {
 		this.o.onHourFailed?.({ jobId: u.jobId, hour: u.hour, error: message, retrying: false });
 		if (finished) this.o.onJobFinished?.({ jobId: u.jobId, state: finished });
 	}
+}
+
+function heldKey(u: Claimed): string {
+	return `${u.jobId}|${u.hour}`;
 }
 
 export class NotPublishedError extends Error {

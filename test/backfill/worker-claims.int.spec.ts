@@ -95,5 +95,41 @@ describe("backfill worker: batched claims", () => {
 		]);
 		expect(source.asked).toEqual([0, 1, 2, 3].map(hour));
 		expect((await getJob(db.pool, id))?.state).toBe("cancelled");
+
+		// queued again right after the cancel (as `retry` does): the worker runs the rest, not hands it back
+		await db.pool.query(`UPDATE backfill_jobs SET state = 'running', finished_at = NULL WHERE id = $1`, [id]);
+		worker.jobRequeued(id);
+		worker.wake();
+		for (const i of [4, 5, 6, 7, 8]) source.release(hour(i));
+		await waitFor(async () => (await getJob(db.pool, id))?.state === "done", { what: "the requeued job to finish" });
+		expect((await units(id)).map((x) => x.state)).toEqual(Array(9).fill("done"));
+		expect(source.asked.slice(4).sort((a, b) => a - b)).toEqual([4, 5, 6, 7, 8].map(hour));
+	});
+
+	it("renews only the hours it holds, and on stop hands back queued hours with their attempt", async () => {
+		const source = new GatedSource();
+		const id = await createJob(db.pool, { instrument: "EURUSD", hours: Array.from({ length: 7 }, (_, i) => hour(100 + i)), from: hour(100), to: hour(107) });
+		// an hour left running under the same owner name by an earlier process that died (not held by this worker)
+		await db.pool.query(`UPDATE backfill_units SET state = 'running', owner = 'w2', attempts = 1, lease_until = now() + interval '300 ms' WHERE job_id = $1 AND unit_start = $2`, [id, new Date(hour(106))]);
+		worker = new BackfillWorker({ pool: db.pool, source, log: { publish: async () => undefined }, owner: "w2", concurrency: 3, leaseMs: 400, pollMs: 50 });
+		worker.start();
+		await waitFor(() => source.asked.length === 3, { what: "three hours fetched at once" });
+		source.release(hour(100));
+		await waitFor(() => source.asked.includes(hour(103)), { what: "hour 103 started" });
+		const lateBy = Date.now() + 1_000;
+		await waitFor(() => Date.now() > lateBy, { what: "two and a half lease periods", intervalMs: 100 });
+		let u = await units(id);
+		// held: 101-103 running, 104-105 queued, all leased; the dead process's 106 has lapsed
+		expect(u.filter((x) => x.state === "running" && x.leased).map((x) => x.hour)).toEqual([101, 102, 103, 104, 105].map(hour));
+		expect(u.find((x) => x.hour === hour(106))).toMatchObject({ state: "running", leased: false });
+
+		await worker.stop();
+		worker = null;
+		u = await units(id);
+		// queued 104 and 105 never started: pending with their attempt given back; 101-103 were aborted in flight
+		expect(u.filter((x) => x.hour >= hour(101) && x.hour <= hour(105))).toEqual([
+			...[101, 102, 103].map((i) => ({ hour: hour(i), state: "pending", owner: null, attempts: 1, leased: null })),
+			...[104, 105].map((i) => ({ hour: hour(i), state: "pending", owner: null, attempts: 0, leased: null })),
+		]);
 	});
 });
