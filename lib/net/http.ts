@@ -1,3 +1,5 @@
+import { transportGet, type TransportResponse } from "./http-transport";
+
 /**
  * HTTP GET for venue REST APIs and data feeds: a polite client with a shared rate limiter, retries with
  * jittered exponential backoff for what is transient (network errors, timeouts, 5xx, and 429 with its
@@ -128,17 +130,16 @@ export function redactUrl(url: string): string {
 async function attempt(url: string, opts: HttpOptions): Promise<HttpResponse> {
 	const timeout = AbortSignal.timeout(opts.timeoutMs ?? 20_000);
 	const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
-	let res: Response;
-	let body: Buffer;
+	let res: TransportResponse;
 	try {
-		res = await fetch(url, { headers: opts.headers, signal });
-		body = Buffer.from(await res.arrayBuffer());
+		res = await transportGet(url, opts.headers, signal);
 	} catch (err) {
 		if (opts.signal?.aborted) throw err;
 		const what = timeout.aborted ? `timed out after ${opts.timeoutMs ?? 20_000} ms` : `failed: ${(err as Error).message}`;
 		throw new HttpError(`GET ${redactUrl(url)} ${what}`, 0, redactUrl(url), "", null, { cause: err });
 	}
-	if (res.ok || opts.okStatuses?.includes(res.status)) return { status: res.status, headers: res.headers, body };
+	const { body } = res;
+	if ((res.status >= 200 && res.status < 300) || opts.okStatuses?.includes(res.status)) return { status: res.status, headers: res.headers, body };
 	const text = body.toString("utf8", 0, Math.min(body.length, 500));
 	throw new HttpError(`GET ${redactUrl(url)} -> HTTP ${res.status}: ${text}`, res.status, redactUrl(url), text, parseRetryAfter(res.headers.get("retry-after")));
 }
