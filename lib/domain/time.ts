@@ -1,3 +1,5 @@
+import { writeAscii } from "./ascii";
+
 /** UTC time parsing for the wire format: strict ISO-8601 with an explicit zone. */
 
 const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
@@ -74,26 +76,46 @@ export function isoUtc(ms: number): string {
 
 /** isoUtc's text as ASCII bytes into `out` at `at`, without a string in the fast range; returns the bytes written. */
 export function writeIsoUtc(ms: number, out: Uint8Array, at: number): number {
-	if (!fastRange(ms)) {
-		const s = new Date(ms).toISOString();
-		for (let i = 0; i < s.length; i++) out[at + i] = s.charCodeAt(i);
-		return s.length;
-	}
+	if (!fastRange(ms)) return writeAscii(new Date(ms).toISOString(), out, at) - at;
 	splitUtc(ms);
 	out.set(cachedPrefixBytes, at);
-	let n = at + 11;
-	out[n++] = 48 + Math.floor(hh / 10);
-	out[n++] = 48 + (hh % 10);
-	out[n++] = 58; // :
-	out[n++] = 48 + Math.floor(mi / 10);
-	out[n++] = 48 + (mi % 10);
-	out[n++] = 58;
-	out[n++] = 48 + Math.floor(ss / 10);
-	out[n++] = 48 + (ss % 10);
-	out[n++] = 46; // .
-	out[n++] = 48 + Math.floor(mss / 100);
-	out[n++] = 48 + (Math.floor(mss / 10) % 10);
-	out[n++] = 48 + (mss % 10);
-	out[n++] = 90; // Z
-	return n - at;
+	out[at + 11] = 48 + Math.floor(hh / 10);
+	out[at + 12] = 48 + (hh % 10);
+	out[at + 13] = 58; // :
+	return writeMinuteSecondMs(mi, ss, mss, out, at + 14) - at;
+}
+
+/** "MM:SS.mmmZ" into `out` at `at`; returns the end. */
+function writeMinuteSecondMs(mi: number, ss: number, mss: number, out: Uint8Array, at: number): number {
+	out[at] = 48 + Math.floor(mi / 10);
+	out[at + 1] = 48 + (mi % 10);
+	out[at + 2] = 58; // :
+	out[at + 3] = 48 + Math.floor(ss / 10);
+	out[at + 4] = 48 + (ss % 10);
+	out[at + 5] = 46; // .
+	out[at + 6] = 48 + Math.floor(mss / 100);
+	out[at + 7] = 48 + (Math.floor(mss / 10) % 10);
+	out[at + 8] = 48 + (mss % 10);
+	out[at + 9] = 90; // Z
+	return at + 10;
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * A writer of writeIsoUtc's text for offsets (ms) into one hour: the hour's "YYYY-MM-DDTHH:" once, then minutes,
+ * seconds and milliseconds from the offset. An hour that does not start on the hour or lies outside the fast
+ * range, and an offset outside the hour, are written by writeIsoUtc. The writer returns the end.
+ */
+export function hourIsoWriter(hourStartMs: number): (offset: number, out: Uint8Array, at: number) => number {
+	if (!fastRange(hourStartMs) || hourStartMs % HOUR_MS !== 0) return (o, out, at) => at + writeIsoUtc(hourStartMs + o, out, at);
+	const prefix = Buffer.from(isoUtc(hourStartMs).slice(0, 14));
+	return (o, out, at) => {
+		if (!(o >= 0 && o < HOUR_MS && Number.isInteger(o))) return at + writeIsoUtc(hourStartMs + o, out, at);
+		out.set(prefix, at);
+		const mi = Math.floor(o / 60_000);
+		const rest = o - mi * 60_000;
+		const ss = Math.floor(rest / 1000);
+		return writeMinuteSecondMs(mi, ss, rest - ss * 1000, out, at + 14);
+	};
 }

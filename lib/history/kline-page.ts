@@ -1,4 +1,5 @@
 import { EPOCH_MS_MAX, EPOCH_MS_MIN, intervalGrid, parseKlines, type Kline } from "./binance-klines";
+import { grownBuffer, writeUint } from "../domain/ascii";
 import { isoUtc, writeIsoUtc } from "../domain/time";
 
 /**
@@ -20,8 +21,7 @@ export interface KlinePage {
 }
 
 /** The page from its response body; `copyPrefix` is the escaped "venue\tsymbol\tinterval\t" of every row. */
-export function klinePage(body: Buffer | string, interval: string, copyPrefix: string): KlinePage {
-	const bytes = typeof body === "string" ? Buffer.from(body) : body;
+export function klinePage(bytes: Buffer, interval: string, copyPrefix: string): KlinePage {
 	let parsed: Kline[] | null = null;
 	const klines = () => (parsed ??= parseKlines(JSON.parse(bytes.toString("utf8")), interval));
 	const fast = scanKlineBytes(bytes, interval, Buffer.from(copyPrefix));
@@ -90,21 +90,7 @@ function isoBytes(ms: number): void {
 	n += writeIsoUtc(ms, out, n);
 }
 
-/** A non-negative safe integer's digits into the output. */
-function uintBytes(v: number): void {
-	let digits = 1;
-	for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
-	for (let k = n + digits - 1, x = v; k >= n; k--, x = Math.floor(x / 10)) out[k] = 48 + (x % 10);
-	n += digits;
-}
-
 const ROW_MAX = 2 * 25 + 8 * 65 + 17;
-
-/** The fast path over the text (tests, callers holding a string); the copy as text. */
-export function scanKlines(text: string, interval: string, copyPrefix: string): { openTimes: number[]; copy: string } | null {
-	const r = scanKlineBytes(Buffer.from(text), interval, Buffer.from(copyPrefix));
-	return r && { openTimes: r.openTimes, copy: r.copy.toString("utf8") };
-}
 
 /**
  * The fast path; null when the body is not exactly the expected compact, valid shape. Reads the answer's bytes and
@@ -124,11 +110,7 @@ export function scanKlineBytes(body: Buffer, interval: string, prefix: Buffer): 
 		if (t[pos] === 93) return pos + 1 === t.length ? { openTimes, copy: out.subarray(0, 0) } : null;
 		let prev = -Infinity;
 		for (;;) {
-			if (out.length - n < prefix.length + ROW_MAX) {
-				const bigger = Buffer.allocUnsafe(out.length * 2);
-				out.copy(bigger, 0, 0, n);
-				out = bigger;
-			}
+			if (out.length - n < prefix.length + ROW_MAX) out = grownBuffer(out, n, prefix.length + ROW_MAX);
 			if (t[pos++] !== 91) return null;
 			const open = int();
 			if (open < EPOCH_MS_MIN || open > EPOCH_MS_MAX || (open - grid.offsetMs) % grid.ms !== 0 || open <= prev || !comma()) return null;
@@ -149,7 +131,7 @@ export function scanKlineBytes(body: Buffer, interval: string, prefix: Buffer): 
 			if (!dec() || !comma()) return null;
 			const trades = int();
 			if (trades < 0 || !comma()) return null;
-			uintBytes(trades);
+			n = writeUint(trades, out, n);
 			out[n++] = 9;
 			if (!dec() || !comma() || !dec()) return null;
 			out[n - 1] = 10; // the last field ends the row

@@ -1,7 +1,11 @@
-import { isoUtc, writeIsoUtc } from "../../domain/time";
-import { HOUR_MS } from "../hours";
+import { grownBuffer, writeAscii as writeAsciiImport, writeUint as writeUintImport } from "../../domain/ascii";
+import { hourIsoWriter } from "../../domain/time";
 import type { DukascopyInstrument } from "./instruments";
 import { hourRenderers, type DecodedHour } from "./ticks";
+
+// Bound once: under tsx (how the services run) every use of a named import is a getter call, per tick here.
+const writeAscii = writeAsciiImport;
+const writeUint = writeUintImport;
 
 /**
  * An hour of ticks straight into market-data log messages, in the codec's v2 wire format (lib/domain/codec
@@ -19,7 +23,7 @@ export function quoteWirePayloads(h: DecodedHour, inst: DukascopyInstrument, ven
 	const head = Buffer.from(JSON.stringify({ v: 2, kind: "quote", venue, symbol: inst.symbol }));
 	const tail = Buffer.from("\t" + recvTime);
 	const { price, bidQty, askQty } = hourRenderers(h, inst.decimals);
-	const time = hourTimeWriter(h.hourStartMs);
+	const time = hourIsoWriter(h.hourStartMs);
 	const out: Buffer[] = [];
 	for (let start = 0; start < h.count; start += chunk) {
 		const end = Math.min(h.count, start + chunk);
@@ -33,7 +37,7 @@ export function quoteWirePayloads(h: DecodedHour, inst: DukascopyInstrument, ven
 			const aq = askQty(i);
 			// newline, time (24 bytes, 27 outside years 0-9999), tab, seq (at most 16 digits), four tabs, the values, tail
 			const need = 56 + bid.length + ask.length + bq.length + aq.length + tail.length;
-			if (p + need > buf.length) buf = grown(buf, p, need);
+			if (p + need > buf.length) buf = grownBuffer(buf, p, need);
 			buf[p++] = 10;
 			p = time(h.offsets[i], buf, p);
 			buf[p++] = 9;
@@ -52,59 +56,4 @@ export function quoteWirePayloads(h: DecodedHour, inst: DukascopyInstrument, ven
 		out.push(buf.subarray(0, p));
 	}
 	return out;
-}
-
-/**
- * Writes the ISO time (isoUtc's text) of an offset into the hour: the hour's "YYYY-MM-DDTHH:" once, then
- * minutes, seconds and milliseconds from the offset. Falls back to writeIsoUtc for an hour that does not
- * start on the hour, outside years 0-9999, or an offset past the hour. Returns the end.
- */
-function hourTimeWriter(hourStartMs: number): (offset: number, out: Uint8Array, at: number) => number {
-	const iso = isoUtc(hourStartMs);
-	if (hourStartMs % HOUR_MS !== 0 || !/^\d{4}-\d\d-\d\dT\d\d:00:00\.000Z$/.test(iso)) return (o, out, at) => at + writeIsoUtc(hourStartMs + o, out, at);
-	const prefix = Buffer.from(iso.slice(0, 14));
-	return (o, out, at) => {
-		if (!(o >= 0 && o < HOUR_MS && Number.isInteger(o))) return at + writeIsoUtc(hourStartMs + o, out, at);
-		out.set(prefix, at);
-		at += 14;
-		const mi = Math.floor(o / 60_000);
-		const rest = o - mi * 60_000;
-		const ss = Math.floor(rest / 1000);
-		const ms = rest - ss * 1000;
-		out[at] = 48 + Math.floor(mi / 10);
-		out[at + 1] = 48 + (mi % 10);
-		out[at + 2] = 58; // :
-		out[at + 3] = 48 + Math.floor(ss / 10);
-		out[at + 4] = 48 + (ss % 10);
-		out[at + 5] = 46; // .
-		out[at + 6] = 48 + Math.floor(ms / 100);
-		out[at + 7] = 48 + (Math.floor(ms / 10) % 10);
-		out[at + 8] = 48 + (ms % 10);
-		out[at + 9] = 90; // Z
-		return at + 10;
-	};
-}
-
-/** A buffer with the first `used` bytes of `buf` and room for at least `need` more. */
-function grown(buf: Buffer, used: number, need: number): Buffer {
-	const next = Buffer.allocUnsafe(Math.max(buf.length * 2, used + need));
-	buf.copy(next, 0, 0, used);
-	return next;
-}
-
-/** A non-negative integer's decimal digits at `at`; returns the end. */
-function writeUint(n: number, out: Uint8Array, at: number): number {
-	let digits = 1;
-	for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
-	for (let k = at + digits - 1; k >= at; k--) {
-		out[k] = 48 + (n % 10);
-		n = Math.floor(n / 10);
-	}
-	return at + digits;
-}
-
-/** An ASCII string's bytes at `at`; returns the end. */
-function writeAscii(s: string, out: Uint8Array, at: number): number {
-	for (let k = 0; k < s.length; k++) out[at++] = s.charCodeAt(k);
-	return at;
 }
