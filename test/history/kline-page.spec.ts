@@ -1,9 +1,16 @@
 import { KlineParseError, parseKlines } from "../../lib/history/binance-klines";
-import { klinePage, klineRowsCopy, scanKlines } from "../../lib/history/kline-page";
+import { klinePage as pageOfBytes, klineRowsCopy, scanKlineBytes } from "../../lib/history/kline-page";
 import { FakeBinance, REAL_KLINES } from "../helpers/fake-binance";
 
 const PREFIX = "binance\tBTC-USDT-SPOT\t1m\t";
 const general = (text: string, interval = "1m") => klineRowsCopy(PREFIX, parseKlines(JSON.parse(text), interval));
+/** The page of an answer given as text (the pager gets bytes). */
+const klinePage = (text: string, interval: string, prefix: string) => pageOfBytes(Buffer.from(text), interval, prefix);
+/** The fast path over text, its rows as text. */
+function scanKlines(text: string, interval: string, prefix: string): { openTimes: number[]; copy: string } | null {
+	const r = scanKlineBytes(Buffer.from(text), interval, Buffer.from(prefix));
+	return r && { openTimes: r.openTimes, copy: r.copy.toString("utf8") };
+}
 
 describe("kline page: the venue's text straight to COPY rows", () => {
 	it("reads the real /api/v3/klines answer to exactly the rows the general path makes", () => {
