@@ -96,7 +96,12 @@ export class BackfillWorker {
 	/** Jobs cancelled lately (until when a claim in flight may still return their hours). */
 	private cancelled = new Map<string, number>();
 
+	private readonly leaseMs: number;
+	private readonly concurrency: number;
+
 	constructor(private readonly o: WorkerOptions) {
+		this.leaseMs = o.leaseMs ?? 30_000;
+		this.concurrency = Math.max(1, o.concurrency ?? 4);
 		this.completions = new CompletionBatcher((hours) => markHoursDone(o.pool, o.owner, hours));
 	}
 
@@ -104,9 +109,8 @@ export class BackfillWorker {
 		if (this.running) return;
 		this.running = true;
 		this.abort = new AbortController();
-		const n = Math.max(1, this.o.concurrency ?? 4);
-		for (let i = 0; i < n; i++) this.loops.push(this.loop());
-		this.renewTimer = setInterval(() => this.renewLeases(), Math.max(100, Math.floor((this.o.leaseMs ?? 30_000) / 3)));
+		for (let i = 0; i < this.concurrency; i++) this.loops.push(this.loop());
+		this.renewTimer = setInterval(() => this.renewLeases(), Math.max(100, Math.floor(this.leaseMs / 3)));
 	}
 
 	/** Stop taking hours; hours in flight are aborted and handed back to the queue at once. */
@@ -136,7 +140,7 @@ export class BackfillWorker {
 	async dropJob(jobId: string): Promise<number> {
 		const now = Date.now();
 		for (const [id, until] of this.cancelled) if (until < now) this.cancelled.delete(id);
-		this.cancelled.set(jobId, now + (this.o.leaseMs ?? 30_000));
+		this.cancelled.set(jobId, now + this.leaseMs);
 		return this.handBack(this.queue.filter((u) => u.jobId === jobId));
 	}
 
@@ -156,13 +160,18 @@ export class BackfillWorker {
 		const dropped = new Set(units);
 		this.queue = this.queue.filter((u) => !dropped.has(u));
 		for (const u of units) this.held.delete(heldKey(u));
+		await this.updateLeased(units, "state = 'pending', attempts = greatest(u.attempts - 1, 0), lease_until = NULL, owner = NULL, updated_at = now()");
+		return units.length;
+	}
+
+	/** SET `set` on these hours (`u`) where this worker still leases them; `$4` onwards are `params`. */
+	private async updateLeased(units: readonly Claimed[], set: string, params: unknown[] = []): Promise<void> {
 		await this.o.pool.query(
-			`UPDATE backfill_units u SET state = 'pending', attempts = greatest(u.attempts - 1, 0), lease_until = NULL, owner = NULL, updated_at = now()
+			`UPDATE backfill_units u SET ${set}
 			   FROM unnest($2::bigint[], $3::timestamptz[]) AS h(job_id, unit_start)
 			  WHERE u.job_id = h.job_id AND u.unit_start = h.unit_start AND u.owner = $1 AND u.state = 'running'`,
-			[this.o.owner, units.map((u) => u.jobId), units.map((u) => new Date(u.hour))],
+			[this.o.owner, units.map((u) => u.jobId), units.map((u) => new Date(u.hour)), ...params],
 		);
-		return units.length;
 	}
 
 	/** New work is there: idle loops look now instead of at their next poll. */
@@ -214,7 +223,7 @@ export class BackfillWorker {
 			const queued = this.queue.shift();
 			if (queued) return queued;
 			if (!this.claiming) {
-				this.claiming = this.claim(Math.max(1, this.o.concurrency ?? 4)).finally(() => {
+				this.claiming = this.claim(this.concurrency).finally(() => {
 					this.claiming = null;
 				});
 			}
@@ -228,7 +237,6 @@ export class BackfillWorker {
 	 * cancelled meanwhile are handed back). Loops idle at that moment are woken for the extra hours.
 	 */
 	private async claim(limit: number): Promise<number> {
-		const leaseMs = this.o.leaseMs ?? 30_000;
 		const { rows } = await this.o.pool.query({
 			name: "backfill-claim",
 			text: `WITH c AS (
@@ -245,7 +253,7 @@ export class BackfillWorker {
 			   FROM c, backfill_jobs j
 			  WHERE u.job_id = c.job_id AND u.unit_start = c.unit_start AND j.id = c.job_id
 			RETURNING u.job_id::text AS job_id, u.unit_start, u.attempts, j.instrument, j.state AS job_state`,
-			values: [this.o.owner, leaseMs, SOURCE, limit],
+			values: [this.o.owner, this.leaseMs, SOURCE, limit],
 		});
 		const claimed = rows
 			.map((r) => ({ jobId: r.job_id as string, hour: (r.unit_start as Date).getTime(), attempts: Number(r.attempts), instrument: r.instrument as string }))
@@ -273,15 +281,9 @@ export class BackfillWorker {
 	/** Keep the leases of every hour this worker holds (queued or running; slow venue, retries), so no other worker takes them up. */
 	private renewLeases(): void {
 		if (this.held.size === 0) return;
-		const units = [...this.held.values()];
-		this.o.pool
-			.query(
-				`UPDATE backfill_units u SET lease_until = now() + make_interval(secs => $2 / 1000.0)
-				   FROM unnest($3::bigint[], $4::timestamptz[]) AS h(job_id, unit_start)
-				  WHERE u.job_id = h.job_id AND u.unit_start = h.unit_start AND u.owner = $1 AND u.state = 'running'`,
-				[this.o.owner, this.o.leaseMs ?? 30_000, units.map((u) => u.jobId), units.map((u) => new Date(u.hour))],
-			)
-			.catch((err) => this.o.logger?.warn("backfill: renewing leases failed", (err as Error).message));
+		this.updateLeased([...this.held.values()], "lease_until = now() + make_interval(secs => $4 / 1000.0)", [this.leaseMs]).catch((err) =>
+			this.o.logger?.warn("backfill: renewing leases failed", (err as Error).message),
+		);
 	}
 
 	private async runUnit(u: Claimed): Promise<void> {

@@ -100,11 +100,12 @@ export class FakeBinance extends RecordingHttpFake {
 	protected handle(entry: RecordedRequest, res: http.ServerResponse): void {
 		const { query } = entry;
 		const u = { pathname: entry.path };
-		const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+		const sendText = (status: number, text: string, headers: Record<string, string> = {}) => {
 			entry.status = status;
 			res.writeHead(status, { "content-type": "application/json", ...headers });
-			res.end(JSON.stringify(body));
+			res.end(text);
 		};
+		const send = (status: number, body: unknown, headers: Record<string, string> = {}) => sendText(status, JSON.stringify(body), headers);
 		if (u.pathname === "/api/v3/exchangeInfo") {
 			const s = EXCHANGE_INFO.symbols.filter((x: { symbol: string }) => !query.symbol || x.symbol === query.symbol);
 			if (!s.length) return send(400, { code: -1121, msg: "Invalid symbol." });
@@ -132,24 +133,15 @@ export class FakeBinance extends RecordingHttpFake {
 		const cache = this.holes.size === 0 ? this.answerCache : null;
 		const cacheKey = cache ? `${query.symbol}|${query.interval}|${limit}|${startTime}|${hi}|${this.listedFrom}` : "";
 		const cached = cache?.get(cacheKey);
-		if (cached !== undefined) {
-			entry.status = 200;
-			res.writeHead(200, { "content-type": "application/json" });
-			return void res.end(cached);
-		}
+		if (cached !== undefined) return sendText(200, cached);
 		const rows: BinanceKlineRow[] = [];
 		if (startTime !== undefined) {
 			for (let t = Math.max(g.ceil(startTime), g.ceil(this.listedFrom)); t <= hi && rows.length < limit; t += g.ms) if (!this.holes.has(t)) rows.push(FakeBinance.row(t, query.interval));
 		} else {
 			for (let t = g.ceil(hi - g.ms + 1); t >= this.listedFrom && rows.length < limit; t -= g.ms) if (!this.holes.has(t)) rows.unshift(FakeBinance.row(t, query.interval));
 		}
-		if (cache) {
-			const text = JSON.stringify(rows);
-			cache.set(cacheKey, text);
-			entry.status = 200;
-			res.writeHead(200, { "content-type": "application/json" });
-			return void res.end(text);
-		}
-		send(200, rows);
+		const text = JSON.stringify(rows);
+		cache?.set(cacheKey, text);
+		sendText(200, text);
 	}
 }
