@@ -9,7 +9,7 @@ import { daysInMonth } from "./time";
 
 const MINUTE = 60_000;
 
-function digitsAt(b: Uint8Array, from: number, n: number): number {
+export function digitsAt(b: Uint8Array, from: number, n: number): number {
 	let v = 0;
 	for (let i = from; i < from + n; i++) {
 		const c = b[i] - 48;
@@ -19,28 +19,45 @@ function digitsAt(b: Uint8Array, from: number, n: number): number {
 	return v;
 }
 
+/** The start of a time's hour ("YYYY-MM-DDTHH") last read in one field, and its ms: most lines of a message share it. */
+export class HourCache {
+	readonly bytes = new Uint8Array(13);
+	ms = NaN;
+}
+
 /**
- * fastIsoMs on the bytes [s, e): "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z" only, NaN for anything else (the
- * caller then asks the string path, which also knows offsets).
+ * The ms of the whole second of the time [s, e) in the form "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z" between 1990
+ * and 2099 (the fraction checked, not read), NaN for anything else. The hour's date is validated once per
+ * hour that `hour` sees.
  */
-function isoMsAt(b: Uint8Array, s: number, e: number): number {
+export function isoSecondMsAt(b: Uint8Array, s: number, e: number, hour: HourCache): number {
 	const n = e - s;
-	if (n < 20 || n > 30 || b[e - 1] !== 90 /* Z */ || b[s + 4] !== 45 || b[s + 7] !== 45 || b[s + 10] !== 84 || b[s + 13] !== 58 || b[s + 16] !== 58) return NaN;
-	const y = digitsAt(b, s, 4);
-	const mo = digitsAt(b, s + 5, 2);
-	const d = digitsAt(b, s + 8, 2);
-	const h = digitsAt(b, s + 11, 2);
-	const mi = digitsAt(b, s + 14, 2);
-	const se = digitsAt(b, s + 17, 2);
-	if (y < 1990 || y > 2099 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 59) return NaN;
-	if (d > daysInMonth(y, mo)) return NaN;
-	let ms = 0;
-	if (n > 20) {
-		if (b[s + 19] !== 46 /* . */ || n < 22) return NaN;
-		if (digitsAt(b, s + 20, n - 21) < 0) return NaN;
-		ms = n - 21 >= 3 ? digitsAt(b, s + 20, 3) : digitsAt(b, s + 20, n - 21) * (n - 21 === 1 ? 100 : 10);
+	if (n < 20 || n > 30 || b[e - 1] !== 90 /* Z */ || b[s + 13] !== 58 || b[s + 16] !== 58) return NaN;
+	if (n > 20 && (b[s + 19] !== 46 /* . */ || n < 22 || digitsAt(b, s + 20, n - 21) < 0)) return NaN;
+	const m1 = b[s + 14] - 48, m2 = b[s + 15] - 48, s1 = b[s + 17] - 48, s2 = b[s + 18] - 48;
+	if (m1 < 0 || m1 > 5 || m2 < 0 || m2 > 9 || s1 < 0 || s1 > 5 || s2 < 0 || s2 > 9) return NaN;
+	const c = hour.bytes;
+	let same = !Number.isNaN(hour.ms);
+	for (let i = 12; same && i >= 0; i--) same = b[s + i] === c[i];
+	if (!same) {
+		if (b[s + 4] !== 45 || b[s + 7] !== 45 || b[s + 10] !== 84) return NaN;
+		const y = digitsAt(b, s, 4);
+		const mo = digitsAt(b, s + 5, 2);
+		const d = digitsAt(b, s + 8, 2);
+		const h = digitsAt(b, s + 11, 2);
+		if (y < 1990 || y > 2099 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || d > daysInMonth(y, mo)) return NaN;
+		c.set(b.subarray(s, s + 13));
+		hour.ms = Date.UTC(y, mo - 1, d, h);
 	}
-	return Date.UTC(y, mo - 1, d, h, mi, se, ms);
+	return hour.ms + (m1 * 10 + m2) * 60_000 + (s1 * 10 + s2) * 1000;
+}
+
+/** fastIsoMs on the bytes [s, e): the common form only (see isoSecondMsAt), NaN for anything else (the caller then asks the string path, which also knows offsets). */
+function isoMsAt(b: Uint8Array, s: number, e: number, hour: HourCache): number {
+	const sec = isoSecondMsAt(b, s, e, hour);
+	const f = e - s - 21;
+	if (f <= 0 || Number.isNaN(sec)) return sec;
+	return sec + (f >= 3 ? digitsAt(b, s + 20, 3) : digitsAt(b, s + 20, f) * (f === 1 ? 100 : 10));
 }
 
 /** ID_RE on bytes [s, e): "0" or up to 18 digits without a leading zero. */
@@ -84,6 +101,8 @@ function bytesEqual(b: Uint8Array, s1: number, e1: number, s2: number, e2: numbe
 }
 
 const TAB_AT: number[] = new Array(8).fill(0);
+const TIME_HOUR = new HourCache();
+const RECV_HOUR = new HourCache();
 
 /**
  * The byte check of one v2 line [s, e): true only when itemProblem would accept it (then `t` is set as
@@ -102,7 +121,7 @@ export function lineFast(b: Uint8Array, s: number, e: number, isTrade: boolean, 
 	}
 	if (nTabs !== nFields - 1) return false;
 	const t0 = TAB_AT[0], t1 = TAB_AT[1], t2 = TAB_AT[2], t3 = TAB_AT[3], t4 = TAB_AT[4];
-	const ms = isoMsAt(b, s, t0);
+	const ms = isoMsAt(b, s, t0, TIME_HOUR);
 	if (!(ms > 631152000000 && ms < 4102444800000) || ms % MINUTE === MINUTE - 1) return false;
 	if (!idAt(b, t0 + 1, t1)) return false;
 	if (decimalAt(b, t1 + 1, t2) !== 2 || decimalAt(b, t2 + 1, t3) !== 2) return false;
@@ -123,7 +142,7 @@ export function lineFast(b: Uint8Array, s: number, e: number, isTrade: boolean, 
 		placeholder = bidDash || askDash;
 		recvAt = t5 + 1;
 	}
-	if (!bytesEqual(b, s, t0, recvAt, e) && !(isoMsAt(b, recvAt, e) > 0)) return false;
+	if (!bytesEqual(b, s, t0, recvAt, e) && !(isoMsAt(b, recvAt, e, RECV_HOUR) > 0)) return false;
 	t.ms = ms;
 	t.placeholder = placeholder;
 	return true;

@@ -3,6 +3,7 @@ import { from as copyFrom } from "pg-copy-streams";
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import type { CopyLines } from "../domain/codec";
+import { binaryCopy, type TickKind } from "./copy-binary";
 
 /** Column order of the COPY text that lib/domain/codec's decodeWire produces (after venue and symbol, the wire line's order). */
 export const TRADE_COLUMNS = ["venue", "symbol", "time", "trade_id", "price", "qty", "side", "recv_time"] as const;
@@ -73,4 +74,32 @@ export async function copyInto(client: PoolClient, table: string, columns: reado
 	const stream = client.query(copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN`));
 	await pipeline(Readable.from(copyChunks(pieces), { objectMode: false }), stream);
 	return stream.rowCount;
+}
+
+/** COPY already-encoded binary COPY data (header to trailer) into `table`. Returns the row count. */
+async function copyBinaryInto(client: PoolClient, table: string, columns: readonly string[], chunks: readonly Buffer[]): Promise<number> {
+	const stream = client.query(copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN (FORMAT binary)`));
+	await pipeline(Readable.from(chunks, { objectMode: false }), stream);
+	return stream.rowCount;
+}
+
+function isCopyLines(p: CopyPiece): p is CopyLines {
+	return typeof p !== "string" && !(p instanceof Uint8Array);
+}
+
+/**
+ * Trades or quotes into `table` (theirs, or a staging table like it): the verbatim wire lines by binary COPY
+ * (lib/writer/copy-binary), everything else (rebuilt text rows, lines outside the common form) by text COPY
+ * after it, in one transaction when the caller holds one. Returns the row count.
+ */
+export async function copyTicks(client: PoolClient, table: string, kind: TickKind, pieces: readonly CopyPiece[]): Promise<number> {
+	const columns = kind === "trade" ? TRADE_COLUMNS : QUOTE_COLUMNS;
+	const lines: CopyLines[] = [];
+	const text: CopyPiece[] = [];
+	for (const p of pieces) (isCopyLines(p) ? lines : text).push(p);
+	const bin = binaryCopy(lines, kind);
+	text.push(...bin.text);
+	let n = bin.rows ? await copyBinaryInto(client, table, columns, bin.chunks) : 0;
+	if (text.length) n += await copyInto(client, table, columns, text);
+	return n;
 }

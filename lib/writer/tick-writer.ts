@@ -3,7 +3,7 @@ import { decodeWireBytes, type WireBatch } from "../domain/codec";
 import { TICK_TOPIC_PATTERNS } from "../domain/topics";
 import type { Consumer, Delivery, MarketLog } from "../log/types";
 import { withTransaction, type Logger } from "../store/pool";
-import { copyInto, QUOTE_COLUMNS, TRADE_COLUMNS, type CopyPiece } from "./copy";
+import { copyTicks, QUOTE_COLUMNS, TRADE_COLUMNS, type CopyPiece } from "./copy";
 
 /** An empty pull faster than this did not wait for data; the loop pauses EMPTY_PULL_PAUSE_MS before the next. */
 const EMPTY_PULL_MIN_MS = 5;
@@ -292,8 +292,8 @@ export class TickWriter {
 			}
 		}
 		const { insertedTrades, insertedQuotes, dirtyCount } = await withTransaction(this.o.pool, async (client) => {
-			const tr = trades ? await this.insertTicks(client, "trades", tradeCopy, trades, TRADE_COLUMNS, ["venue", "symbol", "time", "trade_id"]) : null;
-			const qr = quotes ? await this.insertTicks(client, "quotes", quoteCopy, quotes, QUOTE_COLUMNS, ["venue", "symbol", "time", "seq"]) : null;
+			const tr = trades ? await this.insertTicks(client, "trades", tradeCopy, trades) : null;
+			const qr = quotes ? await this.insertTicks(client, "quotes", quoteCopy, quotes) : null;
 			let dirtyCount = (tr?.dirty ?? 0) + (qr?.dirty ?? 0);
 			// Rows that went in by plain COPY were all new: their buckets are computed here.
 			const dirty = dirtyKeys(dec.filter((x) => x.rows && ((x.kind === "trade" && tr?.viaCopy) || (x.kind === "quote" && qr?.viaCopy))));
@@ -349,13 +349,12 @@ export class TickWriter {
 		table: "trades" | "quotes",
 		rows: CopyPiece[],
 		rowCount: number,
-		columns: readonly string[],
-		key: string[],
 	): Promise<{ inserted: number; viaCopy: boolean; dirty: number }> {
+		const kind = table === "trades" ? "trade" : "quote";
 		if (this.mode[table] === "copy") {
 			await client.query("SAVEPOINT fast_copy");
 			try {
-				const n = await copyInto(client, table, columns, rows);
+				const n = await copyTicks(client, table, kind, rows);
 				await client.query("RELEASE SAVEPOINT fast_copy");
 				return { inserted: n, viaCopy: true, dirty: 0 };
 			} catch (err) {
@@ -366,7 +365,9 @@ export class TickWriter {
 		}
 		const stage = `stage_${table}`;
 		await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${stage} (LIKE ${table}) ON COMMIT DELETE ROWS`);
-		await copyInto(client, stage, columns, rows);
+		await copyTicks(client, stage, kind, rows);
+		const columns = kind === "trade" ? TRADE_COLUMNS : QUOTE_COLUMNS;
+		const key = ["venue", "symbol", "time", kind === "trade" ? "trade_id" : "seq"];
 		const res = await client.query(
 			`WITH ins AS (
 			   INSERT INTO ${table} (${columns.join(", ")})

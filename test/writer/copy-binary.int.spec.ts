@@ -1,0 +1,166 @@
+import fs from "node:fs";
+import path from "node:path";
+import { decodeWireBytes, type CopyLines } from "../../lib/domain/codec";
+import { migrate } from "../../lib/store/migrate";
+import { binaryCopy } from "../../lib/writer/copy-binary";
+import { copyInto, copyTicks, QUOTE_COLUMNS, TRADE_COLUMNS } from "../../lib/writer/copy";
+import { freshDatabase, type TestDb } from "../helpers/db";
+import { decodeBi5Ticks } from "../../lib/backfill/dukascopy/bi5";
+import { getInstrument } from "../../lib/backfill/dukascopy/instruments";
+import { quoteWirePayloads } from "../../lib/backfill/dukascopy/wire";
+import { DUKASCOPY_FIXTURES, EURUSD_HOUR_FILES } from "../helpers/fake-dukascopy";
+
+/** A v2 wire message of these lines. */
+function message(kind: "trade" | "quote", symbol: string, lines: string[]): Buffer {
+	return Buffer.from([JSON.stringify({ v: 2, kind, venue: "kraken", symbol }), ...lines].join("\n"));
+}
+
+function verbatim(payload: Buffer): CopyLines {
+	const w = decodeWireBytes(payload);
+	expect(w.rejects).toEqual([]);
+	expect(w.lines).toBeDefined();
+	return w.lines!;
+}
+
+// Times at the edges of the common form: fractions of 1-9 digits, ties beyond microseconds (rounded half to even by
+// PostgreSQL), a fraction that rounds up into the next second, before and after 2000-01-01, a leap day.
+const TIMES = [
+	"2024-01-15T13:00:00Z",
+	"2024-01-15T13:00:00.1Z",
+	"2024-01-15T13:00:00.12Z",
+	"2024-01-15T13:00:00.123Z",
+	"2024-01-15T13:00:00.123456Z",
+	"2024-01-15T13:00:00.1234565Z",
+	"2024-01-15T13:00:00.1234575Z",
+	"2024-01-15T13:00:00.0000005Z",
+	"2024-01-15T13:00:00.0000015Z",
+	"2024-01-15T13:00:01.9999995Z",
+	"2024-01-15T13:00:02.999999999Z",
+	"2024-01-15T13:59:58.123456789Z",
+	"2024-02-29T23:59:58.999999Z",
+	"1999-12-31T23:59:58.999Z",
+	"1990-01-01T00:00:00.001Z",
+	"2099-12-31T23:58:59.5Z",
+	"2000-01-01T00:00:00Z",
+];
+// Decimals: zeros with and without scale, trailing zeros (kept as scale), base-10000 group edges, 64 characters.
+const DECIMALS = [
+	"0",
+	"0.0",
+	"0.00000",
+	"0.00001",
+	"0.0001",
+	"0.00010000",
+	"1",
+	"1.10",
+	"10000",
+	"10000.0001",
+	"9999.9999",
+	"12345678.87654321",
+	"100000000",
+	"0.123456789",
+	"123456789012345678901234567890.12345678901234567890123456789012",
+];
+const IDS = ["0", "1", "9999", "10000", "123456789012345", "9007199254740993", "999999999999999999"];
+
+function tradeLines(): string[] {
+	const out: string[] = [];
+	let i = 0;
+	for (const t of TIMES)
+		for (const d of DECIMALS) {
+			// prices > 0 on the wire; a quantity may be any decimal the check accepts
+			const price = d === "0" || /^0\.0*$/.test(d) ? "1" : d;
+			out.push(`${t}\t${i < IDS.length ? IDS[i] : String(1000 + i)}\t${price}\t${DECIMALS[(i * 7) % DECIMALS.length].replace(/^0(\.0*)?$/, "2")}\t${i % 2 ? "b" : "s"}\t${TIMES[(i * 5) % TIMES.length]}`);
+			i++;
+		}
+	return out;
+}
+
+function quoteLines(): string[] {
+	const out: string[] = [];
+	let i = 0;
+	for (const t of TIMES)
+		for (const d of DECIMALS) {
+			const px = d === "0" || /^0\.0*$/.test(d) ? "3.5" : d;
+			out.push(`${t}\t${i}\t${px}\t${DECIMALS[(i * 3) % DECIMALS.length].replace(/^0(\.0*)?$/, "4")}\t${DECIMALS[(i * 5) % DECIMALS.length]}\t${d}\t${i % 3 ? t : TIMES[(i * 11) % TIMES.length]}`);
+			i++;
+		}
+	return out;
+}
+
+describe("binary COPY of verbatim wire lines", () => {
+	let db: TestDb;
+	beforeAll(async () => {
+		db = await freshDatabase("copybinary");
+		await migrate(db.pool);
+		await db.pool.query("CREATE TABLE trades_text (LIKE trades INCLUDING ALL); CREATE TABLE quotes_text (LIKE quotes INCLUDING ALL)");
+	});
+	afterAll(() => db.drop());
+
+	/** Every column as PostgreSQL prints it, sorted. */
+	const rowsOf = async (table: string) => (await db.pool.query(`SELECT t::text AS r FROM ${table} t ORDER BY 1`)).rows.map((r) => r.r as string);
+
+	/** The same pieces by text COPY into `<table>_text` and by copyTicks into `<table>`: the stored rows must be equal. */
+	async function sameAsText(table: "trades" | "quotes", pieces: CopyLines[]): Promise<string[]> {
+		await db.pool.query(`TRUNCATE ${table}, ${table}_text`);
+		const c = await db.pool.connect();
+		try {
+			const columns = table === "trades" ? TRADE_COLUMNS : QUOTE_COLUMNS;
+			const viaText = await copyInto(c, `${table}_text`, columns, pieces);
+			const viaTicks = await copyTicks(c, table, table === "trades" ? "trade" : "quote", pieces);
+			expect(viaTicks).toBe(viaText);
+		} finally {
+			c.release();
+		}
+		const bin = await rowsOf(table);
+		expect(bin).toEqual(await rowsOf(`${table}_text`));
+		return bin;
+	}
+
+	it("stores trades exactly as text COPY does (times rounded to µs half to even, numerics with their scale, ids past 2^53)", async () => {
+		const lines = tradeLines();
+		const pieces = [verbatim(message("trade", "BTC-USD-SPOT", lines.slice(0, 100))), verbatim(message("trade", "ETH-USD-SPOT", lines.slice(100)))];
+		const bin = binaryCopy(pieces, "trade", 4096); // small chunks: rows cross chunk boundaries
+		expect(bin.text).toEqual([]);
+		expect(bin.rows).toBe(lines.length);
+		expect(bin.chunks.length).toBeGreaterThan(3);
+		const rows = await sameAsText("trades", pieces);
+		expect(rows).toHaveLength(lines.length);
+		// ids past 2^53 arrive exact (a spot check that does not go through the encoder's own reading)
+		const { rows: big } = await db.pool.query("SELECT trade_id::text AS id FROM trades WHERE trade_id > 9007199254740992 ORDER BY trade_id");
+		expect(big.map((r) => r.id)).toEqual(["9007199254740993", "999999999999999999"]);
+	});
+
+	it("stores quotes exactly as text COPY does", async () => {
+		const lines = quoteLines();
+		const rows = await sameAsText("quotes", [verbatim(message("quote", "EUR-USD-SPOT", lines))]);
+		expect(rows).toHaveLength(lines.length);
+		expect(rows.some((r) => r.includes("0.00010000"))).toBe(true); // the written scale is kept
+	});
+
+	it("stores a real Dukascopy hour exactly as text COPY does", async () => {
+		const inst = getInstrument("EURUSD");
+		const file = fs.readFileSync(path.join(DUKASCOPY_FIXTURES, EURUSD_HOUR_FILES[0]));
+		const payloads = quoteWirePayloads(decodeBi5Ticks(file, "EURUSD", Date.parse("2019-03-04T00:00:00Z")), inst, "dukascopy", "2026-12-07T16:00:00.123Z", 1000);
+		const pieces = payloads.map((p) => decodeWireBytes(p).lines!);
+		const rows = await sameAsText("quotes", pieces);
+		expect(rows.length).toBeGreaterThan(1000);
+	});
+
+	it("leaves a message with a line outside the common form as text, and still stores every row", async () => {
+		const odd = verbatim(message("trade", "SOL-USD-SPOT", ["2024-01-15T13:00:00.5Z\t1\t20.5\t1\tb\t2024-01-15T13:00:00.5Z", "2024-01-15T14:00:00+01:00\t2\t20.6\t1\ts\t2024-01-15T13:00:01Z"]));
+		const plain = verbatim(message("trade", "BTC-USD-SPOT", tradeLines().slice(0, 10)));
+		const bin = binaryCopy([plain, odd, plain], "trade");
+		expect(bin.text).toEqual([odd]);
+		expect(bin.rows).toBe(20);
+		// the same message twice would violate the key; store each once
+		const rows = await sameAsText("trades", [plain, odd]);
+		expect(rows).toHaveLength(12);
+		expect(rows.filter((r) => r.includes("SOL-USD-SPOT"))).toHaveLength(2);
+	});
+
+	it("gives no chunks when nothing could be encoded", () => {
+		const odd = verbatim(message("trade", "SOL-USD-SPOT", ["2024-01-15T14:00:00+01:00\t2\t20.6\t1\ts\t2024-01-15T13:00:01Z"]));
+		expect(binaryCopy([odd], "trade")).toEqual({ chunks: [], rows: 0, text: [odd] });
+	});
+});
