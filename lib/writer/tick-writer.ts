@@ -131,6 +131,8 @@ export class TickWriter {
 	private loopDone: Promise<void> | null = null;
 	private mode: Record<"trades" | "quotes", Mode> = { trades: "copy", quotes: "copy" };
 	private backoffMs = 0;
+	/** Rows per message of the messages seen last (see messagesFor). */
+	private rowsPerMessage: number;
 
 	constructor(opts: TickWriterOptions) {
 		const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as TickWriterOptions;
@@ -145,6 +147,7 @@ export class TickWriter {
 			writeConcurrency: 2,
 			...given,
 		};
+		this.rowsPerMessage = Math.max(1, this.o.maxBatchRows / 8);
 	}
 
 	async start(): Promise<void> {
@@ -198,18 +201,28 @@ export class TickWriter {
 
 	private async collect(consumer: Consumer): Promise<Prepared> {
 		const batch: Prepared = { deliveries: [], decoded: [], rows: 0 };
-		const first = await consumer.pull(this.o.pullMax, 250);
+		const first = await consumer.pull(this.messagesFor(this.o.maxBatchRows), 250);
 		if (!first.length) return batch;
 		this.add(batch, first);
 		const deadline = Date.now() + this.o.maxBatchWaitMs;
 		while (this.running && batch.rows < this.o.maxBatchRows) {
 			const left = deadline - Date.now();
 			if (left <= 0) break;
-			const more = await consumer.pull(this.o.pullMax, left);
+			const more = await consumer.pull(this.messagesFor(this.o.maxBatchRows - batch.rows), left);
 			if (!more.length) break;
 			this.add(batch, more);
 		}
 		return batch;
+	}
+
+	/**
+	 * How many messages to ask for to get about `rows` more rows: at most pullMax, fewer when the messages seen so
+	 * far (this batch's, else the last batch's) were big. A backfill hour is one message of thousands of quotes;
+	 * asking for pullMax of those made batches of 100,000 rows and more, whose long writes left the last of them
+	 * far behind the publisher. Before the first message the guess is big messages (8 per batch).
+	 */
+	private messagesFor(rows: number): number {
+		return Math.max(1, Math.min(this.o.pullMax, Math.ceil(rows / this.rowsPerMessage)));
 	}
 
 	private add(batch: Prepared, deliveries: Delivery[]): void {
@@ -219,6 +232,7 @@ export class TickWriter {
 			batch.decoded.push(dec);
 			batch.rows += dec.rows;
 		}
+		if (batch.deliveries.length) this.rowsPerMessage = Math.max(1, batch.rows / batch.deliveries.length);
 	}
 
 	private async commitAndAck(consumer: Consumer, batch: Prepared): Promise<void> {

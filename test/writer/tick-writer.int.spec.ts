@@ -57,6 +57,23 @@ describe("tick-writer against real PostgreSQL", () => {
 		expect(await count(db, "SELECT count(*) AS n FROM dirty_buckets WHERE source = 'trades'")).toBe(minutes.size);
 	});
 
+	it("keeps batches near maxBatchRows when messages are big (a backlog of backfill-sized messages)", async () => {
+		// 60 messages of 500 trades, all waiting before the writer starts: asking for pullMax (200) messages at a time
+		// would make the first batches hold everything; the writer asks for fewer once it has seen how big they are.
+		const all = trades(0, 30_000);
+		const payloads = [];
+		for (let i = 0; i < all.length; i += 500) payloads.push(encodeEnvelope(tradeEnvelope("kraken", "BTC-USD-SPOT", all.slice(i, i + 500))));
+		await log.publish(TOPIC, "BTC-USD-SPOT", payloads);
+		const batches: number[] = [];
+		const w = writer({ maxBatchRows: 2_000, pullMax: 200, onCommitted: (r) => batches.push(r.trades) });
+		await w.start();
+		await waitFor(() => w.stats.trades === 30_000, { what: "30000 trades written" });
+		expect(await count(db, "SELECT count(*) AS n FROM trades")).toBe(30_000);
+		// every batch after the first: at most maxBatchRows plus one message
+		expect(batches.length).toBeGreaterThan(10);
+		expect(Math.max(...batches.slice(1))).toBeLessThanOrEqual(2_500);
+	});
+
 	it("drops redelivered rows without losing the new rows of the same batch", async () => {
 		const w = writer();
 		const first = trades(0, 300);
