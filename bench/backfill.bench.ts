@@ -4,6 +4,8 @@
  * market-data log -> tick-writer -> committed quotes in PostgreSQL, in ticks/s; divided by raw COPY of the same
  * rows into the same (empty, primary-keyed) quotes table, measured in the same invocation. Each of RUNS runs
  * does the baseline COPY and then the backfill, truncating between them; the ratio is the median of the runs.
+ * Beside it, not the goal: the ratio to raw binary COPY of the same rows (the tick-writer sends verbatim wire
+ * lines as binary COPY).
  * By default the tick-writer runs in a process of its own, as deployed, fed through JetStream; with
  * `--log memory` everything (fake datafeed, backfill, tick-writer) shares one process and one log.
  *   npm run bench:backfill [-- --quick] [-- --runs 3] [-- --hours 240] [-- --log memory] [-- --concurrency 8]
@@ -15,7 +17,8 @@ import { getInstrument } from "../lib/backfill/dukascopy/instruments";
 import { quoteItems } from "../lib/backfill/dukascopy/ticks";
 import { createJob, getJob } from "../lib/backfill/jobs";
 import { loadConfig } from "../lib/config";
-import { decodeWire, encodeEnvelope, quoteEnvelope } from "../lib/domain/codec";
+import { decodeWire, decodeWireBytes, encodeEnvelope, quoteEnvelope, type CopyLines } from "../lib/domain/codec";
+import { binaryCopy } from "../lib/writer/copy-binary";
 import { QUOTE_COLUMNS } from "../lib/writer/copy";
 import { FakeDukascopy, EURUSD_HOUR_FILES, DUKASCOPY_FIXTURES } from "../test/helpers/fake-dukascopy";
 import { deleteStream } from "../test/helpers/nats";
@@ -24,7 +27,7 @@ import { freePort } from "../test/helpers/net";
 import fs from "node:fs";
 import { connect } from "nats";
 import path from "node:path";
-import { argValue, benchDatabase, cpuDuring, type CpuSplit, fmt, median, report, RUNS, seconds, sizeArg, timedCopy } from "./common";
+import { argValue, benchDatabase, cpuDuring, type CpuSplit, fmt, median, report, RUNS, seconds, sizeArg, timedBinaryCopy, timedCopy } from "./common";
 
 const HOURS = sizeArg("--hours", 240, 48);
 const LOG = argValue("--log", "jetstream");
@@ -48,18 +51,24 @@ async function main() {
 	try {
 		// Baseline rows: the same ticks as COPY text, prepared before any clock starts.
 		const rows: string[] = [];
+		const lines: CopyLines[] = [];
 		let total = 0;
 		for (let i = 0; i < HOURS; i++) {
 			const h = FROM + i * HOUR;
 			const items = quoteItems(decodeBi5Ticks(files.get(fileFor(h))!, "EURUSD", h), EURUSD, new Date().toISOString());
 			total += items.length;
-			for (let j = 0; j < items.length; j += 5000) rows.push(decodeWire(encodeEnvelope(quoteEnvelope("dukascopy", EURUSD.symbol, items.slice(j, j + 5000)))).copy);
+			for (let j = 0; j < items.length; j += 5000) {
+				const payload = encodeEnvelope(quoteEnvelope("dukascopy", EURUSD.symbol, items.slice(j, j + 5000)));
+				rows.push(decodeWire(payload).copy);
+				lines.push(decodeWireBytes(payload).lines!);
+			}
 		}
 		const empty = async () => {
 			await db.pool.query("TRUNCATE quotes, dirty_buckets");
 			await db.pool.query("VACUUM ANALYZE quotes");
 		};
 		const rawCopy = () => timedCopy(db.pool, "quotes", QUOTE_COLUMNS, rows);
+		const binaryChunks = binaryCopy(lines, "quote").chunks;
 
 		const common = {
 			DATABASE_URL: db.url,
@@ -100,13 +109,16 @@ async function main() {
 		const inMemoryStored = async () => ((await p.broker.call("tick-writer.stats")) as { insertedQuotes: number }).insertedQuotes;
 		const jobDone = async (id: string) => (await db.pool.query("SELECT state FROM backfill_jobs WHERE id = $1", [id])).rows[0]?.state === "done";
 		type Cpu = CpuSplit; // other = the tick-writer process
-		const runs: Array<{ copyMs: number; e2eMs: number; publishedMs: number; ratio: number; copyCpu: Cpu; cpu: Cpu }> = [];
+		const runs: Array<{ copyMs: number; binaryMs: number; e2eMs: number; publishedMs: number; ratio: number; copyCpu: Cpu; cpu: Cpu }> = [];
 		try {
 			let insertedBefore = 0;
 			for (let run = 1; run <= RUNS; run++) {
 				await empty();
 				const { result: copyMs, cpu: copyCpu } = await cpuDuring(db.pool, writer?.proc.pid, rawCopy);
 				if ((await count()) !== total) throw new Error(`raw COPY stored ${await count()} of ${total} quotes`);
+				await empty();
+				const binaryMs = await timedBinaryCopy(db.pool, "quotes", QUOTE_COLUMNS, binaryChunks);
+				if ((await count()) !== total) throw new Error(`raw binary COPY stored ${await count()} of ${total} quotes`);
 				await empty();
 				if (!SPLIT) insertedBefore = await inMemoryStored();
 				const measured = await cpuDuring(db.pool, writer?.proc.pid, async () => {
@@ -133,10 +145,11 @@ async function main() {
 				const n = await count();
 				if (n !== total || job?.progress.ticks !== total) throw new Error(`expected ${total} quotes, table has ${n}, job counted ${job?.progress.ticks}`);
 				const ratio = copyMs / e2eMs;
-				runs.push({ copyMs, e2eMs, publishedMs, ratio, copyCpu, cpu: measured.cpu });
+				runs.push({ copyMs, binaryMs, e2eMs, publishedMs, ratio, copyCpu, cpu: measured.cpu });
 				progress(
 					`run ${run}/${RUNS}: raw COPY ${seconds(copyMs)} (${fmt(total / (copyMs / 1000))} rows/s); backfill ${seconds(e2eMs)} (${fmt(total / (e2eMs / 1000))} ticks/s, all hours published after ${seconds(publishedMs)}); ratio ${ratio.toFixed(3)}; ` +
-						`CPU ms: COPY postgres ${copyCpu.postgres}; backfill: this process ${measured.cpu.self}, tick-writer ${measured.cpu.other}, postgres ${measured.cpu.postgres}`,
+						`CPU ms: COPY postgres ${copyCpu.postgres}; backfill: this process ${measured.cpu.self}, tick-writer ${measured.cpu.other}, postgres ${measured.cpu.postgres}; ` +
+						`raw binary COPY ${seconds(binaryMs)}, ratio to it ${(binaryMs / e2eMs).toFixed(3)}`,
 				);
 			}
 		} finally {
@@ -157,8 +170,11 @@ async function main() {
 			writer_process: SPLIT ? "separate" : "same",
 			hours: HOURS,
 			ticks: total,
+			// not the goal: the same rows by raw binary COPY (the tick-writer sends verbatim lines as binary COPY)
+			ratio_vs_binary_copy: Number(median(runs.map((r) => r.binaryMs / r.e2eMs)).toFixed(3)),
 			runs: runs.map((r) => ({
 				copy_ms: Math.round(r.copyMs),
+				binary_copy_ms: Math.round(r.binaryMs),
 				backfill_ms: Math.round(r.e2eMs),
 				published_ms: Math.round(r.publishedMs),
 				ratio: Number(r.ratio.toFixed(3)),

@@ -77,7 +77,7 @@ export async function copyInto(client: PoolClient, table: string, columns: reado
 }
 
 /** COPY already-encoded binary COPY data (header to trailer) into `table`. Returns the row count. */
-async function copyBinaryInto(client: PoolClient, table: string, columns: readonly string[], chunks: readonly Buffer[]): Promise<number> {
+export async function copyBinaryInto(client: PoolClient, table: string, columns: readonly string[], chunks: readonly Buffer[]): Promise<number> {
 	const stream = client.query(copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN (FORMAT binary)`));
 	await pipeline(Readable.from(chunks, { objectMode: false }), stream);
 	return stream.rowCount;
