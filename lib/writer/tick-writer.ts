@@ -41,8 +41,9 @@ export interface TickWriterOptions {
 	 * Batches written concurrently (WRITER_CONCURRENCY, default 2). It depends on the host: on one 2-core host 3 measured
 	 * 0.99-1.23 of raw keyed COPY against 0.82-0.86 with 2; on another (2026-12-07) 2 measured 0.91-1.06, 3 0.70-0.86, 1 0.78-0.89.
 	 * Two transactions inserting into one table's key at once cost PostgreSQL more CPU for the same rows than one after
-	 * the other: where the writer shares the cores with the rest of the pipeline (the backfill bench: fetch, decode,
-	 * publish and the writer on 2 cores) 1 measured 0.65-0.76 of raw COPY against 0.58-0.67 with 2.
+	 * the other (binary COPY of the same backfill batches: ~12 % more). With text COPY that made 1 the better choice
+	 * where the writer shares 2 cores with the rest of the pipeline (the backfill bench); since binary COPY and key
+	 * order (2026-12-07) 2 is better there too (0.80-0.95 of raw COPY against 0.67-0.83 with 1).
 	 */
 	writeConcurrency?: number;
 	/** Name recorded with dead letters. */
