@@ -4,17 +4,20 @@
  * the CLI take), in rows/s, divided by raw COPY of the same rows into the same (empty, primary-keyed) table. An
  * uncounted rehearsal ingest comes first (it fills the fake venue's answer cache). Each of RUNS runs then does the
  * baseline COPY and then the ingest, truncating between them; the ratio is the median of the runs. Then one more
- * run over the stored range, which must ask the venue nothing.
+ * run over the stored range, which must ask the venue nothing. Beside the ratio, not the goal: the ratio to raw binary
+ * COPY of the same rows (the ingest sends the page scanner's binary COPY rows).
  *   npm run bench:klines [-- --quick] [-- --runs 3] [-- --days 365]
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { backfillKlines, BinanceRest } from "../lib/history/binance-history";
 import { parseKlines } from "../lib/history/binance-klines";
-import { KLINE_COLUMNS, klinesCopyText } from "../lib/history/klines-store";
+import { KLINE_COLUMNS, klineRowFormat, klinesCopyText } from "../lib/history/klines-store";
+import { scanKlineBytes } from "../lib/history/kline-page";
+import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER } from "../lib/writer/copy-binary";
 import { RateLimiter } from "../lib/net/http";
 import { FakeBinance } from "../test/helpers/fake-binance";
-import { benchDatabase, cpuDuring, type CpuSplit, fmt, median, report, RUNS, seconds, sizeArg, timedCopy } from "./common";
+import { benchDatabase, cpuDuring, type CpuSplit, fmt, median, report, RUNS, seconds, sizeArg, timedBinaryCopy, timedCopy } from "./common";
 
 const DAYS = sizeArg("--days", 365, 60);
 const FROM = Date.parse("2023-01-01T00:00:00Z");
@@ -68,14 +71,21 @@ async function main() {
 		// Held as bytes in blocks of 5,000 rows: 525,600 strings kept alive would make every full collection during the
 		// ingest walk them, a cost of this bench's, not of the ingest it measures.
 		const rows: Buffer[] = [];
+		const binary: Buffer[] = [BINARY_COPY_HEADER];
+		const head = klineRowFormat(KEY).head;
 		let block: string[] = [];
+		let answer: unknown[][] = [];
 		for (let t = FROM; t < TO; t += 60_000) {
 			block.push(klinesCopyText(KEY, parseKlines([FakeBinance.row(t, "1m")], "1m")));
+			answer.push(FakeBinance.row(t, "1m"));
 			if (block.length === 5_000 || t + 60_000 >= TO) {
 				rows.push(Buffer.from(block.join("")));
+				binary.push(scanKlineBytes(Buffer.from(JSON.stringify(answer)), "1m", head)!.binary);
 				block = [];
+				answer = [];
 			}
 		}
+		binary.push(BINARY_COPY_TRAILER);
 		const empty = async () => {
 			await db.pool.query("TRUNCATE klines, kline_empty_ranges");
 			await db.pool.query("VACUUM ANALYZE klines");
@@ -86,11 +96,14 @@ async function main() {
 		const rehearsal = await backfillKlines(db.pool, rest, { symbol: SYMBOL, interval: "1m", from: FROM, to: TO });
 		if (rehearsal.inserted !== n) throw new Error(`rehearsal: expected ${n} klines, inserted ${rehearsal.inserted}`);
 		type Cpu = CpuSplit; // other = the fake venue process
-		const runs: Array<{ copyMs: number; ingestMs: number; pages: number; ratio: number; copyCpu: Cpu; cpu: Cpu }> = [];
+		const runs: Array<{ copyMs: number; binaryMs: number; ingestMs: number; pages: number; ratio: number; copyCpu: Cpu; cpu: Cpu }> = [];
 		for (let run = 1; run <= RUNS; run++) {
 			await empty();
 			const { result: copyMs, cpu: copyCpu } = await cpuDuring(db.pool, fake.pid, () => timedCopy(db.pool, "klines", KLINE_COLUMNS, rows));
 			if ((await stored()) !== n) throw new Error(`raw COPY stored ${await stored()} of ${n} klines`);
+			await empty();
+			const binaryMs = await timedBinaryCopy(db.pool, "klines", KLINE_COLUMNS, binary);
+			if ((await stored()) !== n) throw new Error(`raw binary COPY stored ${await stored()} of ${n} klines`);
 			await empty();
 
 			const measured = await cpuDuring(db.pool, fake.pid, async () => {
@@ -102,9 +115,10 @@ async function main() {
 			const have = await stored();
 			if (first.inserted !== n || have !== n) throw new Error(`expected ${n} klines, inserted ${first.inserted}, stored ${have}`);
 			const ratio = copyMs / ingestMs;
-			runs.push({ copyMs, ingestMs, pages: first.pages, ratio, copyCpu, cpu: measured.cpu });
+			runs.push({ copyMs, binaryMs, ingestMs, pages: first.pages, ratio, copyCpu, cpu: measured.cpu });
 			progress(`run ${run}/${RUNS}: raw COPY ${seconds(copyMs)} (${fmt(n / (copyMs / 1000))} rows/s); ingest ${seconds(ingestMs)} (${fmt(n / (ingestMs / 1000))} rows/s, ${first.pages} pages); ratio ${ratio.toFixed(3)}; ` +
-					`CPU ms: COPY postgres ${copyCpu.postgres}; ingest: this process ${measured.cpu.self}, venue ${measured.cpu.other}, postgres ${measured.cpu.postgres}`,
+					`CPU ms: COPY postgres ${copyCpu.postgres}; ingest: this process ${measured.cpu.self}, venue ${measured.cpu.other}, postgres ${measured.cpu.postgres}; ` +
+					`raw binary COPY ${seconds(binaryMs)}, ratio to it ${(binaryMs / ingestMs).toFixed(3)}`,
 			);
 		}
 
@@ -126,8 +140,11 @@ async function main() {
 			baseline: `raw COPY ${fmt(median(runs.map((r) => n / (r.copyMs / 1000))))} rows/s`,
 			klines: n,
 			pages: runs[0].pages,
+			// not the goal: the same rows by raw binary COPY (the ingest sends binary COPY rows)
+			ratio_vs_binary_copy: Number(median(runs.map((r) => r.binaryMs / r.ingestMs)).toFixed(3)),
 			runs: runs.map((r) => ({
 				copy_ms: Math.round(r.copyMs),
+				binary_copy_ms: Math.round(r.binaryMs),
 				ingest_ms: Math.round(r.ingestMs),
 				ratio: Number(r.ratio.toFixed(3)),
 				cpu_ms: { copy_postgres: r.copyCpu.postgres, ingest_self: r.cpu.self, ingest_venue: r.cpu.other, ingest_postgres: r.cpu.postgres },

@@ -4,8 +4,8 @@ import { withTransaction } from "../store/pool";
 import { intervalGrid, isKlineInterval, KLINE_INTERVALS, KlineParseError, type Kline } from "./binance-klines";
 import { HistoryError } from "./errors";
 import { klineCount, missingKlineRanges, pageWindows, subtractRanges, type Range } from "./missing";
-import { klineCopyPrefix, recordEmptyRanges, storedCoverage, writeKlines, type KlineKey } from "./klines-store";
-import { klinePage, klineRowsCopy, type KlinePage } from "./kline-page";
+import { klineRowFormat, recordEmptyRanges, storedCoverage, writeKlines, type KlineKey } from "./klines-store";
+import { klinePage, klineRowsCopy, type KlineCopy, type KlinePage, type KlineRowFormat } from "./kline-page";
 import { findCatalogSymbol, type HistorySymbol } from "./symbols";
 
 /** Binance serves at most this many klines per request. */
@@ -64,10 +64,10 @@ export class BinanceRest {
 	}
 
 	/**
-	 * The same page for the pager: its COPY text (rows after `copyPrefix`) made while reading the answer, and Kline
-	 * objects only on demand (see kline-page.ts). Errors are those of klines().
+	 * The same page for the pager: its rows for COPY (starting as `format` says) made while reading the answer, and
+	 * Kline objects only on demand (see kline-page.ts). Errors are those of klines().
 	 */
-	async klinePage(symbol: string, interval: string, startTime: number, endTime: number, limit: number, copyPrefix: string): Promise<KlinePage> {
+	async klinePage(symbol: string, interval: string, startTime: number, endTime: number, limit: number, format: KlineRowFormat): Promise<KlinePage> {
 		const q = new URLSearchParams({ symbol, interval, startTime: String(startTime), endTime: String(endTime), limit: String(limit) });
 		const url = `${this.opts.baseUrl}/api/v3/klines?${q}`;
 		let res: HttpResponse;
@@ -77,7 +77,7 @@ export class BinanceRest {
 			throw classify(err, { symbol, interval });
 		}
 		try {
-			return klinePage(res.body, interval, copyPrefix);
+			return klinePage(res.body, interval, format);
 		} catch (err) {
 			if (err instanceof KlineParseError) throw new HistoryError("VENUE_ERROR", `Binance klines ${symbol} ${interval} from ${new Date(startTime).toISOString()}: ${err.message}`, undefined, { cause: err });
 			if (err instanceof SyntaxError) throw classify(notJsonError(url, res, err), { symbol, interval });
@@ -184,7 +184,7 @@ export async function backfillKlines(pool: Pool, rest: BinanceRest, job: KlinesJ
 	// Pages are written WRITE_BATCH_ROWS at a time (one COPY and one commit per batch instead of per page) while
 	// the next pages are fetched; writes stay in order. A run stopped by an error still commits what it fetched,
 	// and anything not committed is simply missing, so the next run fetches it again.
-	type Page = { copy: string | Buffer; rows: () => Kline[]; count: number; empty: Range[]; covered: Range };
+	type Page = { copy: KlineCopy; rows: () => Kline[]; count: number; empty: Range[]; covered: Range };
 	let buffer: Page[] = [];
 	let buffered = 0;
 	let writing: Promise<void> = Promise.resolve();
@@ -216,11 +216,11 @@ export async function backfillKlines(pool: Pool, rest: BinanceRest, job: KlinesJ
 	// ones are still on the wire (KLINES_IN_FLIGHT), and pages are taken in order.
 	const windows = pageWindows(missing, grid.ms, KLINES_PAGE_LIMIT);
 	const inFlight: Array<Promise<KlinePage>> = [];
-	const copyPrefix = klineCopyPrefix(key);
+	const format = klineRowFormat(key);
 	let next = 0;
 	const request = () => {
 		const w = windows[next++];
-		const p = rest.klinePage(job.symbol.venueSymbol, job.interval, w.from, w.to - 1, KLINES_PAGE_LIMIT, copyPrefix);
+		const p = rest.klinePage(job.symbol.venueSymbol, job.interval, w.from, w.to - 1, KLINES_PAGE_LIMIT, format);
 		p.catch(() => undefined); // surfaces when its turn comes; not an unhandled rejection meanwhile
 		inFlight.push(p);
 	};
@@ -238,7 +238,7 @@ export async function backfillKlines(pool: Pool, rest: BinanceRest, job: KlinesJ
 			const full = count === klineCount(covered, grid); // the usual page: nothing to prove empty
 			const have = inside ? times : rows().map((k) => k.openTime);
 			const empty = full ? [] : subtractRanges(covered, have.map((t) => ({ from: t, to: t + grid.ms })));
-			buffer.push({ copy: inside ? page.copy : klineRowsCopy(copyPrefix, rows()), rows, count, empty, covered });
+			buffer.push({ copy: inside ? page.copy : klineRowsCopy(format.prefix, rows()), rows, count, empty, covered });
 			buffered += count;
 			if (buffered >= WRITE_BATCH_ROWS) await flush();
 		}

@@ -1,9 +1,10 @@
 import type { Pool, PoolClient } from "pg";
 import type { Queryable } from "../store/migrate";
-import { copyInto } from "../writer/copy";
+import { copyBinaryInto, copyInto } from "../writer/copy";
+import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER, binaryRowHead } from "../writer/copy-binary";
 import type { Kline } from "./binance-klines";
 import { isoUtc } from "../domain/time";
-import { klineRowsCopy } from "./kline-page";
+import { klineRowsCopy, type KlineCopy, type KlineRowFormat } from "./kline-page";
 import { EMPTY_RANGES_SQL, STORED_RUNS_SQL, type Range } from "./missing";
 
 export interface KlineKey {
@@ -67,6 +68,11 @@ export function klineCopyPrefix(key: KlineKey): string {
 	return `${copyText(key.venue)}\t${copyText(key.symbol)}\t${copyText(key.interval)}\t`;
 }
 
+/** How the key's rows start, as text and as binary COPY rows (see kline-page.ts). */
+export function klineRowFormat(key: KlineKey): KlineRowFormat {
+	return { prefix: klineCopyPrefix(key), head: binaryRowHead([key.venue, key.symbol, key.interval].map((t) => Buffer.from(t)), KLINE_COLUMNS.length) };
+}
+
 /** Klines as one COPY text (rows in KLINE_COLUMNS order, each ending in a newline); the key's fields escaped once. */
 export function klinesCopyText(key: KlineKey, rows: readonly Kline[]): string {
 	return klineRowsCopy(klineCopyPrefix(key), rows);
@@ -74,17 +80,26 @@ export function klinesCopyText(key: KlineKey, rows: readonly Kline[]): string {
 
 /**
  * Write klines inside the caller's transaction. The pager asks only for klines the database lacks, so a batch
- * nearly always holds new rows only: COPY them (the fast path; `copy` when the caller has their COPY text
- * already), and only when COPY meets a stored kline (a concurrent run, a revised kline) fall back, under a
- * savepoint, to the upsert, which needs the Kline objects (`rows`, or a function making them on demand).
+ * nearly always holds new rows only: COPY them (the fast path; `copy` when the caller has their rows for COPY
+ * already: binary from the page scanner, text otherwise), and only when COPY meets a stored kline (a concurrent
+ * run, a revised kline) fall back, under a savepoint, to the upsert, which needs the Kline objects (`rows`, or a
+ * function making them on demand).
  */
-export async function writeKlines(client: PoolClient, key: KlineKey, rows: readonly Kline[] | (() => readonly Kline[]), copy?: readonly (string | Uint8Array)[]): Promise<{ inserted: number; updated: number }> {
+export async function writeKlines(client: PoolClient, key: KlineKey, rows: readonly Kline[] | (() => readonly Kline[]), copy?: readonly KlineCopy[]): Promise<{ inserted: number; updated: number }> {
 	const list = typeof rows === "function" ? rows : () => rows;
 	const pieces = copy ?? [klinesCopyText(key, list())];
-	if (pieces.every((p) => p.length === 0)) return { inserted: 0, updated: 0 };
+	const binary: Buffer[] = [];
+	const text: string[] = [];
+	for (const p of pieces) {
+		if (typeof p === "string") {
+			if (p.length) text.push(p);
+		} else if (p.binary.length) binary.push(p.binary);
+	}
+	if (!binary.length && !text.length) return { inserted: 0, updated: 0 };
 	await client.query("SAVEPOINT klines_copy");
 	try {
-		const n = await copyInto(client, "klines", KLINE_COLUMNS, pieces);
+		let n = binary.length ? await copyBinaryInto(client, "klines", KLINE_COLUMNS, [BINARY_COPY_HEADER, ...binary, BINARY_COPY_TRAILER]) : 0;
+		if (text.length) n += await copyInto(client, "klines", KLINE_COLUMNS, text);
 		await client.query("RELEASE SAVEPOINT klines_copy");
 		return { inserted: n, updated: 0 };
 	} catch (err) {

@@ -17,12 +17,15 @@ import { digitsAt, HourCache, isoSecondMsAt } from "../domain/wire-bytes";
 
 const CHUNK_BYTES = 1 << 20;
 /** PGCOPY\n\377\r\n\0, flags (int32 0), header extension length (int32 0). */
-const HEADER = Buffer.from([0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00, 0, 0, 0, 0, 0, 0, 0, 0]);
+export const BINARY_COPY_HEADER = Buffer.from([0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00, 0, 0, 0, 0, 0, 0, 0, 0]);
+const HEADER = BINARY_COPY_HEADER;
+/** The end of binary COPY data: a field count of -1. */
+export const BINARY_COPY_TRAILER = Buffer.from([0xff, 0xff]);
 const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
 const TWO32 = 4294967296;
 const POW10 = [1, 10, 100, 1000, 10000, 100000, 1000000];
 /** The most a decimal field takes: length, 4 int16 header words, at most 17 base-10000 digits (64 characters). */
-const DECIMAL_MAX = 4 + 8 + 2 * 17;
+export const DECIMAL_MAX = 4 + 8 + 2 * 17;
 
 export type TickKind = "trade" | "quote";
 
@@ -74,6 +77,20 @@ function putLength(out: Uint8Array, at: number, len: number): void {
 	out[at + 3] = len;
 }
 
+/** A timestamptz field of epoch ms (a whole number) into `out` at `at` (12 bytes); returns the end. */
+export function writeTimestampMs(ms: number, out: Uint8Array, at: number): number {
+	putLength(out, at, 8);
+	putInt64(out, at + 4, (ms - PG_EPOCH_MS) * 1000);
+	return at + 12;
+}
+
+/** A bigint field of a safe integer into `out` at `at` (12 bytes); returns the end. */
+export function writeInt8(v: number, out: Uint8Array, at: number): number {
+	putLength(out, at, 8);
+	putInt64(out, at + 4, v);
+	return at + 12;
+}
+
 function writeTime(b: Uint8Array, s: number, e: number, hour: HourCache, out: Uint8Array, at: number): number {
 	const us = timeUs(b, s, e, hour);
 	if (Number.isNaN(us)) return -1;
@@ -106,7 +123,7 @@ const GROUPS = new Int32Array(20);
  * leading and trailing zero digits dropped (as PostgreSQL stores them), the weight of the first digit and
  * the written scale.
  */
-function writeDecimal(b: Uint8Array, s: number, e: number, out: Uint8Array, at: number): number {
+export function writeDecimal(b: Uint8Array, s: number, e: number, out: Uint8Array, at: number): number {
 	const n = e - s;
 	if (n < 1 || n > 64) return -1;
 	let i = s;
@@ -188,99 +205,146 @@ function fieldEnd(b: Uint8Array, from: number, e: number): number {
 	return e;
 }
 
-/** Where the last line that writeLine read ended (its newline, or the body's end). */
-let lineEnd = 0;
+/** Where the last row that writeRow read ended (its newline, or the body's end). */
+let rowEnd = 0;
 
-/**
- * The line at `s` (the body ends at `e`) after the row's head; returns the end in `out`, or -1 when a field
- * is not in the common form or fields are missing or extra. Sets lineEnd.
- */
-function writeLine(b: Uint8Array, s: number, e: number, kind: TickKind, time: HourCache, recv: HourCache, out: Uint8Array, at: number): number {
-	let fe = fieldEnd(b, s, e);
-	if (b[fe] !== 9 || fe === e || (at = writeTime(b, s, fe, time, out, at)) < 0) return -1;
-	let fs = fe + 1;
-	fe = fieldEnd(b, fs, e);
-	if (b[fe] !== 9 || fe === e || (at = writeId(b, fs, fe, out, at)) < 0) return -1;
-	const decimals = kind === "trade" ? 2 : 4;
-	for (let k = 0; k < decimals; k++) {
-		fs = fe + 1;
-		fe = fieldEnd(b, fs, e);
-		if (b[fe] !== 9 || fe === e || (at = writeDecimal(b, fs, fe, out, at)) < 0) return -1;
-	}
-	if (kind === "trade") {
-		fs = fe + 1;
-		fe = fieldEnd(b, fs, e);
-		const side = b[fs];
-		if (fe !== fs + 1 || b[fe] !== 9 || fe === e || (side !== 98 /* b */ && side !== 115) /* s */) return -1;
-		putLength(out, at, 1);
-		out[at + 4] = side;
-		at += 5;
-	}
-	fs = fe + 1;
-	fe = fieldEnd(b, fs, e);
-	if (fe < e && b[fe] !== 10) return -1;
-	lineEnd = fe;
-	return writeTime(b, fs, fe, recv, out, at);
+/** A field of a text COPY row as binary COPY writes it. */
+export enum Field {
+	/** timestamptz from "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z" */
+	Time,
+	/** bigint from "0" or 1-18 digits */
+	Int8,
+	/** numeric from (0|[1-9]\d*)(\.\d+)? */
+	Numeric,
+	/** char(1) "b" or "s" */
+	Side,
 }
 
-/** The row head shared by every line of a piece: the field count, then venue and symbol (from "venue\tsymbol\t"). */
-function rowHead(prefix: Uint8Array, kind: TickKind): Buffer {
-	const p = Buffer.from(prefix.buffer, prefix.byteOffset, prefix.byteLength);
-	const tab = p.indexOf(9);
-	const venue = p.subarray(0, tab);
-	const symbol = p.subarray(tab + 1, p.length - 1);
-	const head = Buffer.allocUnsafe(2 + 4 + venue.length + 4 + symbol.length);
-	head.writeInt16BE(kind === "trade" ? 8 : 9, 0);
-	head.writeInt32BE(venue.length, 2);
-	venue.copy(head, 6);
-	head.writeInt32BE(symbol.length, 6 + venue.length);
-	symbol.copy(head, 10 + venue.length);
+export const TRADE_FIELDS: readonly Field[] = [Field.Time, Field.Int8, Field.Numeric, Field.Numeric, Field.Side, Field.Time];
+export const QUOTE_FIELDS: readonly Field[] = [Field.Time, Field.Int8, Field.Numeric, Field.Numeric, Field.Numeric, Field.Numeric, Field.Time];
+
+/**
+ * The row at `s` (the body ends at `e`), its fields as `fields` says, after the row's head; returns the end in
+ * `out`, or -1 when a field is not in the common form or fields are missing or extra. Sets rowEnd.
+ */
+function writeRow(b: Uint8Array, s: number, e: number, fields: readonly Field[], hours: HourCache[], out: Uint8Array, at: number): number {
+	let fs = s;
+	const last = fields.length - 1;
+	for (let k = 0; k <= last; k++) {
+		const fe = fieldEnd(b, fs, e);
+		if (k < last ? b[fe] !== 9 || fe === e : fe < e && b[fe] !== 10) return -1;
+		switch (fields[k]) {
+			case Field.Time:
+				at = writeTime(b, fs, fe, hours[k], out, at);
+				break;
+			case Field.Int8:
+				at = writeId(b, fs, fe, out, at);
+				break;
+			case Field.Numeric:
+				at = writeDecimal(b, fs, fe, out, at);
+				break;
+			case Field.Side: {
+				const side = b[fs];
+				if (fe !== fs + 1 || (side !== 98 /* b */ && side !== 115) /* s */) return -1;
+				putLength(out, at, 1);
+				out[at + 4] = side;
+				at += 5;
+				break;
+			}
+		}
+		if (at < 0) return -1;
+		fs = fe + 1;
+		rowEnd = fe;
+	}
+	return at;
+}
+
+/** The most one row's fields take in binary COPY. */
+function rowMaxBytes(fields: readonly Field[]): number {
+	let n = 0;
+	for (const f of fields) n += f === Field.Numeric ? DECIMAL_MAX : f === Field.Side ? 5 : 12;
+	return n;
+}
+
+/** The binary head of rows whose first fields are these texts: the row's field count, then each text (length, bytes). */
+export function binaryRowHead(texts: readonly Uint8Array[], fieldCount: number): Buffer {
+	const head = Buffer.allocUnsafe(2 + texts.reduce((n, t) => n + 4 + t.byteLength, 0));
+	head.writeInt16BE(fieldCount, 0);
+	let at = 2;
+	for (const t of texts) {
+		head.writeInt32BE(t.byteLength, at);
+		head.set(t, at + 4);
+		at += 4 + t.byteLength;
+	}
 	return head;
 }
 
 /**
- * The binary COPY data of `pieces` (all of one kind) in chunks of ~1 MiB. A piece with a line outside the
- * common form is left out as a whole (its rows stay text, in `text`); the chunks hold the others' rows.
+ * Text COPY rows to encode: the rows in [start, end) of `bytes`, newline-separated, each starting with `prefix`
+ * (checked, then left out: `head` holds its fields in binary) and then the fields of a layout.
  */
-export function binaryCopy(pieces: readonly CopyLines[], kind: TickKind, chunkBytes = CHUNK_BYTES): BinaryCopy {
+export interface TextRows {
+	bytes: Uint8Array;
+	start: number;
+	end: number;
+	prefix: Uint8Array;
+	head: Buffer;
+}
+
+/** The binary COPY data of several pieces of text rows, and the indexes of the pieces that must stay text. */
+export interface BinaryRows {
+	/** The whole COPY data (header, rows, trailer), or no chunks when no piece could be encoded. */
+	chunks: Buffer[];
+	rows: number;
+	/** Pieces with a row outside the common form, in their order. */
+	failed: number[];
+}
+
+/**
+ * Binary COPY data of `pieces` (rows laid out as `fields` after each piece's prefix) in chunks of ~1 MiB. A piece
+ * with a row outside the common form is left out as a whole (its index in `failed`); the chunks hold the others' rows.
+ */
+export function binaryRows(pieces: readonly TextRows[], fields: readonly Field[], chunkBytes = CHUNK_BYTES): BinaryRows {
 	const chunks: Buffer[] = [];
-	const text: CopyLines[] = [];
-	const time = new HourCache();
-	const recv = new HourCache();
+	const failed: number[] = [];
+	const hours = fields.map(() => new HourCache());
+	const fieldsMax = rowMaxBytes(fields);
 	let buf = Buffer.allocUnsafe(Math.max(chunkBytes, HEADER.length));
 	let n = HEADER.copy(buf, 0);
 	let rows = 0;
-	for (const p of pieces) {
-		const head = rowHead(p.prefix, kind);
-		const rowMax = head.length + 3 * 12 + 5 + (kind === "trade" ? 2 : 4) * DECIMAL_MAX;
+	for (let i = 0; i < pieces.length; i++) {
+		const { bytes: src, start, end, prefix, head } = pieces[i];
+		const rowMax = head.length + fieldsMax;
 		const mark = { chunks: chunks.length, buf, n, rows };
-		const src = p.bytes;
+		const plen = prefix.byteLength;
 		let ok = true;
-		for (let pos = p.start; pos < p.end; ) {
+		for (let pos = start; pos < end; ) {
+			for (let k = 0; k < plen; k++) if (src[pos + k] !== prefix[k]) ok = false;
+			if (!ok) break;
 			if (buf.length - n < rowMax) {
 				chunks.push(buf.subarray(0, n));
 				buf = Buffer.allocUnsafe(Math.max(chunkBytes, rowMax));
 				n = 0;
 			}
 			for (let k = 0; k < head.length; k++) buf[n++] = head[k];
-			const end = writeLine(src, pos, p.end, kind, time, recv, buf, n);
-			if (end < 0) {
+			const at = writeRow(src, pos + plen, end, fields, hours, buf, n);
+			if (at < 0) {
 				ok = false;
 				break;
 			}
-			n = end;
+			n = at;
 			rows++;
-			pos = lineEnd + 1;
+			pos = rowEnd + 1;
 		}
 		if (!ok) {
 			chunks.length = mark.chunks;
 			buf = mark.buf;
 			n = mark.n;
 			rows = mark.rows;
-			text.push(p);
+			failed.push(i);
 		}
 	}
-	if (!rows) return { chunks: [], rows: 0, text };
+	if (!rows) return { chunks: [], rows: 0, failed };
 	if (buf.length - n < 2) {
 		chunks.push(buf.subarray(0, n));
 		buf = Buffer.allocUnsafe(2);
@@ -289,5 +353,28 @@ export function binaryCopy(pieces: readonly CopyLines[], kind: TickKind, chunkBy
 	buf[n++] = 0xff; // trailer: field count -1
 	buf[n++] = 0xff;
 	chunks.push(buf.subarray(0, n));
-	return { chunks, rows, text };
+	return { chunks, rows, failed };
+}
+
+const NO_PREFIX = new Uint8Array(0);
+
+/** A wire message's verbatim lines as text rows to encode: no prefix in the lines, venue and symbol in the head. */
+export function wireRows(l: CopyLines, kind: TickKind): TextRows {
+	const p = Buffer.from(l.prefix.buffer, l.prefix.byteOffset, l.prefix.byteLength);
+	const tab = p.indexOf(9);
+	const head = binaryRowHead([p.subarray(0, tab), p.subarray(tab + 1, p.length - 1)], kind === "trade" ? 8 : 9);
+	return { bytes: l.bytes, start: l.start, end: l.end, prefix: NO_PREFIX, head };
+}
+
+/**
+ * The binary COPY data of verbatim wire lines (all of one kind) in chunks of ~1 MiB. A piece with a line outside
+ * the common form is left out as a whole (its rows stay text, in `text`); the chunks hold the others' rows.
+ */
+export function binaryCopy(pieces: readonly CopyLines[], kind: TickKind, chunkBytes = CHUNK_BYTES): BinaryCopy {
+	const r = binaryRows(
+		pieces.map((p) => wireRows(p, kind)),
+		kind === "trade" ? TRADE_FIELDS : QUOTE_FIELDS,
+		chunkBytes,
+	);
+	return { chunks: r.chunks, rows: r.rows, text: r.failed.map((i) => pieces[i]) };
 }

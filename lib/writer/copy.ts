@@ -3,7 +3,7 @@ import { from as copyFrom } from "pg-copy-streams";
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import type { CopyLines } from "../domain/codec";
-import { binaryCopy, type TickKind } from "./copy-binary";
+import { binaryRows, QUOTE_FIELDS, TRADE_FIELDS, wireRows, type Field, type TextRows, type TickKind } from "./copy-binary";
 
 /** Column order of the COPY text that lib/domain/codec's decodeWire produces (after venue and symbol, the wire line's order). */
 export const TRADE_COLUMNS = ["venue", "symbol", "time", "trade_id", "price", "qty", "side", "recv_time"] as const;
@@ -88,18 +88,38 @@ function isCopyLines(p: CopyPiece): p is CopyLines {
 }
 
 /**
- * Trades or quotes into `table` (theirs, or a staging table like it): the verbatim wire lines by binary COPY
- * (lib/writer/copy-binary), everything else (rebuilt text rows, lines outside the common form) by text COPY
- * after it, in one transaction when the caller holds one. Returns the row count.
+ * COPY rows into `table` (or a staging table like it), by binary COPY where they encode (`binary`: text rows laid
+ * out as `fields`; lib/writer/copy-binary) and by text COPY for the rest (`text`, and the text of each binary
+ * candidate that did not encode), in the caller's transaction. Returns the row count.
+ */
+export async function copyPreferBinary(
+	client: PoolClient,
+	table: string,
+	columns: readonly string[],
+	fields: readonly Field[],
+	candidates: readonly { binary: TextRows; text: CopyPiece }[],
+	text: readonly CopyPiece[],
+): Promise<number> {
+	const bin = binaryRows(
+		candidates.map((c) => c.binary),
+		fields,
+	);
+	const rest = [...text, ...bin.failed.map((i) => candidates[i].text)];
+	let n = bin.rows ? await copyBinaryInto(client, table, columns, bin.chunks) : 0;
+	if (rest.length) n += await copyInto(client, table, columns, rest);
+	return n;
+}
+
+/**
+ * Trades or quotes into `table` (theirs, or a staging table like it): the verbatim wire lines by binary COPY,
+ * everything else (rebuilt text rows, lines outside the common form) by text COPY after it. Returns the row count.
  */
 export async function copyTicks(client: PoolClient, table: string, kind: TickKind, pieces: readonly CopyPiece[]): Promise<number> {
-	const columns = kind === "trade" ? TRADE_COLUMNS : QUOTE_COLUMNS;
-	const lines: CopyLines[] = [];
+	const candidates: { binary: TextRows; text: CopyPiece }[] = [];
 	const text: CopyPiece[] = [];
-	for (const p of pieces) (isCopyLines(p) ? lines : text).push(p);
-	const bin = binaryCopy(lines, kind);
-	text.push(...bin.text);
-	let n = bin.rows ? await copyBinaryInto(client, table, columns, bin.chunks) : 0;
-	if (text.length) n += await copyInto(client, table, columns, text);
-	return n;
+	for (const p of pieces) {
+		if (isCopyLines(p)) candidates.push({ binary: wireRows(p, kind), text: p });
+		else text.push(p);
+	}
+	return copyPreferBinary(client, table, kind === "trade" ? TRADE_COLUMNS : QUOTE_COLUMNS, kind === "trade" ? TRADE_FIELDS : QUOTE_FIELDS, candidates, text);
 }

@@ -9,6 +9,10 @@ import { decodeBi5Ticks } from "../../lib/backfill/dukascopy/bi5";
 import { getInstrument } from "../../lib/backfill/dukascopy/instruments";
 import { quoteWirePayloads } from "../../lib/backfill/dukascopy/wire";
 import { DUKASCOPY_FIXTURES, EURUSD_HOUR_FILES } from "../helpers/fake-dukascopy";
+import { FakeBinance, REAL_KLINES } from "../helpers/fake-binance";
+import { klinePage, klineRowsCopy } from "../../lib/history/kline-page";
+import { parseKlines } from "../../lib/history/binance-klines";
+import { KLINE_COLUMNS, klineRowFormat, writeKlines, type KlineKey } from "../../lib/history/klines-store";
 
 /** A v2 wire message of these lines. */
 function message(kind: "trade" | "quote", symbol: string, lines: string[]): Buffer {
@@ -93,7 +97,7 @@ describe("binary COPY of verbatim wire lines", () => {
 	beforeAll(async () => {
 		db = await freshDatabase("copybinary");
 		await migrate(db.pool);
-		await db.pool.query("CREATE TABLE trades_text (LIKE trades INCLUDING ALL); CREATE TABLE quotes_text (LIKE quotes INCLUDING ALL)");
+		await db.pool.query("CREATE TABLE trades_text (LIKE trades INCLUDING ALL); CREATE TABLE quotes_text (LIKE quotes INCLUDING ALL); CREATE TABLE klines_text (LIKE klines INCLUDING ALL)");
 	});
 	afterAll(() => db.drop());
 
@@ -157,6 +161,28 @@ describe("binary COPY of verbatim wire lines", () => {
 		const rows = await sameAsText("trades", [plain, odd]);
 		expect(rows).toHaveLength(12);
 		expect(rows.filter((r) => r.includes("SOL-USD-SPOT"))).toHaveLength(2);
+	});
+
+	it("stores klines from the page scanner's binary rows exactly as text COPY of the general path does (the real answer, 64-digit decimals)", async () => {
+		const key: KlineKey = { venue: "binance", symbol: "BTC-USDT-SPOT", interval: "1m" };
+		const format = klineRowFormat(key);
+		const long = FakeBinance.row(Date.parse("2024-01-01T00:00:00Z"), "1m").map((v, i) => (i === 1 || i === 10 ? "1234567890123456789012345678901.12345678901234567890123456789012" : v));
+		const answers = [JSON.stringify(REAL_KLINES), JSON.stringify([long])];
+		const pages = answers.map((a) => klinePage(Buffer.from(a), "1m", format));
+		expect(pages.every((p) => typeof p.copy !== "string")).toBe(true); // the scanner's binary rows
+		const c = await db.pool.connect();
+		try {
+			await copyInto(c, "klines_text", KLINE_COLUMNS, answers.map((a) => klineRowsCopy(format.prefix, parseKlines(JSON.parse(a), "1m"))));
+			await c.query("BEGIN");
+			expect(await writeKlines(c, key, () => [], pages.map((p) => p.copy))).toEqual({ inserted: REAL_KLINES.length + 1, updated: 0 });
+			await c.query("COMMIT");
+		} finally {
+			c.release();
+		}
+		const cols = "venue, symbol, interval, open_time, close_time, open, high, low, close, volume, quote_volume, trades, taker_base_volume, taker_quote_volume";
+		const rows = async (t: string) => (await db.pool.query(`SELECT (${cols})::text AS r FROM ${t} ORDER BY open_time`)).rows.map((r) => r.r);
+		expect(await rows("klines")).toHaveLength(REAL_KLINES.length + 1);
+		expect(await rows("klines")).toEqual(await rows("klines_text"));
 	});
 
 	it("gives no chunks when nothing could be encoded", () => {
