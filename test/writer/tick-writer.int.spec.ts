@@ -69,9 +69,10 @@ describe("tick-writer against real PostgreSQL", () => {
 		await w.start();
 		await waitFor(() => w.stats.trades === 30_000, { what: "30000 trades written" });
 		expect(await count(db, "SELECT count(*) AS n FROM trades")).toBe(30_000);
-		// every batch after the first: at most maxBatchRows plus one message
+		// every batch but the first one collected (its guess of the message size comes before any message): at most
+		// maxBatchRows plus one message; batches commit two at a time, so the first collected need not come first here
 		expect(batches.length).toBeGreaterThan(10);
-		expect(Math.max(...batches.slice(1))).toBeLessThanOrEqual(2_500);
+		expect(batches.filter((n) => n > 2_500).length).toBeLessThanOrEqual(1);
 	});
 
 	it("drops redelivered rows without losing the new rows of the same batch", async () => {
