@@ -136,6 +136,8 @@ export interface KlinesResult {
 	inserted: number;
 	updated: number;
 	emptyKlines: number; // klines the venue does not have (downtime, before listing), remembered
+	/** Batches whose binary COPY PostgreSQL refused (an encoder fault; they went in by upsert); absent when none. */
+	binaryRefused?: number;
 }
 
 export interface KlinesJob {
@@ -191,7 +193,7 @@ export async function backfillKlines(pool: Pool, rest: BinanceRest, job: KlinesJ
 	const write = async (batch: Page[]) => {
 		const empty = batch.flatMap((b) => b.empty);
 		const w = await withTransaction(pool, async (c) => {
-			const r = await writeKlines(c, key, () => batch.flatMap((b) => b.rows()), batch.map((b) => b.copy));
+			const r = await writeKlines(c, key, () => batch.flatMap((b) => b.rows()), batch.map((b) => b.copy), () => (res.binaryRefused = (res.binaryRefused ?? 0) + 1));
 			await recordEmptyRanges(c, key, empty);
 			return r;
 		});

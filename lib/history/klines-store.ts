@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from "pg";
 import type { Queryable } from "../store/migrate";
-import { copyBinaryInto, copyInto } from "../writer/copy";
+import { copyBinaryInto, copyInto, isDataException } from "../writer/copy";
 import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER, binaryRowHead } from "../writer/copy-binary";
 import type { Kline } from "./binance-klines";
 import { isoUtc } from "../domain/time";
@@ -83,9 +83,16 @@ export function klinesCopyText(key: KlineKey, rows: readonly Kline[]): string {
  * nearly always holds new rows only: COPY them (the fast path; `copy` when the caller has their rows for COPY
  * already: binary from the page scanner, text otherwise), and only when COPY meets a stored kline (a concurrent
  * run, a revised kline) fall back, under a savepoint, to the upsert, which needs the Kline objects (`rows`, or a
- * function making them on demand).
+ * function making them on demand). So does a binary COPY that PostgreSQL refuses (a data exception the text of the
+ * same klines would not cause: a fault of the scanner's encoder), which `onBinaryRefused` hears of.
  */
-export async function writeKlines(client: PoolClient, key: KlineKey, rows: readonly Kline[] | (() => readonly Kline[]), copy?: readonly KlineCopy[]): Promise<{ inserted: number; updated: number }> {
+export async function writeKlines(
+	client: PoolClient,
+	key: KlineKey,
+	rows: readonly Kline[] | (() => readonly Kline[]),
+	copy?: readonly KlineCopy[],
+	onBinaryRefused?: (err: Error) => void,
+): Promise<{ inserted: number; updated: number }> {
 	const list = typeof rows === "function" ? rows : () => rows;
 	const pieces = copy ?? [klinesCopyText(key, list())];
 	const binary: Buffer[] = [];
@@ -103,8 +110,10 @@ export async function writeKlines(client: PoolClient, key: KlineKey, rows: reado
 		await client.query("RELEASE SAVEPOINT klines_copy");
 		return { inserted: n, updated: 0 };
 	} catch (err) {
-		if ((err as { code?: string }).code !== "23505") throw err; // unique_violation: some of these are stored
+		const refused = binary.length > 0 && isDataException(err);
+		if ((err as { code?: string }).code !== "23505" && !refused) throw err; // unique_violation: some of these are stored
 		await client.query("ROLLBACK TO SAVEPOINT klines_copy");
+		if (refused) onBinaryRefused?.(err as Error);
 		return upsertKlines(client, key, list());
 	}
 }

@@ -87,10 +87,20 @@ function isCopyLines(p: CopyPiece): p is CopyLines {
 	return typeof p !== "string" && !(p instanceof Uint8Array);
 }
 
+/** A data exception (SQLSTATE class 22): what PostgreSQL answers to binary COPY data it cannot read. */
+export function isDataException(err: unknown): boolean {
+	return /^22/.test((err as { code?: string })?.code ?? "");
+}
+
 /**
  * COPY rows into `table` (or a staging table like it), by binary COPY where they encode (`binary`: text rows laid
  * out as `fields`; lib/writer/copy-binary) and by text COPY for the rest (`text`, and the text of each binary
  * candidate that did not encode), in the caller's transaction. Returns the row count.
+ *
+ * The binary COPY runs under a savepoint of its own: should PostgreSQL refuse the encoder's bytes (a data
+ * exception, which the text of the same rows would not have caused), `onBinaryRefused` hears of it and every row
+ * goes by text COPY instead, so an encoder fault costs speed, never rows. Other errors (a unique violation, a lost
+ * connection) are the caller's.
  */
 export async function copyPreferBinary(
 	client: PoolClient,
@@ -99,13 +109,26 @@ export async function copyPreferBinary(
 	fields: readonly Field[],
 	candidates: readonly { binary: TextRows; text: CopyPiece }[],
 	text: readonly CopyPiece[],
+	onBinaryRefused?: (err: Error) => void,
 ): Promise<number> {
 	const bin = binaryRows(
 		candidates.map((c) => c.binary),
 		fields,
 	);
-	const rest = [...text, ...bin.failed.map((i) => candidates[i].text)];
-	let n = bin.rows ? await copyBinaryInto(client, table, columns, bin.chunks) : 0;
+	let rest = [...text, ...bin.failed.map((i) => candidates[i].text)];
+	let n = 0;
+	if (bin.rows) {
+		await client.query("SAVEPOINT binary_copy");
+		try {
+			n = await copyBinaryInto(client, table, columns, bin.chunks);
+			await client.query("RELEASE SAVEPOINT binary_copy");
+		} catch (err) {
+			if (!isDataException(err)) throw err;
+			await client.query("ROLLBACK TO SAVEPOINT binary_copy");
+			onBinaryRefused?.(err as Error);
+			rest = [...text, ...candidates.map((c) => c.text)];
+		}
+	}
 	if (rest.length) n += await copyInto(client, table, columns, rest);
 	return n;
 }
@@ -114,12 +137,12 @@ export async function copyPreferBinary(
  * Trades or quotes into `table` (theirs, or a staging table like it): the verbatim wire lines by binary COPY,
  * everything else (rebuilt text rows, lines outside the common form) by text COPY after it. Returns the row count.
  */
-export async function copyTicks(client: PoolClient, table: string, kind: TickKind, pieces: readonly CopyPiece[]): Promise<number> {
+export async function copyTicks(client: PoolClient, table: string, kind: TickKind, pieces: readonly CopyPiece[], onBinaryRefused?: (err: Error) => void): Promise<number> {
 	const candidates: { binary: TextRows; text: CopyPiece }[] = [];
 	const text: CopyPiece[] = [];
 	for (const p of pieces) {
 		if (isCopyLines(p)) candidates.push({ binary: wireRows(p, kind), text: p });
 		else text.push(p);
 	}
-	return copyPreferBinary(client, table, kind === "trade" ? TRADE_COLUMNS : QUOTE_COLUMNS, kind === "trade" ? TRADE_FIELDS : QUOTE_FIELDS, candidates, text);
+	return copyPreferBinary(client, table, kind === "trade" ? TRADE_COLUMNS : QUOTE_COLUMNS, kind === "trade" ? TRADE_FIELDS : QUOTE_FIELDS, candidates, text, onBinaryRefused);
 }

@@ -62,6 +62,8 @@ export interface BatchResult {
 	deadLetters: number;
 	markers: number;
 	dirtyBuckets: number;
+	/** Binary COPYs of this batch that PostgreSQL refused (see TickWriterStats.binaryRefused). */
+	binaryRefused: number;
 	/** Per venue, symbol and kind: the event-time span and row count of the batch's ticks (for live consumers). */
 	spans: StoredSpan[];
 	/** Earliest and latest event time in the batch (ISO), null when it held no ticks. */
@@ -102,6 +104,8 @@ const COUNTED = ["messages", "trades", "quotes", "insertedTrades", "insertedQuot
 
 export type TickWriterStats = Record<(typeof COUNTED)[number], number> & {
 	batches: number;
+	/** Binary COPYs that PostgreSQL refused (their rows went by text COPY): an encoder fault, 0 in a healthy writer. */
+	binaryRefused: number;
 	failedBatches: number;
 	lastCommitAt: number | null;
 };
@@ -125,7 +129,7 @@ function isDataError(err: unknown): boolean {
 }
 
 export class TickWriter {
-	readonly stats: TickWriterStats = { ...(Object.fromEntries(COUNTED.map((k) => [k, 0])) as Record<(typeof COUNTED)[number], number>), batches: 0, failedBatches: 0, lastCommitAt: null };
+	readonly stats: TickWriterStats = { ...(Object.fromEntries(COUNTED.map((k) => [k, 0])) as Record<(typeof COUNTED)[number], number>), batches: 0, binaryRefused: 0, failedBatches: 0, lastCommitAt: null };
 	private readonly o: Required<Omit<TickWriterOptions, "onCommitted" | "logger">> & Pick<TickWriterOptions, "onCommitted" | "logger">;
 	private consumer: Consumer | null = null;
 	private running = false;
@@ -216,6 +220,12 @@ export class TickWriter {
 		return batch;
 	}
 
+	/** PostgreSQL refused the binary COPY of rows the writer could vouch for (an encoder fault): the rows went as text; counted and logged. */
+	private readonly binaryRefused = (err: Error): void => {
+		this.stats.binaryRefused++;
+		this.o.logger?.error(`tick-writer: PostgreSQL refused binary COPY data, the rows went by text COPY (please report): ${err.message}`);
+	};
+
 	/**
 	 * How many messages to ask for to get about `rows` more rows: at most pullMax, fewer when the messages seen so
 	 * far (this batch's, else the last batch's) were big. A backfill hour is one message of thousands of quotes;
@@ -274,6 +284,11 @@ export class TickWriter {
 	/** Write one batch in one transaction. Public so tests and benchmarks can drive it without a loop. */
 	async writeBatch(deliveries: readonly Delivery[], decoded?: readonly WireBatch[]): Promise<BatchResult> {
 		const t0 = Date.now();
+		let binaryRefused = 0;
+		const refused = (err: Error) => {
+			binaryRefused++;
+			this.binaryRefused(err);
+		};
 		const dec = decoded ?? deliveries.map((d) => decodeWireBytes(d.payload));
 		const tradeCopy: CopyPiece[] = [];
 		const quoteCopy: CopyPiece[] = [];
@@ -307,8 +322,8 @@ export class TickWriter {
 			}
 		}
 		const { insertedTrades, insertedQuotes, dirtyCount } = await withTransaction(this.o.pool, async (client) => {
-			const tr = trades ? await this.insertTicks(client, "trades", tradeCopy, trades) : null;
-			const qr = quotes ? await this.insertTicks(client, "quotes", quoteCopy, quotes) : null;
+			const tr = trades ? await this.insertTicks(client, "trades", tradeCopy, trades, refused) : null;
+			const qr = quotes ? await this.insertTicks(client, "quotes", quoteCopy, quotes, refused) : null;
 			let dirtyCount = (tr?.dirty ?? 0) + (qr?.dirty ?? 0);
 			// Rows that went in by plain COPY were all new: their buckets are computed here.
 			const dirty = dirtyKeys(dec.filter((x) => x.rows && ((x.kind === "trade" && tr?.viaCopy) || (x.kind === "quote" && qr?.viaCopy))));
@@ -342,6 +357,7 @@ export class TickWriter {
 			deadLetters: dead.length,
 			markers,
 			dirtyBuckets: dirtyCount,
+			binaryRefused,
 			spans: storedSpans(dec),
 			minTime: Number.isFinite(minMs) ? new Date(minMs).toISOString() : null,
 			maxTime: Number.isFinite(maxMs) ? new Date(maxMs).toISOString() : null,
@@ -364,12 +380,13 @@ export class TickWriter {
 		table: "trades" | "quotes",
 		rows: CopyPiece[],
 		rowCount: number,
+		onBinaryRefused: (err: Error) => void,
 	): Promise<{ inserted: number; viaCopy: boolean; dirty: number }> {
 		const kind = table === "trades" ? "trade" : "quote";
 		if (this.mode[table] === "copy") {
 			await client.query("SAVEPOINT fast_copy");
 			try {
-				const n = await copyTicks(client, table, kind, rows);
+				const n = await copyTicks(client, table, kind, rows, onBinaryRefused);
 				await client.query("RELEASE SAVEPOINT fast_copy");
 				return { inserted: n, viaCopy: true, dirty: 0 };
 			} catch (err) {
@@ -380,7 +397,7 @@ export class TickWriter {
 		}
 		const stage = `stage_${table}`;
 		await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${stage} (LIKE ${table}) ON COMMIT DELETE ROWS`);
-		await copyTicks(client, stage, kind, rows);
+		await copyTicks(client, stage, kind, rows, onBinaryRefused);
 		const columns = kind === "trade" ? TRADE_COLUMNS : QUOTE_COLUMNS;
 		const key = ["venue", "symbol", "time", kind === "trade" ? "trade_id" : "seq"];
 		const res = await client.query(

@@ -2,8 +2,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { decodeWireBytes, type CopyLines } from "../../lib/domain/codec";
 import { migrate } from "../../lib/store/migrate";
-import { binaryCopy } from "../../lib/writer/copy-binary";
-import { copyInto, copyTicks, QUOTE_COLUMNS, TRADE_COLUMNS } from "../../lib/writer/copy";
+import { binaryCopy, binaryRowHead, QUOTE_FIELDS, wireRows } from "../../lib/writer/copy-binary";
+import { copyBinaryInto, copyInto, copyPreferBinary, copyTicks, QUOTE_COLUMNS, TRADE_COLUMNS } from "../../lib/writer/copy";
 import { freshDatabase, type TestDb } from "../helpers/db";
 import { decodeBi5Ticks } from "../../lib/backfill/dukascopy/bi5";
 import { getInstrument } from "../../lib/backfill/dukascopy/instruments";
@@ -46,6 +46,9 @@ const TIMES = [
 	"1990-01-01T00:00:00.001Z",
 	"2099-12-31T23:58:59.5Z",
 	"2000-01-01T00:00:00Z",
+	"2024-01-15T13:59:59.9999995Z", // rounds into the next hour (a line the byte check leaves to the string path)
+	"1999-12-31T23:59:59.9999995Z", // before 2000, rounds into 2000
+	"2024-12-31T23:59:59.99999951Z",
 ];
 // Decimals: zeros with and without scale, trailing zeros (kept as scale), base-10000 group edges, 64 characters.
 const DECIMALS = [
@@ -111,7 +114,9 @@ describe("binary COPY of verbatim wire lines", () => {
 		try {
 			const columns = table === "trades" ? TRADE_COLUMNS : QUOTE_COLUMNS;
 			const viaText = await copyInto(c, `${table}_text`, columns, pieces);
+			await c.query("BEGIN"); // copyTicks runs in the writer's transaction
 			const viaTicks = await copyTicks(c, table, table === "trades" ? "trade" : "quote", pieces);
+			await c.query("COMMIT");
 			expect(viaTicks).toBe(viaText);
 		} finally {
 			c.release();
@@ -137,7 +142,9 @@ describe("binary COPY of verbatim wire lines", () => {
 
 	it("stores quotes exactly as text COPY does", async () => {
 		const lines = quoteLines();
-		const rows = await sameAsText("quotes", [verbatim(message("quote", "EUR-USD-SPOT", lines))]);
+		const piece = verbatim(message("quote", "EUR-USD-SPOT", lines));
+		expect(binaryCopy([piece], "quote")).toMatchObject({ rows: lines.length, text: [] }); // all of it binary
+		const rows = await sameAsText("quotes", [piece]);
 		expect(rows).toHaveLength(lines.length);
 		expect(rows.some((r) => r.includes("0.00010000"))).toBe(true); // the written scale is kept
 	});
@@ -147,6 +154,7 @@ describe("binary COPY of verbatim wire lines", () => {
 		const file = fs.readFileSync(path.join(DUKASCOPY_FIXTURES, EURUSD_HOUR_FILES[0]));
 		const payloads = quoteWirePayloads(decodeBi5Ticks(file, "EURUSD", Date.parse("2019-03-04T00:00:00Z")), inst, "dukascopy", "2026-12-07T16:00:00.123Z", 1000);
 		const pieces = payloads.map((p) => decodeWireBytes(p).lines!);
+		expect(binaryCopy(pieces, "quote").text).toEqual([]);
 		const rows = await sameAsText("quotes", pieces);
 		expect(rows.length).toBeGreaterThan(1000);
 	});
@@ -183,6 +191,62 @@ describe("binary COPY of verbatim wire lines", () => {
 		const rows = async (t: string) => (await db.pool.query(`SELECT (${cols})::text AS r FROM ${t} ORDER BY open_time`)).rows.map((r) => r.r);
 		expect(await rows("klines")).toHaveLength(REAL_KLINES.length + 1);
 		expect(await rows("klines")).toEqual(await rows("klines_text"));
+		// binary data PostgreSQL refuses: the klines go in by the upsert instead, and the caller hears of it
+		await db.pool.query("TRUNCATE klines");
+		const refused: Error[] = [];
+		const c2 = await db.pool.connect();
+		try {
+			await c2.query("BEGIN");
+			const klines = parseKlines(JSON.parse(answers[0]), "1m");
+			expect(await writeKlines(c2, key, klines, [{ binary: Buffer.from([0, 14, 0, 0, 0, 1]) }], (e) => refused.push(e))).toEqual({ inserted: REAL_KLINES.length, updated: 0 });
+			await c2.query("COMMIT");
+		} finally {
+			c2.release();
+		}
+		expect(refused).toHaveLength(1);
+		expect((await rows("klines")).length).toBe(REAL_KLINES.length);
+	});
+
+	it("takes back a piece whose bad line comes after chunks were started for it, and keeps the pieces around it", async () => {
+		const good = verbatim(message("trade", "BTC-USD-SPOT", tradeLines().slice(0, 40)));
+		// 60 good lines (several 512-byte chunks), then one with an offset time
+		const lines = tradeLines().slice(40, 100);
+		const bad = verbatim(message("trade", "ETH-USD-SPOT", [...lines, "2024-01-15T14:00:00+01:00\t777777\t20.6\t1\ts\t2024-01-15T13:00:01Z"]));
+		const after = verbatim(message("trade", "SOL-USD-SPOT", tradeLines().slice(100, 130)));
+		const bin = binaryCopy([good, bad, after], "trade", 512);
+		expect(bin.text).toEqual([bad]);
+		expect(bin.rows).toBe(70);
+		// the chunks hold exactly the two good pieces: PostgreSQL reads them, and with the bad piece as text every row is there
+		await db.pool.query("TRUNCATE trades, trades_text");
+		const c = await db.pool.connect();
+		try {
+			expect(await copyBinaryInto(c, "trades", TRADE_COLUMNS, bin.chunks)).toBe(70);
+			expect(await copyInto(c, "trades", TRADE_COLUMNS, bin.text)).toBe(61);
+			await copyInto(c, "trades_text", TRADE_COLUMNS, [good, bad, after]);
+		} finally {
+			c.release();
+		}
+		expect(await rowsOf("trades")).toEqual(await rowsOf("trades_text"));
+	});
+
+	it("sends every row by text COPY when PostgreSQL refuses the binary data, and says so", async () => {
+		const lines = quoteLines().slice(0, 50);
+		const piece = verbatim(message("quote", "EUR-USD-SPOT", lines));
+		// a head that claims 7 fields for a 9-column row: PostgreSQL refuses the binary COPY (a data exception)
+		const wrong = { ...wireRows(piece, "quote"), head: binaryRowHead([Buffer.from("kraken"), Buffer.from("EUR-USD-SPOT")], 7) };
+		await db.pool.query("TRUNCATE quotes");
+		const refused: Error[] = [];
+		const c = await db.pool.connect();
+		try {
+			await c.query("BEGIN");
+			expect(await copyPreferBinary(c, "quotes", QUOTE_COLUMNS, QUOTE_FIELDS, [{ binary: wrong, text: piece }], [], (e) => refused.push(e))).toBe(50);
+			await c.query("COMMIT");
+		} finally {
+			c.release();
+		}
+		expect(refused).toHaveLength(1);
+		expect((refused[0] as { code?: string }).code).toMatch(/^22/);
+		expect(await rowsOf("quotes")).toHaveLength(50);
 	});
 
 	it("gives no chunks when nothing could be encoded", () => {
