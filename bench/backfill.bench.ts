@@ -18,7 +18,7 @@ import { quoteItems } from "../lib/backfill/dukascopy/ticks";
 import { createJob, getJob } from "../lib/backfill/jobs";
 import { loadConfig } from "../lib/config";
 import { decodeWire, decodeWireBytes, encodeEnvelope, quoteEnvelope, type CopyLines } from "../lib/domain/codec";
-import { binaryCopy } from "../lib/writer/copy-binary";
+import { wireBinaryCopy } from "../test/helpers/binary-copy";
 import { QUOTE_COLUMNS } from "../lib/writer/copy";
 import { FakeDukascopy, EURUSD_HOUR_FILES, DUKASCOPY_FIXTURES } from "../test/helpers/fake-dukascopy";
 import { deleteStream } from "../test/helpers/nats";
@@ -68,7 +68,7 @@ async function main() {
 			await db.pool.query("VACUUM ANALYZE quotes");
 		};
 		const rawCopy = () => timedCopy(db.pool, "quotes", QUOTE_COLUMNS, rows);
-		const binaryChunks = binaryCopy(lines, "quote").chunks;
+		const binaryChunks = wireBinaryCopy(lines, "quote").chunks;
 
 		const common = {
 			DATABASE_URL: db.url,

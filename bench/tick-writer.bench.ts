@@ -12,7 +12,7 @@
 import { TICK_TOPIC_PATTERNS } from "../lib/domain/topics";
 import { deleteStream } from "../test/helpers/nats";
 import { decodeWire, decodeWireBytes, encodeEnvelope, tradeEnvelope } from "../lib/domain/codec";
-import { binaryCopy } from "../lib/writer/copy-binary";
+import { wireBinaryCopy } from "../test/helpers/binary-copy";
 import { JetStreamLog } from "../lib/log/jetstream";
 import { TRADE_COLUMNS } from "../lib/writer/copy";
 import { TickWriter, type TickWriterStats } from "../lib/writer/tick-writer";
@@ -46,7 +46,7 @@ async function main() {
 		for (let i = 0; i < items.length; i += PER_MESSAGE) payloads.push(encodeEnvelope(tradeEnvelope("kraken", "BTC-USD-SPOT", items.slice(i, i + PER_MESSAGE))));
 		items.length = 0;
 		const copyRows = payloads.map((p) => decodeWire(p).copy);
-		const binaryChunks = binaryCopy(payloads.map((p) => decodeWireBytes(p).lines!), "trade").chunks;
+		const binaryChunks = wireBinaryCopy(payloads.map((p) => decodeWireBytes(p).lines!), "trade").chunks;
 
 		// Fill the log once; every writer run reads all of it through a fresh subscription.
 		const tp = performance.now();

@@ -2,17 +2,20 @@ import type { CopyLines } from "../domain/codec";
 import { digitsAt, HourCache, isoSecondMsAt } from "../domain/wire-bytes";
 
 /**
- * COPY's binary format for the tick-writer's verbatim wire lines (CopyLines): the same rows as the COPY
- * text of those lines, but PostgreSQL receives timestamps as microseconds, numerics as base-10000 digits
- * and bigints as 8 bytes instead of parsing text (timestamptz_in and numeric_in are most of a text COPY's
- * CPU: binary COPY of the same quotes measured 1.2-1.4 s of PostgreSQL CPU against 1.7-2.0 s for text).
+ * COPY's binary format for text COPY rows (binaryRows: the tick-writer's verbatim wire lines, laid out as
+ * TRADE_FIELDS or QUOTE_FIELDS) and the field writers of scanners that write binary rows themselves (the
+ * Binance kline page): the same rows as the COPY text, but PostgreSQL receives timestamps as microseconds,
+ * numerics as base-10000 digits and bigints as 8 bytes instead of parsing text (timestamptz_in and numeric_in
+ * are most of a text COPY's CPU: binary COPY of the same 722,560 quotes measured 1.2-1.4 s of PostgreSQL CPU
+ * against 1.7-2.0 s for text).
  *
  * Only the common form is encoded: times "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z" between 1990 and 2099, ids of up
- * to 18 digits, decimals (0|[1-9]\d*)(\.\d+)? of up to 64 characters, sides b and s. A message with any
- * other line (an offset in a time, say) stays COPY text as a whole, so every row reaches the table
+ * to 18 digits, decimals (0|[1-9]\d*)(\.\d+)? of up to 64 characters, sides b and s. A piece with any
+ * other row (an offset in a time, say) stays COPY text as a whole, so every row reaches the table
  * exactly as PostgreSQL would have read it from the text: a fraction beyond microseconds is rounded as
  * timestamptz_in rounds it (the double nearest the fraction, times 10^6, rounded half to even), and a
- * numeric keeps its written scale (dscale), trailing zeros included.
+ * numeric keeps its written scale (dscale), trailing zeros included. Should PostgreSQL still refuse the
+ * bytes, the callers fall back to text (lib/writer/copy.ts copyPreferBinary) or the upsert (klines).
  */
 
 const CHUNK_BYTES = 1 << 20;
@@ -28,15 +31,6 @@ const POW10 = [1, 10, 100, 1000, 10000, 100000, 1000000];
 export const DECIMAL_MAX = 4 + 8 + 2 * 17;
 
 export type TickKind = "trade" | "quote";
-
-/** The binary COPY of the verbatim pieces, and the pieces that must stay text. */
-export interface BinaryCopy {
-	/** The whole COPY data (header, rows, trailer), or no chunks when no piece could be encoded. */
-	chunks: Buffer[];
-	rows: number;
-	/** Pieces holding a line outside the common form, in their order. */
-	text: CopyLines[];
-}
 
 /** rint(): to the nearest integer, a tie to the even one (PostgreSQL's rounding of a fraction of a second). */
 function rint(x: number): number {
@@ -364,17 +358,4 @@ export function wireRows(l: CopyLines, kind: TickKind): TextRows {
 	const tab = p.indexOf(9);
 	const head = binaryRowHead([p.subarray(0, tab), p.subarray(tab + 1, p.length - 1)], kind === "trade" ? 8 : 9);
 	return { bytes: l.bytes, start: l.start, end: l.end, prefix: NO_PREFIX, head };
-}
-
-/**
- * The binary COPY data of verbatim wire lines (all of one kind) in chunks of ~1 MiB. A piece with a line outside
- * the common form is left out as a whole (its rows stay text, in `text`); the chunks hold the others' rows.
- */
-export function binaryCopy(pieces: readonly CopyLines[], kind: TickKind, chunkBytes = CHUNK_BYTES): BinaryCopy {
-	const r = binaryRows(
-		pieces.map((p) => wireRows(p, kind)),
-		kind === "trade" ? TRADE_FIELDS : QUOTE_FIELDS,
-		chunkBytes,
-	);
-	return { chunks: r.chunks, rows: r.rows, text: r.failed.map((i) => pieces[i]) };
 }
