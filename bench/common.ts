@@ -5,7 +5,7 @@ import fs from "node:fs";
 import { Client } from "pg";
 import { createPool } from "../lib/store/pool";
 import { migrate } from "../lib/store/migrate";
-import type { Pool } from "pg";
+import type { Pool, PoolClient } from "pg";
 
 /** Benchmarks use their own database on the machine's PostgreSQL (BENCH_PG_ADMIN_URL), dropped at the end. */
 const ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -179,13 +179,13 @@ export async function cpuDuring<T>(pool: Pool, otherPid: number | undefined, fn:
 	return { result, cpu: { self: Math.round((u.user + u.system) / 1000), other: otherPid ? Math.round(cpuMs(otherPid) - o0) : 0, postgres: Math.round(postgres) } };
 }
 
-/** The baseline of the ingest benches: raw COPY of `pieces` into `table` in one transaction on one connection, in ms. */
-export async function timedCopy(pool: Pool, table: string, columns: readonly string[], pieces: readonly CopyPiece[]): Promise<number> {
+/** ms that `copy` takes on one connection of `pool`, in one transaction. */
+async function timedTransaction(pool: Pool, copy: (c: PoolClient) => Promise<unknown>): Promise<number> {
 	const c = await pool.connect();
 	try {
 		const t0 = performance.now();
 		await c.query("BEGIN");
-		await copyInto(c, table, columns, pieces);
+		await copy(c);
 		await c.query("COMMIT");
 		return performance.now() - t0;
 	} finally {
@@ -193,20 +193,16 @@ export async function timedCopy(pool: Pool, table: string, columns: readonly str
 	}
 }
 
+/** The baseline of the ingest benches: raw (text) COPY of `pieces` into `table` in one transaction on one connection, in ms. */
+export function timedCopy(pool: Pool, table: string, columns: readonly string[], pieces: readonly CopyPiece[]): Promise<number> {
+	return timedTransaction(pool, (c) => copyInto(c, table, columns, pieces));
+}
+
 /**
  * A second baseline, reported beside the ratio but not its goal: raw binary COPY of the same rows (`chunks`: binary
  * COPY data, header to trailer, prepared before the clock), in one transaction on one connection, in ms. The
- * tick-writer sends verbatim wire lines as binary COPY, so this shows how far it is from the faster of the two formats.
+ * tick-writer and the kline ingest send binary COPY, so this shows how far they are from the faster of the two formats.
  */
-export async function timedBinaryCopy(pool: Pool, table: string, columns: readonly string[], chunks: readonly Buffer[]): Promise<number> {
-	const c = await pool.connect();
-	try {
-		const t0 = performance.now();
-		await c.query("BEGIN");
-		await copyBinaryInto(c, table, columns, chunks);
-		await c.query("COMMIT");
-		return performance.now() - t0;
-	} finally {
-		c.release();
-	}
+export function timedBinaryCopy(pool: Pool, table: string, columns: readonly string[], chunks: readonly Buffer[]): Promise<number> {
+	return timedTransaction(pool, (c) => copyBinaryInto(c, table, columns, chunks));
 }
