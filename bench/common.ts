@@ -200,7 +200,7 @@ export function timedCopy(pool: Pool, table: string, columns: readonly string[],
 
 /**
  * A second baseline, reported beside the ratio but not its goal: raw binary COPY of the same rows (`chunks`: binary
- * COPY data, header to trailer, prepared before the clock), in one transaction on one connection, in ms. The
+ * COPY rows, prepared before the clock), in one transaction on one connection, in ms. The
  * tick-writer and the kline ingest send binary COPY, so this shows how far they are from the faster of the two formats.
  */
 export function timedBinaryCopy(pool: Pool, table: string, columns: readonly string[], chunks: readonly Buffer[]): Promise<number> {

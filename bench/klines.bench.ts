@@ -14,7 +14,6 @@ import { backfillKlines, BinanceRest } from "../lib/history/binance-history";
 import { parseKlines } from "../lib/history/binance-klines";
 import { KLINE_COLUMNS, klineRowFormat, klinesCopyText } from "../lib/history/klines-store";
 import { scanKlineBytes } from "../lib/history/kline-page";
-import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER } from "../lib/writer/copy-binary";
 import { RateLimiter } from "../lib/net/http";
 import { FakeBinance } from "../test/helpers/fake-binance";
 import { benchDatabase, cpuDuring, type CpuSplit, fmt, median, report, RUNS, seconds, sizeArg, timedBinaryCopy, timedCopy } from "./common";
@@ -71,7 +70,7 @@ async function main() {
 		// Held as bytes in blocks of 5,000 rows: 525,600 strings kept alive would make every full collection during the
 		// ingest walk them, a cost of this bench's, not of the ingest it measures.
 		const rows: Buffer[] = [];
-		const binary: Buffer[] = [BINARY_COPY_HEADER];
+		const binary: Buffer[] = [];
 		const head = klineRowFormat(KEY).head;
 		let block: string[] = [];
 		let answer: unknown[][] = [];
@@ -85,7 +84,6 @@ async function main() {
 				answer = [];
 			}
 		}
-		binary.push(BINARY_COPY_TRAILER);
 		const empty = async () => {
 			await db.pool.query("TRUNCATE klines, kline_empty_ranges");
 			await db.pool.query("VACUUM ANALYZE klines");

@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from "pg";
 import type { Queryable } from "../store/migrate";
 import { copyBinaryInto, copyInto, isDataException } from "../writer/copy";
-import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER, binaryRowHead } from "../writer/copy-binary";
+import { binaryRowHead } from "../writer/copy-binary";
 import type { Kline } from "./binance-klines";
 import { isoUtc } from "../domain/time";
 import { klineRowsCopy, type KlineCopy, type KlineRowFormat } from "./kline-page";
@@ -105,7 +105,7 @@ export async function writeKlines(
 	if (!binary.length && !text.length) return { inserted: 0, updated: 0 };
 	await client.query("SAVEPOINT klines_copy");
 	try {
-		let n = binary.length ? await copyBinaryInto(client, "klines", KLINE_COLUMNS, [BINARY_COPY_HEADER, ...binary, BINARY_COPY_TRAILER]) : 0;
+		let n = binary.length ? await copyBinaryInto(client, "klines", KLINE_COLUMNS, binary) : 0;
 		if (text.length) n += await copyInto(client, "klines", KLINE_COLUMNS, text);
 		await client.query("RELEASE SAVEPOINT klines_copy");
 		return { inserted: n, updated: 0 };

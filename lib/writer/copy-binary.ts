@@ -21,7 +21,6 @@ import { digitsAt, HourCache, isoSecondMsAt } from "../domain/wire-bytes";
 const CHUNK_BYTES = 1 << 20;
 /** PGCOPY\n\377\r\n\0, flags (int32 0), header extension length (int32 0). */
 export const BINARY_COPY_HEADER = Buffer.from([0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00, 0, 0, 0, 0, 0, 0, 0, 0]);
-const HEADER = BINARY_COPY_HEADER;
 /** The end of binary COPY data: a field count of -1. */
 export const BINARY_COPY_TRAILER = Buffer.from([0xff, 0xff]);
 const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
@@ -285,9 +284,9 @@ export interface TextRows {
 	head: Buffer;
 }
 
-/** The binary COPY data of several pieces of text rows, and the indexes of the pieces that must stay text. */
+/** The binary COPY rows of several pieces of text rows, and the indexes of the pieces that must stay text. */
 export interface BinaryRows {
-	/** The whole COPY data (header, rows, trailer), or no chunks when no piece could be encoded. */
+	/** The rows (no header or trailer: lib/writer/copy.ts copyBinaryInto frames them), none when no piece could be encoded. */
 	chunks: Buffer[];
 	rows: number;
 	/** Pieces with a row outside the common form, in their order. */
@@ -295,7 +294,7 @@ export interface BinaryRows {
 }
 
 /**
- * Binary COPY data of `pieces` (rows laid out as `fields` after each piece's prefix) in chunks of ~1 MiB. A piece
+ * Binary COPY rows of `pieces` (laid out as `fields` after each piece's prefix) in chunks of ~1 MiB. A piece
  * with a row outside the common form is left out as a whole (its index in `failed`); the chunks hold the others' rows.
  */
 export function binaryRows(pieces: readonly TextRows[], fields: readonly Field[], chunkBytes = CHUNK_BYTES): BinaryRows {
@@ -303,8 +302,8 @@ export function binaryRows(pieces: readonly TextRows[], fields: readonly Field[]
 	const failed: number[] = [];
 	const hours = fields.map(() => new HourCache());
 	const fieldsMax = rowMaxBytes(fields);
-	let buf = Buffer.allocUnsafe(Math.max(chunkBytes, HEADER.length));
-	let n = HEADER.copy(buf, 0);
+	let buf = Buffer.allocUnsafe(chunkBytes);
+	let n = 0;
 	let rows = 0;
 	for (let i = 0; i < pieces.length; i++) {
 		const { bytes: src, start, end, prefix, head } = pieces[i];
@@ -316,7 +315,7 @@ export function binaryRows(pieces: readonly TextRows[], fields: readonly Field[]
 			for (let k = 0; k < plen; k++) if (src[pos + k] !== prefix[k]) ok = false;
 			if (!ok) break;
 			if (buf.length - n < rowMax) {
-				chunks.push(buf.subarray(0, n));
+				if (n) chunks.push(buf.subarray(0, n));
 				buf = Buffer.allocUnsafe(Math.max(chunkBytes, rowMax));
 				n = 0;
 			}
@@ -338,15 +337,7 @@ export function binaryRows(pieces: readonly TextRows[], fields: readonly Field[]
 			failed.push(i);
 		}
 	}
-	if (!rows) return { chunks: [], rows: 0, failed };
-	if (buf.length - n < 2) {
-		chunks.push(buf.subarray(0, n));
-		buf = Buffer.allocUnsafe(2);
-		n = 0;
-	}
-	buf[n++] = 0xff; // trailer: field count -1
-	buf[n++] = 0xff;
-	chunks.push(buf.subarray(0, n));
+	if (n) chunks.push(buf.subarray(0, n));
 	return { chunks, rows, failed };
 }
 

@@ -3,7 +3,7 @@ import { from as copyFrom } from "pg-copy-streams";
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import type { CopyLines } from "../domain/codec";
-import { binaryRows, QUOTE_FIELDS, TRADE_FIELDS, wireRows, type Field, type TextRows, type TickKind } from "./copy-binary";
+import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER, binaryRows, QUOTE_FIELDS, TRADE_FIELDS, wireRows, type Field, type TextRows, type TickKind } from "./copy-binary";
 
 /** Column order of the COPY text that lib/domain/codec's decodeWire produces (after venue and symbol, the wire line's order). */
 export const TRADE_COLUMNS = ["venue", "symbol", "time", "trade_id", "price", "qty", "side", "recv_time"] as const;
@@ -69,18 +69,21 @@ export function* copyChunks(pieces: readonly CopyPiece[], chunkBytes = CHUNK_BYT
 	if (n) yield buf.subarray(0, n);
 }
 
-/** Stream COPY text into `table`, in chunks of ~1 MiB. Returns the row count. */
-export async function copyInto(client: PoolClient, table: string, columns: readonly string[], pieces: readonly CopyPiece[]): Promise<number> {
-	const stream = client.query(copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN`));
-	await pipeline(Readable.from(copyChunks(pieces), { objectMode: false }), stream);
+/** COPY `data` into `table`'s `columns` (`options` after FROM STDIN). Returns the row count. */
+async function copyFromStdin(client: PoolClient, table: string, columns: readonly string[], options: string, data: Iterable<Uint8Array>): Promise<number> {
+	const stream = client.query(copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN${options}`));
+	await pipeline(Readable.from(data, { objectMode: false }), stream);
 	return stream.rowCount;
 }
 
-/** COPY already-encoded binary COPY data (header to trailer) into `table`. Returns the row count. */
-export async function copyBinaryInto(client: PoolClient, table: string, columns: readonly string[], chunks: readonly Buffer[]): Promise<number> {
-	const stream = client.query(copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN (FORMAT binary)`));
-	await pipeline(Readable.from(chunks, { objectMode: false }), stream);
-	return stream.rowCount;
+/** Stream COPY text into `table`, in chunks of ~1 MiB. Returns the row count. */
+export function copyInto(client: PoolClient, table: string, columns: readonly string[], pieces: readonly CopyPiece[]): Promise<number> {
+	return copyFromStdin(client, table, columns, "", copyChunks(pieces));
+}
+
+/** COPY binary rows (lib/writer/copy-binary's format, without header or trailer) into `table`. Returns the row count. */
+export function copyBinaryInto(client: PoolClient, table: string, columns: readonly string[], rows: readonly Uint8Array[]): Promise<number> {
+	return copyFromStdin(client, table, columns, " (FORMAT binary)", [BINARY_COPY_HEADER, ...rows, BINARY_COPY_TRAILER]);
 }
 
 function isCopyLines(p: CopyPiece): p is CopyLines {
