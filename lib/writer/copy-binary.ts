@@ -46,10 +46,7 @@ function timeUs(b: Uint8Array, s: number, e: number, hour: HourCache): number {
 	return (sec - PG_EPOCH_MS) * 1000 + us;
 }
 
-/**
- * Write the field [s, e) of a line into `out` at `at`, each as COPY binary (int32 length, then the value);
- * these return the end, or -1 when the field is not in the common form.
- */
+/** A signed integer below 2^53 in magnitude as int64 (big-endian) into `out` at `at`. */
 function putInt64(out: Uint8Array, at: number, v: number): void {
 	const hi = Math.floor(v / TWO32);
 	const lo = v - hi * TWO32;
@@ -247,8 +244,8 @@ function writeRow(b: Uint8Array, s: number, e: number, fields: readonly Field[],
 		}
 		if (at < 0) return -1;
 		fs = fe + 1;
-		rowEnd = fe;
 	}
+	rowEnd = fs - 1;
 	return at;
 }
 
@@ -273,14 +270,13 @@ export function binaryRowHead(texts: readonly Uint8Array[], fieldCount: number):
 }
 
 /**
- * Text COPY rows to encode: the rows in [start, end) of `bytes`, newline-separated, each starting with `prefix`
- * (checked, then left out: `head` holds its fields in binary) and then the fields of a layout.
+ * Text COPY rows to encode: the rows in [start, end) of `bytes`, newline-separated, each holding the fields of a
+ * layout; `head` (binaryRowHead) holds the fields every row shares before them.
  */
 export interface TextRows {
 	bytes: Uint8Array;
 	start: number;
 	end: number;
-	prefix: Uint8Array;
 	head: Buffer;
 }
 
@@ -294,7 +290,7 @@ export interface BinaryRows {
 }
 
 /**
- * Binary COPY rows of `pieces` (laid out as `fields` after each piece's prefix) in chunks of ~1 MiB. A piece
+ * Binary COPY rows of `pieces` (laid out as `fields`, after each piece's head) in chunks of ~1 MiB. A piece
  * with a row outside the common form is left out as a whole (its index in `failed`); the chunks hold the others' rows.
  */
 export function binaryRows(pieces: readonly TextRows[], fields: readonly Field[], chunkBytes = CHUNK_BYTES): BinaryRows {
@@ -306,21 +302,19 @@ export function binaryRows(pieces: readonly TextRows[], fields: readonly Field[]
 	let n = 0;
 	let rows = 0;
 	for (let i = 0; i < pieces.length; i++) {
-		const { bytes: src, start, end, prefix, head } = pieces[i];
+		const { bytes: src, start, end, head } = pieces[i];
 		const rowMax = head.length + fieldsMax;
-		const mark = { chunks: chunks.length, buf, n, rows };
-		const plen = prefix.byteLength;
+		// where this piece starts, to take it back if a row of it does not encode
+		const markChunks = chunks.length, markBuf = buf, markN = n, markRows = rows;
 		let ok = true;
 		for (let pos = start; pos < end; ) {
-			for (let k = 0; k < plen; k++) if (src[pos + k] !== prefix[k]) ok = false;
-			if (!ok) break;
 			if (buf.length - n < rowMax) {
 				if (n) chunks.push(buf.subarray(0, n));
 				buf = Buffer.allocUnsafe(Math.max(chunkBytes, rowMax));
 				n = 0;
 			}
 			for (let k = 0; k < head.length; k++) buf[n++] = head[k];
-			const at = writeRow(src, pos + plen, end, fields, hours, buf, n);
+			const at = writeRow(src, pos, end, fields, hours, buf, n);
 			if (at < 0) {
 				ok = false;
 				break;
@@ -330,10 +324,10 @@ export function binaryRows(pieces: readonly TextRows[], fields: readonly Field[]
 			pos = rowEnd + 1;
 		}
 		if (!ok) {
-			chunks.length = mark.chunks;
-			buf = mark.buf;
-			n = mark.n;
-			rows = mark.rows;
+			chunks.length = markChunks;
+			buf = markBuf;
+			n = markN;
+			rows = markRows;
 			failed.push(i);
 		}
 	}
@@ -341,12 +335,10 @@ export function binaryRows(pieces: readonly TextRows[], fields: readonly Field[]
 	return { chunks, rows, failed };
 }
 
-const NO_PREFIX = new Uint8Array(0);
-
-/** A wire message's verbatim lines as text rows to encode: no prefix in the lines, venue and symbol in the head. */
+/** A wire message's verbatim lines as text rows to encode: venue and symbol (from its "venue\tsymbol\t") in the head. */
 export function wireRows(l: CopyLines, kind: TickKind): TextRows {
 	const p = Buffer.from(l.prefix.buffer, l.prefix.byteOffset, l.prefix.byteLength);
 	const tab = p.indexOf(9);
 	const head = binaryRowHead([p.subarray(0, tab), p.subarray(tab + 1, p.length - 1)], kind === "trade" ? 8 : 9);
-	return { bytes: l.bytes, start: l.start, end: l.end, prefix: NO_PREFIX, head };
+	return { bytes: l.bytes, start: l.start, end: l.end, head };
 }
