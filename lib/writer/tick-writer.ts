@@ -3,7 +3,7 @@ import { decodeWireBytes, type WireBatch } from "../domain/codec";
 import { TICK_TOPIC_PATTERNS } from "../domain/topics";
 import type { Consumer, Delivery, MarketLog } from "../log/types";
 import { withTransaction, type Logger } from "../store/pool";
-import { copyTicks, QUOTE_COLUMNS, TRADE_COLUMNS, type CopyPiece } from "./copy";
+import { copyTicks, isDataException, QUOTE_COLUMNS, TRADE_COLUMNS, type CopyPiece } from "./copy";
 
 /** An empty pull faster than this did not wait for data; the loop pauses EMPTY_PULL_PAUSE_MS before the next. */
 const EMPTY_PULL_MIN_MS = 5;
@@ -62,7 +62,7 @@ export interface BatchResult {
 	deadLetters: number;
 	markers: number;
 	dirtyBuckets: number;
-	/** Binary COPYs of this batch that PostgreSQL refused (see TickWriterStats.binaryRefused). */
+	/** Binary COPYs of this batch that PostgreSQL refused (their rows went by text COPY): an encoder fault, 0 when healthy. */
 	binaryRefused: number;
 	/** Per venue, symbol and kind: the event-time span and row count of the batch's ticks (for live consumers). */
 	spans: StoredSpan[];
@@ -100,12 +100,10 @@ export function storedSpans(dec: readonly WireBatch[]): StoredSpan[] {
 }
 
 /** The per-batch counts that the writer also totals since start. */
-const COUNTED = ["messages", "trades", "quotes", "insertedTrades", "insertedQuotes", "duplicates", "deadLetters", "markers"] as const;
+const COUNTED = ["messages", "trades", "quotes", "insertedTrades", "insertedQuotes", "duplicates", "deadLetters", "markers", "binaryRefused"] as const;
 
 export type TickWriterStats = Record<(typeof COUNTED)[number], number> & {
 	batches: number;
-	/** Binary COPYs that PostgreSQL refused (their rows went by text COPY): an encoder fault, 0 in a healthy writer. */
-	binaryRefused: number;
 	failedBatches: number;
 	lastCommitAt: number | null;
 };
@@ -125,11 +123,11 @@ function sqlState(err: unknown): string | undefined {
 /** Data errors (class 22) and integrity errors other than unique_violation are a message's fault, not the database's. */
 function isDataError(err: unknown): boolean {
 	const c = sqlState(err);
-	return !!c && (c.startsWith("22") || (c.startsWith("23") && c !== "23505"));
+	return isDataException(err) || (!!c && c.startsWith("23") && c !== "23505");
 }
 
 export class TickWriter {
-	readonly stats: TickWriterStats = { ...(Object.fromEntries(COUNTED.map((k) => [k, 0])) as Record<(typeof COUNTED)[number], number>), batches: 0, binaryRefused: 0, failedBatches: 0, lastCommitAt: null };
+	readonly stats: TickWriterStats = { ...(Object.fromEntries(COUNTED.map((k) => [k, 0])) as Record<(typeof COUNTED)[number], number>), batches: 0, failedBatches: 0, lastCommitAt: null };
 	private readonly o: Required<Omit<TickWriterOptions, "onCommitted" | "logger">> & Pick<TickWriterOptions, "onCommitted" | "logger">;
 	private consumer: Consumer | null = null;
 	private running = false;
@@ -220,12 +218,6 @@ export class TickWriter {
 		return batch;
 	}
 
-	/** PostgreSQL refused the binary COPY of rows the writer could vouch for (an encoder fault): the rows went as text; counted and logged. */
-	private readonly binaryRefused = (err: Error): void => {
-		this.stats.binaryRefused++;
-		this.o.logger?.error(`tick-writer: PostgreSQL refused binary COPY data, the rows went by text COPY (please report): ${err.message}`);
-	};
-
 	/**
 	 * How many messages to ask for to get about `rows` more rows: at most pullMax, fewer when the messages seen so
 	 * far (this batch's, else the last batch's) were big. A backfill hour is one message of thousands of quotes;
@@ -285,9 +277,10 @@ export class TickWriter {
 	async writeBatch(deliveries: readonly Delivery[], decoded?: readonly WireBatch[]): Promise<BatchResult> {
 		const t0 = Date.now();
 		let binaryRefused = 0;
+		// PostgreSQL refused the binary COPY of rows the writer could vouch for (an encoder fault): they went as text
 		const refused = (err: Error) => {
 			binaryRefused++;
-			this.binaryRefused(err);
+			this.o.logger?.error(`tick-writer: PostgreSQL refused binary COPY data, the rows went by text COPY (please report): ${err.message}`);
 		};
 		const dec = decoded ?? deliveries.map((d) => decodeWireBytes(d.payload));
 		const tradeCopy: CopyPiece[] = [];
