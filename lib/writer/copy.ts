@@ -3,7 +3,7 @@ import { from as copyFrom } from "pg-copy-streams";
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import type { CopyLines } from "../domain/codec";
-import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER, binaryRows, QUOTE_FIELDS, TRADE_FIELDS, wireRows, type Field, type TextRows, type TickKind } from "./copy-binary";
+import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER, binaryRows, QUOTE_FIELDS, TRADE_FIELDS, wireRows, type BinaryRows, type Field, type TextRows, type TickKind } from "./copy-binary";
 
 /** Column order of the COPY text that lib/domain/codec's decodeWire produces (after venue and symbol, the wire line's order). */
 export const TRADE_COLUMNS = ["venue", "symbol", "time", "trade_id", "price", "qty", "side", "recv_time"] as const;
@@ -96,16 +96,61 @@ export function isDataException(err: unknown): boolean {
 }
 
 /**
- * COPY rows into `table` (or a staging table like it), by binary COPY where they encode (`binary`: text rows laid
- * out as `fields`; lib/writer/copy-binary) and by text COPY for the rest (`text`, and the text of each binary
- * candidate that did not encode), in the caller's transaction. Returns the row count.
+ * Rows of one table, encoded ahead of their COPY (encodeRows, encodeTicks): the tick-writer encodes a batch while
+ * PostgreSQL still stores the one before it, so its connection does not wait for the encoder.
+ */
+export interface EncodedRows {
+	columns: readonly string[];
+	/** Binary COPY rows of the candidates that encoded (none when no candidate did). */
+	binary: BinaryRows;
+	/** The rows that go by text COPY: the text pieces, then the text of each candidate that did not encode. */
+	text: CopyPiece[];
+	/** Every row as text (the text pieces, then every candidate's), should PostgreSQL refuse the binary rows. */
+	allText: CopyPiece[];
+}
+
+/**
+ * Encode rows for `columns`: the candidates (text rows laid out as `fields`; lib/writer/copy-binary) as binary COPY
+ * where they encode, the text pieces and the candidates that do not encode as text COPY.
+ */
+export function encodeRows(columns: readonly string[], fields: readonly Field[], candidates: readonly { binary: TextRows; text: CopyPiece }[], text: readonly CopyPiece[]): EncodedRows {
+	const binary = binaryRows(
+		candidates.map((c) => c.binary),
+		fields,
+	);
+	return { columns, binary, text: [...text, ...binary.failed.map((i) => candidates[i].text)], allText: [...text, ...candidates.map((c) => c.text)] };
+}
+
+/**
+ * COPY encoded rows into `table` (or a staging table like it), the binary rows first, in the caller's transaction.
+ * Returns the row count.
  *
  * The binary COPY runs under a savepoint of its own: should PostgreSQL refuse the encoder's bytes (a data
  * exception, which the text of the same rows would not have caused), `onBinaryRefused` hears of it and every row
  * goes by text COPY instead, so an encoder fault costs speed, never rows. Other errors (a unique violation, a lost
  * connection) are the caller's.
  */
-export async function copyPreferBinary(
+export async function copyEncoded(client: PoolClient, table: string, rows: EncodedRows, onBinaryRefused?: (err: Error) => void): Promise<number> {
+	let rest = rows.text;
+	let n = 0;
+	if (rows.binary.rows) {
+		await client.query("SAVEPOINT binary_copy");
+		try {
+			n = await copyBinaryInto(client, table, rows.columns, rows.binary.chunks);
+			await client.query("RELEASE SAVEPOINT binary_copy");
+		} catch (err) {
+			if (!isDataException(err)) throw err;
+			await client.query("ROLLBACK TO SAVEPOINT binary_copy");
+			onBinaryRefused?.(err as Error);
+			rest = rows.allText;
+		}
+	}
+	if (rest.length) n += await copyInto(client, table, rows.columns, rest);
+	return n;
+}
+
+/** encodeRows and copyEncoded in one step. */
+export function copyPreferBinary(
 	client: PoolClient,
 	table: string,
 	columns: readonly string[],
@@ -114,38 +159,24 @@ export async function copyPreferBinary(
 	text: readonly CopyPiece[],
 	onBinaryRefused?: (err: Error) => void,
 ): Promise<number> {
-	const bin = binaryRows(
-		candidates.map((c) => c.binary),
-		fields,
-	);
-	let rest = [...text, ...bin.failed.map((i) => candidates[i].text)];
-	let n = 0;
-	if (bin.rows) {
-		await client.query("SAVEPOINT binary_copy");
-		try {
-			n = await copyBinaryInto(client, table, columns, bin.chunks);
-			await client.query("RELEASE SAVEPOINT binary_copy");
-		} catch (err) {
-			if (!isDataException(err)) throw err;
-			await client.query("ROLLBACK TO SAVEPOINT binary_copy");
-			onBinaryRefused?.(err as Error);
-			rest = [...text, ...candidates.map((c) => c.text)];
-		}
-	}
-	if (rest.length) n += await copyInto(client, table, columns, rest);
-	return n;
+	return copyEncoded(client, table, encodeRows(columns, fields, candidates, text), onBinaryRefused);
 }
 
 /**
- * Trades or quotes into `table` (theirs, or a staging table like it): the verbatim wire lines by binary COPY,
- * everything else (rebuilt text rows, lines outside the common form) by text COPY after it. Returns the row count.
+ * Trades or quotes encoded for their table (theirs, or a staging table like it): the verbatim wire lines as binary
+ * COPY, everything else (rebuilt text rows, lines outside the common form) as text COPY after it.
  */
-export async function copyTicks(client: PoolClient, table: string, kind: TickKind, pieces: readonly CopyPiece[], onBinaryRefused?: (err: Error) => void): Promise<number> {
+export function encodeTicks(kind: TickKind, pieces: readonly CopyPiece[]): EncodedRows {
 	const candidates: { binary: TextRows; text: CopyPiece }[] = [];
 	const text: CopyPiece[] = [];
 	for (const p of pieces) {
 		if (isCopyLines(p)) candidates.push({ binary: wireRows(p, kind), text: p });
 		else text.push(p);
 	}
-	return copyPreferBinary(client, table, kind === "trade" ? TRADE_COLUMNS : QUOTE_COLUMNS, kind === "trade" ? TRADE_FIELDS : QUOTE_FIELDS, candidates, text, onBinaryRefused);
+	return encodeRows(kind === "trade" ? TRADE_COLUMNS : QUOTE_COLUMNS, kind === "trade" ? TRADE_FIELDS : QUOTE_FIELDS, candidates, text);
+}
+
+/** encodeTicks and copyEncoded in one step. Returns the row count. */
+export function copyTicks(client: PoolClient, table: string, kind: TickKind, pieces: readonly CopyPiece[], onBinaryRefused?: (err: Error) => void): Promise<number> {
+	return copyEncoded(client, table, encodeTicks(kind, pieces), onBinaryRefused);
 }

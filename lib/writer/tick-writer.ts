@@ -3,7 +3,7 @@ import { decodeWireBytes, type WireBatch } from "../domain/codec";
 import { TICK_TOPIC_PATTERNS } from "../domain/topics";
 import type { Consumer, Delivery, MarketLog } from "../log/types";
 import { withTransaction, type Logger } from "../store/pool";
-import { copyTicks, isDataException, QUOTE_COLUMNS, TRADE_COLUMNS, type CopyPiece } from "./copy";
+import { copyEncoded, encodeTicks, isDataException, QUOTE_COLUMNS, TRADE_COLUMNS, type CopyPiece, type EncodedRows } from "./copy";
 
 /** An empty pull faster than this did not wait for data; the loop pauses EMPTY_PULL_PAUSE_MS before the next. */
 const EMPTY_PULL_MIN_MS = 5;
@@ -114,6 +114,47 @@ interface Prepared {
 	deliveries: Delivery[];
 	decoded: WireBatch[];
 	rows: number;
+	/** The batch's rows encoded for COPY (encodeBatch), ahead of its transaction. */
+	encoded?: EncodedBatch;
+}
+
+/** A batch's trades and quotes encoded for COPY (null: none of that kind), with their counts and time span. */
+export interface EncodedBatch {
+	trades: EncodedRows | null;
+	quotes: EncodedRows | null;
+	tradeCount: number;
+	quoteCount: number;
+	minMs: number;
+	maxMs: number;
+}
+
+/** The rows of decoded messages encoded for COPY, in key order (keyOrder). */
+export function encodeBatch(dec: readonly WireBatch[]): EncodedBatch {
+	const tradeCopy: CopyPiece[] = [];
+	const quoteCopy: CopyPiece[] = [];
+	let tradeCount = 0;
+	let quoteCount = 0;
+	let minMs = Infinity;
+	let maxMs = -Infinity;
+	for (const x of keyOrder(dec)) {
+		if (x.kind === "trade") {
+			tradeCopy.push(x.lines ?? x.copy);
+			tradeCount += x.rows;
+		} else {
+			quoteCopy.push(x.lines ?? x.copy);
+			quoteCount += x.rows;
+		}
+		if (x.minMs < minMs) minMs = x.minMs;
+		if (x.maxMs > maxMs) maxMs = x.maxMs;
+	}
+	return {
+		trades: tradeCount ? encodeTicks("trade", tradeCopy) : null,
+		quotes: quoteCount ? encodeTicks("quote", quoteCopy) : null,
+		tradeCount,
+		quoteCount,
+		minMs,
+		maxMs,
+	};
 }
 
 function sqlState(err: unknown): string | undefined {
@@ -195,6 +236,8 @@ export class TickWriter {
 				if (Date.now() - pulledAt < EMPTY_PULL_MIN_MS) await new Promise((r) => setTimeout(r, EMPTY_PULL_PAUSE_MS));
 				continue;
 			}
+			// Encoded now, while PostgreSQL may still be storing the batch before: its transaction then only streams.
+			batch.encoded = encodeBatch(batch.decoded);
 			while (inflight.size >= this.o.writeConcurrency) await Promise.race(inflight);
 			const p: Promise<void> = this.commitAndAck(consumer, batch).finally(() => inflight.delete(p));
 			inflight.add(p);
@@ -259,7 +302,7 @@ export class TickWriter {
 	/** A data error in a multi-message batch: write the messages one by one so only the culprit is dead-lettered. */
 	private async writeWithSplit(batch: Prepared): Promise<void> {
 		try {
-			await this.writeBatch(batch.deliveries, batch.decoded);
+			await this.writeBatch(batch.deliveries, batch.decoded, batch.encoded);
 		} catch (err) {
 			if (!isDataError(err)) throw err;
 			if (batch.deliveries.length === 1) {
@@ -273,8 +316,8 @@ export class TickWriter {
 		}
 	}
 
-	/** Write one batch in one transaction. Public so tests and benchmarks can drive it without a loop. */
-	async writeBatch(deliveries: readonly Delivery[], decoded?: readonly WireBatch[]): Promise<BatchResult> {
+	/** Write one batch in one transaction (`encoded`: its rows already encoded). Public so tests and benchmarks can drive it without a loop. */
+	async writeBatch(deliveries: readonly Delivery[], decoded?: readonly WireBatch[], encoded?: EncodedBatch): Promise<BatchResult> {
 		const t0 = Date.now();
 		let binaryRefused = 0;
 		// PostgreSQL refused the binary COPY of rows the writer could vouch for (an encoder fault): they went as text
@@ -283,25 +326,10 @@ export class TickWriter {
 			this.o.logger?.error(`tick-writer: PostgreSQL refused binary COPY data, the rows went by text COPY (please report): ${err.message}`);
 		};
 		const dec = decoded ?? deliveries.map((d) => decodeWireBytes(d.payload));
-		const tradeCopy: CopyPiece[] = [];
-		const quoteCopy: CopyPiece[] = [];
-		let trades = 0;
-		let quotes = 0;
-		let minMs = Infinity;
-		let maxMs = -Infinity;
+		const enc = encoded ?? encodeBatch(dec);
+		const { tradeCount: trades, quoteCount: quotes, minMs, maxMs } = enc;
 		const dead: { d: Delivery; reason: string }[] = [];
 		let markers = 0;
-		for (const x of keyOrder(dec)) {
-			if (x.kind === "trade") {
-				tradeCopy.push(x.lines ?? x.copy);
-				trades += x.rows;
-			} else {
-				quoteCopy.push(x.lines ?? x.copy);
-				quotes += x.rows;
-			}
-			if (x.minMs < minMs) minMs = x.minMs;
-			if (x.maxMs > maxMs) maxMs = x.maxMs;
-		}
 		for (let i = 0; i < dec.length; i++) {
 			const x = dec[i];
 			markers += x.markers;
@@ -315,8 +343,8 @@ export class TickWriter {
 			}
 		}
 		const { insertedTrades, insertedQuotes, dirtyCount } = await withTransaction(this.o.pool, async (client) => {
-			const tr = trades ? await this.insertTicks(client, "trades", tradeCopy, trades, refused) : null;
-			const qr = quotes ? await this.insertTicks(client, "quotes", quoteCopy, quotes, refused) : null;
+			const tr = enc.trades ? await this.insertTicks(client, "trades", enc.trades, trades, refused) : null;
+			const qr = enc.quotes ? await this.insertTicks(client, "quotes", enc.quotes, quotes, refused) : null;
 			let dirtyCount = (tr?.dirty ?? 0) + (qr?.dirty ?? 0);
 			// Rows that went in by plain COPY were all new: their buckets are computed here.
 			const dirty = dirtyKeys(dec.filter((x) => x.rows && ((x.kind === "trade" && tr?.viaCopy) || (x.kind === "quote" && qr?.viaCopy))));
@@ -371,7 +399,7 @@ export class TickWriter {
 	private async insertTicks(
 		client: PoolClient,
 		table: "trades" | "quotes",
-		rows: CopyPiece[],
+		rows: EncodedRows,
 		rowCount: number,
 		onBinaryRefused: (err: Error) => void,
 	): Promise<{ inserted: number; viaCopy: boolean; dirty: number }> {
@@ -379,7 +407,7 @@ export class TickWriter {
 		if (this.mode[table] === "copy") {
 			await client.query("SAVEPOINT fast_copy");
 			try {
-				const n = await copyTicks(client, table, kind, rows, onBinaryRefused);
+				const n = await copyEncoded(client, table, rows, onBinaryRefused);
 				await client.query("RELEASE SAVEPOINT fast_copy");
 				return { inserted: n, viaCopy: true, dirty: 0 };
 			} catch (err) {
@@ -390,7 +418,7 @@ export class TickWriter {
 		}
 		const stage = `stage_${table}`;
 		await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${stage} (LIKE ${table}) ON COMMIT DELETE ROWS`);
-		await copyTicks(client, stage, kind, rows, onBinaryRefused);
+		await copyEncoded(client, stage, rows, onBinaryRefused);
 		const columns = kind === "trade" ? TRADE_COLUMNS : QUOTE_COLUMNS;
 		const key = ["venue", "symbol", "time", kind === "trade" ? "trade_id" : "seq"];
 		const res = await client.query(
