@@ -162,15 +162,9 @@ export function decodeWire(payload: Uint8Array): WireBatch {
  */
 export function decodeWireBytes(payload: Uint8Array): WireBatch {
 	const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-	if (buf.length === 0 || buf[0] !== 123 /* { */) return decodeWireText(buf.toString("utf8"));
-	const nl = buf.indexOf(10);
-	let head: any;
-	try {
-		head = JSON.parse(buf.toString("utf8", 0, nl < 0 ? buf.length : nl));
-	} catch {
-		return decodeWireText(buf.toString("utf8"));
-	}
-	if (head === null || typeof head !== "object" || head.v !== 2 || v2HeadProblem(head)) return decodeWireText(buf.toString("utf8"));
+	const v2 = v2Header(buf);
+	if (!v2) return decodeWireText(buf.toString("utf8"));
+	const { head, nl } = v2;
 	const out: WireBatch = { kind: head.kind, venue: head.venue, symbol: head.symbol, copy: "", rows: 0, minutes: [], minMs: Infinity, maxMs: -Infinity, markers: 0, rejects: [] };
 	if (nl < 0) return out;
 	const start = nl + 1;
@@ -221,6 +215,26 @@ export function decodeWireBytes(payload: Uint8Array): WireBatch {
 	else out.copy = rebuilt!.join("");
 	out.minutes = mins.values();
 	return out;
+}
+
+/** A well-formed v2 header: the message's first line (up to `nl`, -1 when it has no newline). */
+export interface V2Header {
+	head: { v: 2; kind: "trade" | "quote"; venue: string; symbol: string };
+	nl: number;
+}
+
+/** The v2 header of a payload, or null when it has none that is well formed (decodeWireText then reads the message). */
+export function v2Header(buf: Buffer): V2Header | null {
+	if (buf.length === 0 || buf[0] !== 123 /* { */) return null;
+	const nl = buf.indexOf(10);
+	let head: any;
+	try {
+		head = JSON.parse(buf.toString("utf8", 0, nl < 0 ? buf.length : nl));
+	} catch {
+		return null;
+	}
+	if (head === null || typeof head !== "object" || head.v !== 2 || v2HeadProblem(head)) return null;
+	return { head, nl };
 }
 
 /**
@@ -307,17 +321,25 @@ function quoteRowFromFields(prefix: string, f: string[]): string {
 	return `${prefix}${f[0]}\t${f[1]}\t${f[2]}\t${f[3]}\t${f[4] === "-" ? "\\N" : f[4]}\t${f[5] === "-" ? "\\N" : f[5]}\t${f[6]}\n`;
 }
 
-/** Distinct 1m buckets; a sub-microsecond time in a minute's last microsecond also marks the next (PostgreSQL rounds to µs). */
-class MinuteSet {
+/**
+ * Distinct 1m buckets (WireBatch.minutes); a sub-microsecond time in a minute's last microsecond also marks the next
+ * (PostgreSQL rounds to µs).
+ */
+export class MinuteSet {
 	private last = NaN;
 	private set = new Set<number>();
+	/** A valid row's time: its ms and its ISO text. */
 	add(ms: number, iso: string): void {
+		this.addMs(ms, ms % MINUTE === MINUTE - 1 && /\.\d{7,}/.test(iso));
+	}
+	/** The same, told whether the time has digits below the ms (a fraction of 7 digits or more). */
+	addMs(ms: number, subMs: boolean): void {
 		const b = Math.floor(ms / MINUTE) * MINUTE;
 		if (b !== this.last) {
 			this.set.add(b);
 			this.last = b;
 		}
-		if (ms - b === MINUTE - 1 && /\.\d{7,}/.test(iso)) this.set.add(b + MINUTE);
+		if (subMs && ms - b === MINUTE - 1) this.set.add(b + MINUTE);
 	}
 	values(): number[] {
 		return [...this.set];

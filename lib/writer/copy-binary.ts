@@ -1,5 +1,9 @@
 import type { CopyLines } from "../domain/codec";
-import { digitsAt, HourCache, isoSecondMsAt } from "../domain/wire-bytes";
+import { digitsAt as digitsAtImport, HourCache, isoSecondMsAt as isoSecondMsAtImport } from "../domain/wire-bytes";
+
+// Bound once: under tsx (how the services run) every use of a named import is a getter call, per field here.
+const digitsAt = digitsAtImport;
+const isoSecondMsAt = isoSecondMsAtImport;
 
 /**
  * COPY's binary format for text COPY rows (binaryRows: the tick-writer's verbatim wire lines, laid out as
@@ -37,13 +41,28 @@ function rint(x: number): number {
 	return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
+/**
+ * The microseconds of the fraction of the time [s, e) in the common form whose whole second isoSecondMsAt read, as
+ * timestamptz_in rounds it (up to 1,000,000: a fraction rounded into the next second).
+ */
+export function fractionUs(b: Uint8Array, s: number, e: number): number {
+	const f = e - s - 21;
+	if (f <= 0) return 0;
+	return f <= 6 ? digitsAt(b, s + 20, f) * POW10[6 - f] : rint(Number(Buffer.from(b.buffer, b.byteOffset + s + 19, f + 1).toString("latin1")) * 1e6);
+}
+
 /** Microseconds since 2000-01-01 UTC of the time [s, e), NaN outside the common form. */
 function timeUs(b: Uint8Array, s: number, e: number, hour: HourCache): number {
 	const sec = isoSecondMsAt(b, s, e, hour);
-	const f = e - s - 21;
-	if (f <= 0 || Number.isNaN(sec)) return (sec - PG_EPOCH_MS) * 1000;
-	const us = f <= 6 ? digitsAt(b, s + 20, f) * POW10[6 - f] : rint(Number(Buffer.from(b.buffer, b.byteOffset + s + 19, f + 1).toString("latin1")) * 1e6);
-	return (sec - PG_EPOCH_MS) * 1000 + us;
+	if (Number.isNaN(sec)) return NaN;
+	return (sec - PG_EPOCH_MS) * 1000 + fractionUs(b, s, e);
+}
+
+/** A timestamptz field of a whole second (epoch ms) plus `us` microseconds into `out` at `at` (12 bytes); returns the end. */
+export function writeSecondUs(secondMs: number, us: number, out: Uint8Array, at: number): number {
+	putLength(out, at, 8);
+	putInt64(out, at + 4, (secondMs - PG_EPOCH_MS) * 1000 + us);
+	return at + 12;
 }
 
 /** A signed integer below 2^53 in magnitude as int64 (big-endian) into `out` at `at`. */
@@ -81,7 +100,7 @@ export function writeInt8(v: number, out: Uint8Array, at: number): number {
 	return at + 12;
 }
 
-function writeTime(b: Uint8Array, s: number, e: number, hour: HourCache, out: Uint8Array, at: number): number {
+export function writeTime(b: Uint8Array, s: number, e: number, hour: HourCache, out: Uint8Array, at: number): number {
 	const us = timeUs(b, s, e, hour);
 	if (Number.isNaN(us)) return -1;
 	putLength(out, at, 8);
@@ -90,7 +109,7 @@ function writeTime(b: Uint8Array, s: number, e: number, hour: HourCache, out: Ui
 }
 
 /** "0" or 1-18 digits without a leading zero, as bigint. */
-function writeId(b: Uint8Array, s: number, e: number, out: Uint8Array, at: number): number {
+export function writeId(b: Uint8Array, s: number, e: number, out: Uint8Array, at: number): number {
 	const n = e - s;
 	if (n < 1 || n > 18 || (n > 1 && b[s] === 48)) return -1;
 	putLength(out, at, 8);
@@ -186,6 +205,14 @@ export function writeDecimal(b: Uint8Array, s: number, e: number, out: Uint8Arra
 	return at;
 }
 
+/** A char(1) side field, "b" or "s" (its char code), into `out` at `at` (5 bytes); returns the end, -1 for another side. */
+export function writeSide(side: number, out: Uint8Array, at: number): number {
+	if (side !== 98 /* b */ && side !== 115 /* s */) return -1;
+	putLength(out, at, 1);
+	out[at + 4] = side;
+	return at + 5;
+}
+
 /** The end of the field at `from`: the next tab or newline before `e`, or `e`. */
 function fieldEnd(b: Uint8Array, from: number, e: number): number {
 	for (let i = from; i < e; i++) {
@@ -233,14 +260,9 @@ function writeRow(b: Uint8Array, s: number, e: number, fields: readonly Field[],
 			case Field.Numeric:
 				at = writeDecimal(b, fs, fe, out, at);
 				break;
-			case Field.Side: {
-				const side = b[fs];
-				if (fe !== fs + 1 || (side !== 98 /* b */ && side !== 115) /* s */) return -1;
-				putLength(out, at, 1);
-				out[at + 4] = side;
-				at += 5;
+			case Field.Side:
+				at = fe === fs + 1 ? writeSide(b[fs], out, at) : -1;
 				break;
-			}
 		}
 		if (at < 0) return -1;
 		fs = fe + 1;

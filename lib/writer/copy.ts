@@ -162,18 +162,30 @@ export function copyPreferBinary(
 	return copyEncoded(client, table, encodeRows(columns, fields, candidates, text), onBinaryRefused);
 }
 
+/** Rows already encoded as binary COPY rows (lib/writer/wire-binary), with their text should PostgreSQL refuse them. */
+export interface PreEncoded {
+	binary: Buffer;
+	rows: number;
+	text: CopyPiece;
+}
+
 /**
- * Trades or quotes encoded for their table (theirs, or a staging table like it): the verbatim wire lines as binary
- * COPY, everything else (rebuilt text rows, lines outside the common form) as text COPY after it.
+ * Trades or quotes encoded for their table (theirs, or a staging table like it): the rows encoded already and the
+ * verbatim wire lines as binary COPY (in that order), everything else (rebuilt text rows, lines outside the common
+ * form) as text COPY after it.
  */
-export function encodeTicks(kind: TickKind, pieces: readonly CopyPiece[]): EncodedRows {
+export function encodeTicks(kind: TickKind, pieces: readonly CopyPiece[], encoded: readonly PreEncoded[] = []): EncodedRows {
 	const candidates: { binary: TextRows; text: CopyPiece }[] = [];
 	const text: CopyPiece[] = [];
 	for (const p of pieces) {
 		if (isCopyLines(p)) candidates.push({ binary: wireRows(p, kind), text: p });
 		else text.push(p);
 	}
-	return encodeRows(kind === "trade" ? TRADE_COLUMNS : QUOTE_COLUMNS, kind === "trade" ? TRADE_FIELDS : QUOTE_FIELDS, candidates, text);
+	const r = encodeRows(kind === "trade" ? TRADE_COLUMNS : QUOTE_COLUMNS, kind === "trade" ? TRADE_FIELDS : QUOTE_FIELDS, candidates, text);
+	if (!encoded.length) return r;
+	const chunks = encoded.map((e) => e.binary).concat(r.binary.chunks);
+	const rows = encoded.reduce((n, e) => n + e.rows, r.binary.rows);
+	return { ...r, binary: { chunks, rows, failed: r.binary.failed }, allText: encoded.map((e) => e.text).concat(r.allText) };
 }
 
 /** encodeTicks and copyEncoded in one step. Returns the row count. */

@@ -1,9 +1,10 @@
 import type { Pool, PoolClient } from "pg";
-import { decodeWireBytes, type WireBatch } from "../domain/codec";
+import type { WireBatch } from "../domain/codec";
 import { TICK_TOPIC_PATTERNS } from "../domain/topics";
 import type { Consumer, Delivery, MarketLog } from "../log/types";
 import { withTransaction, type Logger } from "../store/pool";
-import { copyEncoded, encodeTicks, isDataException, QUOTE_COLUMNS, TRADE_COLUMNS, type CopyPiece, type EncodedRows } from "./copy";
+import { copyEncoded, encodeTicks, isDataException, QUOTE_COLUMNS, TRADE_COLUMNS, type CopyPiece, type EncodedRows, type PreEncoded } from "./copy";
+import { decodeWireForCopy, type CopyReadyBatch } from "./wire-binary";
 
 /** An empty pull faster than this did not wait for data; the loop pauses EMPTY_PULL_PAUSE_MS before the next. */
 const EMPTY_PULL_MIN_MS = 5;
@@ -112,7 +113,7 @@ type Mode = "copy" | "stage";
 
 interface Prepared {
 	deliveries: Delivery[];
-	decoded: WireBatch[];
+	decoded: CopyReadyBatch[];
 	rows: number;
 	/** The batch's rows encoded for COPY (encodeBatch), ahead of its transaction. */
 	encoded?: EncodedBatch;
@@ -128,28 +129,33 @@ export interface EncodedBatch {
 	maxMs: number;
 }
 
-/** The rows of decoded messages encoded for COPY, in key order (keyOrder). */
-export function encodeBatch(dec: readonly WireBatch[]): EncodedBatch {
+/** The rows of decoded messages encoded for COPY, in key order (keyOrder); a message's rows encoded already are kept. */
+export function encodeBatch(dec: readonly CopyReadyBatch[]): EncodedBatch {
 	const tradeCopy: CopyPiece[] = [];
 	const quoteCopy: CopyPiece[] = [];
+	const tradeEncoded: PreEncoded[] = [];
+	const quoteEncoded: PreEncoded[] = [];
 	let tradeCount = 0;
 	let quoteCount = 0;
 	let minMs = Infinity;
 	let maxMs = -Infinity;
 	for (const x of keyOrder(dec)) {
+		const encoded = x.binary && x.lines ? { binary: x.binary, rows: x.rows, text: x.lines } : null;
 		if (x.kind === "trade") {
-			tradeCopy.push(x.lines ?? x.copy);
+			if (encoded) tradeEncoded.push(encoded);
+			else tradeCopy.push(x.lines ?? x.copy);
 			tradeCount += x.rows;
 		} else {
-			quoteCopy.push(x.lines ?? x.copy);
+			if (encoded) quoteEncoded.push(encoded);
+			else quoteCopy.push(x.lines ?? x.copy);
 			quoteCount += x.rows;
 		}
 		if (x.minMs < minMs) minMs = x.minMs;
 		if (x.maxMs > maxMs) maxMs = x.maxMs;
 	}
 	return {
-		trades: tradeCount ? encodeTicks("trade", tradeCopy) : null,
-		quotes: quoteCount ? encodeTicks("quote", quoteCopy) : null,
+		trades: tradeCount ? encodeTicks("trade", tradeCopy, tradeEncoded) : null,
+		quotes: quoteCount ? encodeTicks("quote", quoteCopy, quoteEncoded) : null,
 		tradeCount,
 		quoteCount,
 		minMs,
@@ -273,7 +279,7 @@ export class TickWriter {
 
 	private add(batch: Prepared, deliveries: Delivery[]): void {
 		for (const d of deliveries) {
-			const dec = decodeWireBytes(d.payload);
+			const dec = decodeWireForCopy(d.payload);
 			batch.deliveries.push(d);
 			batch.decoded.push(dec);
 			batch.rows += dec.rows;
@@ -307,7 +313,7 @@ export class TickWriter {
 			if (!isDataError(err)) throw err;
 			if (batch.deliveries.length === 1) {
 				const d = batch.deliveries[0];
-				await this.writeBatch([d], [{ ...batch.decoded[0], copy: "", lines: undefined, rows: 0, minutes: [], rejects: [{ index: -1, reason: `rejected by database: ${(err as Error).message}` }] }]);
+				await this.writeBatch([d], [{ ...batch.decoded[0], copy: "", lines: undefined, binary: undefined, rows: 0, minutes: [], rejects: [{ index: -1, reason: `rejected by database: ${(err as Error).message}` }] }]);
 				return;
 			}
 			for (let i = 0; i < batch.deliveries.length; i++) {
@@ -317,7 +323,7 @@ export class TickWriter {
 	}
 
 	/** Write one batch in one transaction (`encoded`: its rows already encoded). Public so tests and benchmarks can drive it without a loop. */
-	async writeBatch(deliveries: readonly Delivery[], decoded?: readonly WireBatch[], encoded?: EncodedBatch): Promise<BatchResult> {
+	async writeBatch(deliveries: readonly Delivery[], decoded?: readonly CopyReadyBatch[], encoded?: EncodedBatch): Promise<BatchResult> {
 		const t0 = Date.now();
 		let binaryRefused = 0;
 		// PostgreSQL refused the binary COPY of rows the writer could vouch for (an encoder fault): they went as text
@@ -325,7 +331,7 @@ export class TickWriter {
 			binaryRefused++;
 			this.o.logger?.error(`tick-writer: PostgreSQL refused binary COPY data, the rows went by text COPY (please report): ${err.message}`);
 		};
-		const dec = decoded ?? deliveries.map((d) => decodeWireBytes(d.payload));
+		const dec = decoded ?? deliveries.map((d) => decodeWireForCopy(d.payload));
 		const enc = encoded ?? encodeBatch(dec);
 		const { tradeCount: trades, quoteCount: quotes, minMs, maxMs } = enc;
 		const dead: { d: Delivery; reason: string }[] = [];
