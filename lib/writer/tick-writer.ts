@@ -39,12 +39,11 @@ export interface TickWriterOptions {
 	pullMax?: number;
 	ackTimeoutMs?: number;
 	/**
-	 * Batches written concurrently (WRITER_CONCURRENCY, default 2). It depends on the host: on one 2-core host 3 measured
-	 * 0.99-1.23 of raw keyed COPY against 0.82-0.86 with 2; on another (2026-12-07) 2 measured 0.91-1.06, 3 0.70-0.86, 1 0.78-0.89.
-	 * Two transactions inserting into one table's key at once cost PostgreSQL more CPU for the same rows than one after
-	 * the other (binary COPY of the same backfill batches: ~12 % more). With text COPY that made 1 the better choice
-	 * where the writer shares 2 cores with the rest of the pipeline (the backfill bench); since binary COPY and key
-	 * order (2026-12-07) 2 is better there too (0.80-0.95 of raw COPY against 0.67-0.83 with 1).
+	 * Batches written concurrently (WRITER_CONCURRENCY, default 2), each in its own transaction and connection; their
+	 * COPYs take turns (see inCopyTurn), their other statements overlap. It depends on the host: on one 2-core host 3
+	 * measured 0.99-1.23 of raw keyed COPY against 0.82-0.86 with 2; on another (2026-12-07) 2 measured 0.91-1.06, 3
+	 * 0.70-0.86, 1 0.78-0.89. In the backfill bench (the writer sharing 2 cores with the rest of the pipeline) 2 measured
+	 * medians of 0.73-0.75 against 0.66-0.78 with 1 (2026-12-07, before COPYs took turns).
 	 */
 	writeConcurrency?: number;
 	/** Name recorded with dead letters. */
@@ -183,6 +182,8 @@ export class TickWriter {
 	private backoffMs = 0;
 	/** Rows per message of the messages seen last (see messagesFor). */
 	private rowsPerMessage: number;
+	/** Settles when the batch that last took its turn to insert rows is done inserting (see inCopyTurn). */
+	private copyTurn: Promise<void> = Promise.resolve();
 
 	constructor(opts: TickWriterOptions) {
 		const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as TickWriterOptions;
@@ -349,8 +350,10 @@ export class TickWriter {
 			}
 		}
 		const { insertedTrades, insertedQuotes, dirtyCount } = await withTransaction(this.o.pool, async (client) => {
-			const tr = enc.trades ? await this.insertTicks(client, "trades", enc.trades, trades, refused) : null;
-			const qr = enc.quotes ? await this.insertTicks(client, "quotes", enc.quotes, quotes, refused) : null;
+			const { tr, qr } = await this.inCopyTurn(async () => ({
+				tr: enc.trades ? await this.insertTicks(client, "trades", enc.trades, trades, refused) : null,
+				qr: enc.quotes ? await this.insertTicks(client, "quotes", enc.quotes, quotes, refused) : null,
+			}));
 			let dirtyCount = (tr?.dirty ?? 0) + (qr?.dirty ?? 0);
 			// Rows that went in by plain COPY were all new: their buckets are computed here.
 			const dirty = dirtyKeys(dec.filter((x) => x.rows && ((x.kind === "trade" && tr?.viaCopy) || (x.kind === "quote" && qr?.viaCopy))));
@@ -395,6 +398,26 @@ export class TickWriter {
 		this.stats.lastCommitAt = Date.now();
 		this.o.onCommitted?.(r);
 		return r;
+	}
+
+	/**
+	 * Run `insert` (a batch's COPYs, both tables) once no other batch of this writer is inserting rows. Batches are
+	 * still written concurrently (writeConcurrency), but only their other statements overlap: the dirty marks, the
+	 * commit, the next batch's BEGIN. Two COPYs into one table at once cost PostgreSQL more CPU for the same rows than
+	 * one after the other (contention on the table's last pages and its key's rightmost leaf; binary COPY of the same
+	 * backfill batches: PostgreSQL CPU 1.84-2.02 s with two connections at once, 1.23-1.43 s one after the other).
+	 * The turn covers both tables, so a batch waiting for its turn never holds rows another batch's COPY must wait for.
+	 */
+	private async inCopyTurn<T>(insert: () => Promise<T>): Promise<T> {
+		const before = this.copyTurn;
+		let done!: () => void;
+		this.copyTurn = new Promise<void>((r) => (done = r));
+		await before;
+		try {
+			return await insert();
+		} finally {
+			done();
+		}
 	}
 
 	/**
