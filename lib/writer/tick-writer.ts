@@ -40,7 +40,7 @@ export interface TickWriterOptions {
 	ackTimeoutMs?: number;
 	/**
 	 * Batches written concurrently (WRITER_CONCURRENCY, default 2), each in its own transaction and connection; their
-	 * COPYs take turns (see inCopyTurn), their other statements overlap. It depends on the host: on one 2-core host 3
+	 * COPYs take turns (see copyTurns), their other statements overlap. It depends on the host: on one 2-core host 3
 	 * measured 0.99-1.23 of raw keyed COPY against 0.82-0.86 with 2; on another (2026-12-07) 2 measured 0.91-1.06, 3
 	 * 0.70-0.86, 1 0.78-0.89. In the backfill bench (the writer sharing 2 cores with the rest of the pipeline) 2 measured
 	 * medians of 0.73-0.75 against 0.66-0.78 with 1 (2026-12-07, before COPYs took turns).
@@ -182,8 +182,15 @@ export class TickWriter {
 	private backoffMs = 0;
 	/** Rows per message of the messages seen last (see messagesFor). */
 	private rowsPerMessage: number;
-	/** Settles when the batch that last took its turn to insert rows is done inserting (see inCopyTurn). */
-	private copyTurn: Promise<void> = Promise.resolve();
+	/**
+	 * A batch's COPYs (both tables) run in its turn: batches are written concurrently (writeConcurrency), but only
+	 * their other statements overlap (the dirty marks, the commit, the next batch's BEGIN). Two COPYs into one table at
+	 * once cost PostgreSQL more CPU for the same rows than one after the other (contention on the table's last pages
+	 * and its key's rightmost leaf; binary COPY of the same backfill batches: PostgreSQL CPU 1.84-2.02 s with two
+	 * connections at once, 1.23-1.43 s one after the other). The turn covers both tables, so a batch waiting for its
+	 * turn holds no rows that the COPY in turn could have to wait for.
+	 */
+	private readonly copyTurns = takingTurns();
 
 	constructor(opts: TickWriterOptions) {
 		const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as TickWriterOptions;
@@ -350,7 +357,7 @@ export class TickWriter {
 			}
 		}
 		const { insertedTrades, insertedQuotes, dirtyCount } = await withTransaction(this.o.pool, async (client) => {
-			const { tr, qr } = await this.inCopyTurn(async () => ({
+			const { tr, qr } = await this.copyTurns(async () => ({
 				tr: enc.trades ? await this.insertTicks(client, "trades", enc.trades, trades, refused) : null,
 				qr: enc.quotes ? await this.insertTicks(client, "quotes", enc.quotes, quotes, refused) : null,
 			}));
@@ -401,26 +408,6 @@ export class TickWriter {
 	}
 
 	/**
-	 * Run `insert` (a batch's COPYs, both tables) once no other batch of this writer is inserting rows. Batches are
-	 * still written concurrently (writeConcurrency), but only their other statements overlap: the dirty marks, the
-	 * commit, the next batch's BEGIN. Two COPYs into one table at once cost PostgreSQL more CPU for the same rows than
-	 * one after the other (contention on the table's last pages and its key's rightmost leaf; binary COPY of the same
-	 * backfill batches: PostgreSQL CPU 1.84-2.02 s with two connections at once, 1.23-1.43 s one after the other).
-	 * The turn covers both tables, so a batch waiting for its turn never holds rows another batch's COPY must wait for.
-	 */
-	private async inCopyTurn<T>(insert: () => Promise<T>): Promise<T> {
-		const before = this.copyTurn;
-		let done!: () => void;
-		this.copyTurn = new Promise<void>((r) => (done = r));
-		await before;
-		try {
-			return await insert();
-		} finally {
-			done();
-		}
-	}
-
-	/**
 	 * Insert one table's rows. Fast path: COPY straight in (every row new). Slow path after a unique
 	 * violation: COPY into a staging table, insert what is new, and mark dirty only the buckets of the
 	 * rows that actually went in, so a redelivery does not make the cascade redo work.
@@ -468,6 +455,22 @@ export class TickWriter {
 		if (inserted === rowCount) this.mode[table] = "copy";
 		return { inserted, viaCopy: false, dirty };
 	}
+}
+
+/** Runs the tasks given to it one at a time, in the order given; a task that fails gives its turn up too. */
+export function takingTurns(): <T>(task: () => Promise<T>) => Promise<T> {
+	let last: Promise<void> = Promise.resolve();
+	return async (task) => {
+		const before = last;
+		let done!: () => void;
+		last = new Promise<void>((r) => (done = r));
+		await before;
+		try {
+			return await task();
+		} finally {
+			done();
+		}
+	};
 }
 
 /**
