@@ -251,7 +251,12 @@ export class TickWriter {
 				continue;
 			}
 			// Encoded now, while PostgreSQL may still be storing the batch before: its transaction then only streams.
-			batch.encoded = encodeBatch(batch.decoded);
+			// (Should encoding ever throw, writeBatch encodes again inside commitAndAck, which logs and nacks.)
+			try {
+				batch.encoded = encodeBatch(batch.decoded);
+			} catch {
+				batch.encoded = undefined;
+			}
 			while (inflight.size >= this.o.writeConcurrency) await Promise.race(inflight);
 			const p: Promise<void> = this.commitAndAck(consumer, batch).finally(() => inflight.delete(p));
 			inflight.add(p);

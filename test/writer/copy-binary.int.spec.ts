@@ -4,7 +4,8 @@ import { decodeWireBytes, type CopyLines } from "../../lib/domain/codec";
 import { migrate } from "../../lib/store/migrate";
 import { binaryRowHead, QUOTE_FIELDS, wireRows } from "../../lib/writer/copy-binary";
 import { wireBinaryCopy as binaryCopy } from "../helpers/binary-copy";
-import { copyBinaryInto, copyInto, copyPreferBinary, copyTicks, QUOTE_COLUMNS, TRADE_COLUMNS } from "../../lib/writer/copy";
+import { copyBinaryInto, copyEncoded, copyInto, copyPreferBinary, copyTicks, encodeTicks, QUOTE_COLUMNS, TRADE_COLUMNS } from "../../lib/writer/copy";
+import { decodeWireForCopy } from "../../lib/writer/wire-binary";
 import { freshDatabase, type TestDb } from "../helpers/db";
 import { decodeBi5Ticks } from "../../lib/backfill/dukascopy/bi5";
 import { getInstrument } from "../../lib/backfill/dukascopy/instruments";
@@ -248,6 +249,31 @@ describe("binary COPY of verbatim wire lines", () => {
 		expect(refused).toHaveLength(1);
 		expect((refused[0] as { code?: string }).code).toMatch(/^22/);
 		expect(await rowsOf("quotes")).toHaveLength(50);
+	});
+
+	it("sends rows encoded ahead (decodeWireForCopy) by text COPY too when PostgreSQL refuses them, once each, with the rest", async () => {
+		const lines = quoteLines();
+		const ahead = message("quote", "EUR-USD-SPOT", lines.slice(0, 40));
+		const rest = verbatim(message("quote", "EUR-USD-SPOT", lines.slice(40, 70)));
+		const enc = decodeWireForCopy(ahead);
+		expect(enc.binary).toBeDefined();
+		// bytes PostgreSQL refuses: the encoded rows with their field count (9) made 7
+		const wrong = Buffer.from(enc.binary!);
+		wrong.writeInt16BE(7, 0);
+		const rows = encodeTicks("quote", [rest], [{ binary: wrong, rows: enc.rows, text: enc.lines! }]);
+		expect(rows.binary.rows).toBe(70);
+		await db.pool.query("TRUNCATE quotes");
+		const refused: Error[] = [];
+		const c = await db.pool.connect();
+		try {
+			await c.query("BEGIN");
+			expect(await copyEncoded(c, "quotes", rows, (e) => refused.push(e))).toBe(70);
+			await c.query("COMMIT");
+		} finally {
+			c.release();
+		}
+		expect(refused).toHaveLength(1);
+		expect(await rowsOf("quotes")).toHaveLength(70);
 	});
 
 	it("gives no chunks when nothing could be encoded", () => {

@@ -46,6 +46,7 @@ const edgeField = fc.constantFrom(
 	"2024-01-15T13:00:00.0000005Z", "2024-01-15T13:00:00.0000015Z", "2024-01-15T23:59:59.9999996Z", "1990-01-01T00:00:00Z", "1990-01-01T00:00:00.001Z",
 	"2024-01-15T13:00:00+00:00", "2024-02-29T00:00:00Z", "2023-02-29T00:00:00Z", "2024-01-15T24:00:00Z", "2024-01-15T13:00:60Z",
 	"1989-12-31T23:59:59Z", "2099-12-31T23:59:59.998Z", "2100-01-01T00:00:00Z", "2024-01-15T13:00:00.1234567890Z", "2024-01-15t13:00:00Z", "é",
+	"1.5\r", "2024-01-15T13:00:00Z\r", "b\r", "12345678901234567890123456789012.1234567890123456789012345678901", "9999999999999999.9999999999999999",
 );
 
 describe("decodeWireForCopy: the wire check and the binary encoding in one pass", () => {
@@ -59,8 +60,12 @@ describe("decodeWireForCopy: the wire check and the binary encoding in one pass"
 		const btc = getInstrument("BTCUSD");
 		const h = decodeBi5Ticks(fs.readFileSync(path.join(DUKASCOPY_FIXTURES, BTCUSD_BI5)), "BTCUSD", Date.parse("2023-01-20T12:00:00Z"));
 		for (const p of quoteWirePayloads(h, btc, "dukascopy", "2026-12-07T18:00:00Z", 1000)) expect(agrees(p)).toBe(true);
+		// over three days (hours and days change between lines); then one message larger than the encoder's first buffer
 		const trades = makeTrades(2000, Date.parse("2024-01-01T00:00:00Z"), 3 * 86_400_000, 5);
 		expect(agrees(encodeEnvelope(tradeEnvelope("kraken", "BTC-USD-SPOT", trades)))).toBe(true);
+		const big = encodeEnvelope(tradeEnvelope("kraken", "BTC-USD-SPOT", makeTrades(15_000, Date.parse("2024-01-01T00:00:00Z"), 86_400_000, 7)));
+		expect(agrees(big)).toBe(true);
+		expect(decodeWireForCopy(big).binary!.length).toBeGreaterThan(1 << 20);
 	});
 
 	it("leaves to decodeWireBytes what the check does not accept as it is: placeholders, zero prices, a minute's last ms, offsets, rejects", () => {
