@@ -1,4 +1,4 @@
-import { daysInMonth, isIsoTimestamp, parseIsoMs } from "./time";
+import { daysInMonth, isEventMs, isIsoTimestamp, parseIsoMs } from "./time";
 import { lineFast } from "./wire-bytes";
 import type { Envelope, MarkerItem, Quote, QuoteItem, Trade, TradeItem } from "./types";
 
@@ -164,12 +164,8 @@ export function decodeWireBytes(payload: Uint8Array): WireBatch {
 	const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
 	const v2 = v2Header(buf);
 	if (!v2) return decodeWireText(buf.toString("utf8"));
-	const { head, nl } = v2;
+	const { head, start, end } = v2;
 	const out: WireBatch = { kind: head.kind, venue: head.venue, symbol: head.symbol, copy: "", rows: 0, minutes: [], minMs: Infinity, maxMs: -Infinity, markers: 0, rejects: [] };
-	if (nl < 0) return out;
-	const start = nl + 1;
-	let end = buf.length;
-	if (end > start && buf[end - 1] === 10) end--;
 	if (end <= start) return out;
 	const isTrade = head.kind === "trade";
 	const prefix = `${head.venue}\t${head.symbol}\t`;
@@ -217,10 +213,12 @@ export function decodeWireBytes(payload: Uint8Array): WireBatch {
 	return out;
 }
 
-/** A well-formed v2 header: the message's first line (up to `nl`, -1 when it has no newline). */
+/** A well-formed v2 header (the message's first line) and where the body's lines are: [start, end), no line when end <= start. */
 export interface V2Header {
 	head: { v: 2; kind: "trade" | "quote"; venue: string; symbol: string };
-	nl: number;
+	/** After the header's newline, to before the message's one trailing newline. */
+	start: number;
+	end: number;
 }
 
 /** The v2 header of a payload, or null when it has none that is well formed (decodeWireText then reads the message). */
@@ -234,7 +232,10 @@ export function v2Header(buf: Buffer): V2Header | null {
 		return null;
 	}
 	if (head === null || typeof head !== "object" || head.v !== 2 || v2HeadProblem(head)) return null;
-	return { head, nl };
+	if (nl < 0) return { head, start: buf.length, end: buf.length };
+	let end = buf.length;
+	if (end > nl + 1 && buf[end - 1] === 10) end--;
+	return { head, start: nl + 1, end };
 }
 
 /**
@@ -355,7 +356,7 @@ function itemProblem(isTrade: boolean, f: readonly unknown[], t: { ms: number; p
 	const [time, id] = f;
 	t.ms = typeof time === "string" ? fastIsoMs(time) : NaN;
 	t.placeholder = false;
-	if (!(t.ms > 631152000000 && t.ms < 4102444800000)) return `time ${JSON.stringify(time)} is not an ISO-8601 UTC timestamp`;
+	if (!isEventMs(t.ms)) return `time ${JSON.stringify(time)} is not an ISO-8601 UTC timestamp`;
 	if (typeof id !== "string" || !ID_RE.test(id)) return `${isTrade ? "tradeId" : "seq"} ${JSON.stringify(id)} must be a non-negative integer string`;
 	const recv = f[isTrade ? 5 : 6];
 	if (isTrade) {

@@ -22,10 +22,14 @@ export function daysInMonth(y: number, mo: number): number {
 	return mo === 2 && y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : MONTH_DAYS[mo];
 }
 
+/** An event time (epoch ms) strictly between 1990 and 2100: that rejects a time in the wrong unit (seconds read as ms and so on). */
+export function isEventMs(ms: number): boolean {
+	return ms > 631152000000 && ms < 4102444800000;
+}
+
 export function isIsoTimestamp(s: unknown): s is string {
 	const ms = parseIsoMs(s);
-	// between 1990 and 2100: rejects a time in the wrong unit (seconds read as ms and so on)
-	return Number.isFinite(ms) && ms > 631152000000 && ms < 4102444800000;
+	return Number.isFinite(ms) && isEventMs(ms);
 }
 
 /**

@@ -1,4 +1,8 @@
-import { daysInMonth } from "./time";
+import { daysInMonth as daysInMonthImport, isEventMs as isEventMsImport } from "./time";
+
+// Bound once: under tsx (how the services run) every use of a named import is a getter call, per line here.
+const daysInMonth = daysInMonthImport;
+const isEventMs = isEventMsImport;
 
 /**
  * The byte-level checks of a v2 wire line (lib/domain/codec's decodeWireBytes): char codes on the
@@ -52,12 +56,28 @@ export function isoSecondMsAt(b: Uint8Array, s: number, e: number, hour: HourCac
 	return hour.ms + (m1 * 10 + m2) * 60_000 + (s1 * 10 + s2) * 1000;
 }
 
+/** The whole ms of the fraction of the time [s, e) in the common form (its first 3 digits, as fastIsoMs reads them). */
+export function fractionMs(b: Uint8Array, s: number, e: number): number {
+	const f = e - s - 21;
+	if (f <= 0) return 0;
+	return f >= 3 ? digitsAt(b, s + 20, 3) : digitsAt(b, s + 20, f) * (f === 1 ? 100 : 10);
+}
+
 /** fastIsoMs on the bytes [s, e): the common form only (see isoSecondMsAt), NaN for anything else (the caller then asks the string path, which also knows offsets). */
 function isoMsAt(b: Uint8Array, s: number, e: number, hour: HourCache): number {
-	const sec = isoSecondMsAt(b, s, e, hour);
-	const f = e - s - 21;
-	if (f <= 0 || Number.isNaN(sec)) return sec;
-	return sec + (f >= 3 ? digitsAt(b, s + 20, 3) : digitsAt(b, s + 20, f) * (f === 1 ? 100 : 10));
+	return isoSecondMsAt(b, s, e, hour) + fractionMs(b, s, e);
+}
+
+/** The tabs of the line [s, e) into `tabs`, when it has exactly `nFields` fields; false otherwise. */
+export function lineTabs(b: Uint8Array, s: number, e: number, nFields: number, tabs: Int32Array): boolean {
+	let nTabs = 0;
+	for (let i = s; i < e; i++) {
+		if (b[i] === 9) {
+			if (nTabs === nFields - 1) return false;
+			tabs[nTabs++] = i;
+		}
+	}
+	return nTabs === nFields - 1;
 }
 
 /** ID_RE on bytes [s, e): "0" or up to 18 digits without a leading zero. */
@@ -100,7 +120,7 @@ function bytesEqual(b: Uint8Array, s1: number, e1: number, s2: number, e2: numbe
 	return true;
 }
 
-const TAB_AT: number[] = new Array(8).fill(0);
+const TAB_AT = new Int32Array(8);
 const TIME_HOUR = new HourCache();
 const RECV_HOUR = new HourCache();
 
@@ -111,18 +131,10 @@ const RECV_HOUR = new HourCache();
  * every malformed line go there.
  */
 export function lineFast(b: Uint8Array, s: number, e: number, isTrade: boolean, t: { ms: number; placeholder: boolean }): boolean {
-	const nFields = isTrade ? 6 : 7;
-	let nTabs = 0;
-	for (let i = s; i < e; i++) {
-		if (b[i] === 9) {
-			if (nTabs === nFields - 1) return false;
-			TAB_AT[nTabs++] = i;
-		}
-	}
-	if (nTabs !== nFields - 1) return false;
+	if (!lineTabs(b, s, e, isTrade ? 6 : 7, TAB_AT)) return false;
 	const t0 = TAB_AT[0], t1 = TAB_AT[1], t2 = TAB_AT[2], t3 = TAB_AT[3], t4 = TAB_AT[4];
 	const ms = isoMsAt(b, s, t0, TIME_HOUR);
-	if (!(ms > 631152000000 && ms < 4102444800000) || ms % MINUTE === MINUTE - 1) return false;
+	if (!isEventMs(ms) || ms % MINUTE === MINUTE - 1) return false;
 	if (!idAt(b, t0 + 1, t1)) return false;
 	if (decimalAt(b, t1 + 1, t2) !== 2 || decimalAt(b, t2 + 1, t3) !== 2) return false;
 	let placeholder: boolean;

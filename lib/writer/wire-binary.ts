@@ -1,7 +1,7 @@
 import { decodeWireBytes, MinuteSet, v2Header, type WireBatch } from "../domain/codec";
-import { digitsAt as digitsAtImport, HourCache, isoSecondMsAt as isoSecondMsAtImport } from "../domain/wire-bytes";
+import { isEventMs as isEventMsImport } from "../domain/time";
+import { fractionMs as fractionMsImport, HourCache, isoSecondMsAt as isoSecondMsAtImport, lineTabs as lineTabsImport } from "../domain/wire-bytes";
 import {
-	binaryRowHead,
 	DECIMAL_MAX,
 	fractionUs as fractionUsImport,
 	writeDecimal as writeDecimalImport,
@@ -9,11 +9,14 @@ import {
 	writeSecondUs as writeSecondUsImport,
 	writeSide as writeSideImport,
 	writeTime as writeTimeImport,
+	wireRows,
 } from "./copy-binary";
 
 // Bound once: under tsx (how the services run) every use of a named import is a getter call, several per line here.
-const digitsAt = digitsAtImport;
+const isEventMs = isEventMsImport;
+const fractionMs = fractionMsImport;
 const isoSecondMsAt = isoSecondMsAtImport;
+const lineTabs = lineTabsImport;
 const fractionUs = fractionUsImport;
 const writeDecimal = writeDecimalImport;
 const writeId = writeIdImport;
@@ -36,9 +39,6 @@ export interface CopyReadyBatch extends WireBatch {
 	binary?: Buffer;
 }
 
-/** 1990-01-01 and 2100-01-01: the event times the wire check accepts lie strictly between (codec itemProblem). */
-const MIN_MS = 631152000000;
-const MAX_MS = 4102444800000;
 const TAB_AT = new Int32Array(8);
 const TIME_HOUR = new HourCache();
 const RECV_HOUR = new HourCache();
@@ -60,22 +60,13 @@ function digitCount(out: Uint8Array, at: number): number {
  * decodeWireBytes.
  */
 function lineBinary(b: Uint8Array, s: number, e: number, isTrade: boolean, out: Uint8Array, at: number): number {
-	const nFields = isTrade ? 6 : 7;
-	let nTabs = 0;
-	for (let i = s; i < e; i++) {
-		if (b[i] === 9) {
-			if (nTabs === nFields - 1) return -1;
-			TAB_AT[nTabs++] = i;
-		}
-	}
-	if (nTabs !== nFields - 1) return -1;
+	if (!lineTabs(b, s, e, isTrade ? 6 : 7, TAB_AT)) return -1;
 	const t0 = TAB_AT[0], t1 = TAB_AT[1], t2 = TAB_AT[2], t3 = TAB_AT[3], t4 = TAB_AT[4];
 	// event time: ms as the wire check reads it (the fraction's first 3 digits), µs as PostgreSQL rounds it
 	const sec = isoSecondMsAt(b, s, t0, TIME_HOUR);
 	if (Number.isNaN(sec)) return -1;
-	const f = t0 - s - 21;
-	const ms = f <= 0 ? sec : sec + (f >= 3 ? digitsAt(b, s + 20, 3) : digitsAt(b, s + 20, f) * (f === 1 ? 100 : 10));
-	if (!(ms > MIN_MS && ms < MAX_MS)) return -1;
+	const ms = sec + fractionMs(b, s, t0);
+	if (!isEventMs(ms)) return -1;
 	at = writeSecondUs(sec, fractionUs(b, s, t0), out, at);
 	at = writeId(b, t0 + 1, t1, out, at);
 	if (at < 0) return -1;
@@ -100,7 +91,7 @@ function lineBinary(b: Uint8Array, s: number, e: number, isTrade: boolean, out: 
 	at = writeTime(b, recvAt, e, RECV_HOUR, out, at);
 	if (at < 0) return -1;
 	lineMs = ms;
-	lineSubMs = f >= 7;
+	lineSubMs = t0 - s - 21 >= 7;
 	return at;
 }
 
@@ -111,14 +102,11 @@ const FIELDS_MAX = 12 + 12 + 4 * DECIMAL_MAX + 12;
 export function decodeWireForCopy(payload: Uint8Array): CopyReadyBatch {
 	const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
 	const v2 = v2Header(buf);
-	if (!v2 || v2.nl < 0) return decodeWireBytes(payload);
-	const { head, nl } = v2;
-	const start = nl + 1;
-	let end = buf.length;
-	if (end > start && buf[end - 1] === 10) end--;
-	if (end <= start) return decodeWireBytes(payload);
+	if (!v2 || v2.end <= v2.start) return decodeWireBytes(payload);
+	const { head, start, end } = v2;
 	const isTrade = head.kind === "trade";
-	const rowHead = binaryRowHead([Buffer.from(head.venue, "latin1"), Buffer.from(head.symbol, "latin1")], isTrade ? 8 : 9);
+	const lines = { bytes: payload, start, end, prefix: Buffer.from(`${head.venue}\t${head.symbol}\t`, "latin1") };
+	const rowHead = wireRows(lines, head.kind).head;
 	const rowMax = rowHead.length + FIELDS_MAX;
 	const mins = new MinuteSet();
 	let minMs = Infinity;
@@ -156,7 +144,7 @@ export function decodeWireForCopy(payload: Uint8Array): CopyReadyBatch {
 		maxMs,
 		markers: 0,
 		rejects: [],
-		lines: { bytes: payload, start, end, prefix: Buffer.from(`${head.venue}\t${head.symbol}\t`, "latin1") },
+		lines,
 		binary,
 	};
 }
