@@ -19,7 +19,7 @@ const isoSecondMsAt = isoSecondMsAtImport;
  * exactly as PostgreSQL would have read it from the text: a fraction beyond microseconds is rounded as
  * timestamptz_in rounds it (the double nearest the fraction, times 10^6, rounded half to even), and a
  * numeric keeps its written scale (dscale), trailing zeros included. Should PostgreSQL still refuse the
- * bytes, the callers fall back to text (lib/writer/copy.ts copyPreferBinary) or the upsert (klines).
+ * bytes, the callers fall back to text (lib/writer/copy.ts copyEncoded) or the upsert (klines).
  */
 
 const CHUNK_BYTES = 1 << 20;

@@ -149,19 +149,6 @@ export async function copyEncoded(client: PoolClient, table: string, rows: Encod
 	return n;
 }
 
-/** encodeRows and copyEncoded in one step. */
-export function copyPreferBinary(
-	client: PoolClient,
-	table: string,
-	columns: readonly string[],
-	fields: readonly Field[],
-	candidates: readonly { binary: TextRows; text: CopyPiece }[],
-	text: readonly CopyPiece[],
-	onBinaryRefused?: (err: Error) => void,
-): Promise<number> {
-	return copyEncoded(client, table, encodeRows(columns, fields, candidates, text), onBinaryRefused);
-}
-
 /** Rows already encoded as binary COPY rows (lib/writer/wire-binary), with their text should PostgreSQL refuse them. */
 export interface PreEncoded {
 	binary: Buffer;
@@ -186,9 +173,4 @@ export function encodeTicks(kind: TickKind, pieces: readonly CopyPiece[], encode
 	const chunks = encoded.map((e) => e.binary).concat(r.binary.chunks);
 	const rows = encoded.reduce((n, e) => n + e.rows, r.binary.rows);
 	return { ...r, binary: { chunks, rows, failed: r.binary.failed }, allText: encoded.map((e) => e.text).concat(r.allText) };
-}
-
-/** encodeTicks and copyEncoded in one step. Returns the row count. */
-export function copyTicks(client: PoolClient, table: string, kind: TickKind, pieces: readonly CopyPiece[], onBinaryRefused?: (err: Error) => void): Promise<number> {
-	return copyEncoded(client, table, encodeTicks(kind, pieces), onBinaryRefused);
 }

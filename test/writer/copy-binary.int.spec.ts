@@ -4,7 +4,7 @@ import { decodeWireBytes, type CopyLines } from "../../lib/domain/codec";
 import { migrate } from "../../lib/store/migrate";
 import { binaryRowHead, QUOTE_FIELDS, wireRows } from "../../lib/writer/copy-binary";
 import { wireBinaryCopy as binaryCopy } from "../helpers/binary-copy";
-import { copyBinaryInto, copyEncoded, copyInto, copyPreferBinary, copyTicks, encodeTicks, QUOTE_COLUMNS, TRADE_COLUMNS } from "../../lib/writer/copy";
+import { copyBinaryInto, copyEncoded, copyInto, encodeRows, encodeTicks, QUOTE_COLUMNS, TRADE_COLUMNS } from "../../lib/writer/copy";
 import { decodeWireForCopy } from "../../lib/writer/wire-binary";
 import { freshDatabase, type TestDb } from "../helpers/db";
 import { decodeBi5Ticks } from "../../lib/backfill/dukascopy/bi5";
@@ -109,15 +109,15 @@ describe("binary COPY of verbatim wire lines", () => {
 	/** Every column as PostgreSQL prints it, sorted. */
 	const rowsOf = async (table: string) => (await db.pool.query(`SELECT t::text AS r FROM ${table} t ORDER BY 1`)).rows.map((r) => r.r as string);
 
-	/** The same pieces by text COPY into `<table>_text` and by copyTicks into `<table>`: the stored rows must be equal. */
+	/** The same pieces by text COPY into `<table>_text` and by encodeTicks + copyEncoded into `<table>`: the stored rows must be equal. */
 	async function sameAsText(table: "trades" | "quotes", pieces: CopyLines[]): Promise<string[]> {
 		await db.pool.query(`TRUNCATE ${table}, ${table}_text`);
 		const c = await db.pool.connect();
 		try {
 			const columns = table === "trades" ? TRADE_COLUMNS : QUOTE_COLUMNS;
 			const viaText = await copyInto(c, `${table}_text`, columns, pieces);
-			await c.query("BEGIN"); // copyTicks runs in the writer's transaction
-			const viaTicks = await copyTicks(c, table, table === "trades" ? "trade" : "quote", pieces);
+			await c.query("BEGIN"); // copyEncoded runs in the writer's transaction
+			const viaTicks = await copyEncoded(c, table, encodeTicks(table === "trades" ? "trade" : "quote", pieces));
 			await c.query("COMMIT");
 			expect(viaTicks).toBe(viaText);
 		} finally {
@@ -241,7 +241,7 @@ describe("binary COPY of verbatim wire lines", () => {
 		const c = await db.pool.connect();
 		try {
 			await c.query("BEGIN");
-			expect(await copyPreferBinary(c, "quotes", QUOTE_COLUMNS, QUOTE_FIELDS, [{ binary: wrong, text: piece }], [], (e) => refused.push(e))).toBe(50);
+			expect(await copyEncoded(c, "quotes", encodeRows(QUOTE_COLUMNS, QUOTE_FIELDS, [{ binary: wrong, text: piece }], []), (e) => refused.push(e))).toBe(50);
 			await c.query("COMMIT");
 		} finally {
 			c.release();
