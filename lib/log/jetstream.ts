@@ -18,6 +18,7 @@ import {
 	type StreamConfig,
 	type Subscription,
 } from "nats";
+import { takingTurns } from "../coordination/turns";
 import { topicMatches } from "../domain/topics";
 import { natsConnectError, natsConnectOptions, type NatsAuth } from "../net/nats-options";
 import { assertKey, assertTopic, consumerPatterns } from "./names";
@@ -459,7 +460,8 @@ class JetStreamConsumer implements Consumer {
 	/** Messages still owed by open pull requests. */
 	private outstanding = 0;
 	private signal: (() => void) | null = null;
-	private chain: Promise<unknown> = Promise.resolve();
+	/** One pull at a time per consumer: the request bookkeeping assumes it. */
+	private readonly pulls = takingTurns();
 	private closed = false;
 	private failure: Error | null = null;
 	private drained: (() => void) | null = null;
@@ -474,10 +476,7 @@ class JetStreamConsumer implements Consumer {
 	}
 
 	pull(max: number, waitMs: number): Promise<Delivery[]> {
-		// One pull at a time per consumer: the request bookkeeping assumes it.
-		const p = this.chain.then(() => this.doPull(max, waitMs));
-		this.chain = p.catch(() => undefined);
-		return p;
+		return this.pulls(() => this.doPull(max, waitMs));
 	}
 
 	private async doPull(max: number, waitMs: number): Promise<Delivery[]> {

@@ -1,3 +1,4 @@
+import { takingTurns } from "../coordination/turns";
 import { transportGet, type TransportResponse } from "./http-transport";
 
 /**
@@ -36,7 +37,8 @@ export class HttpError extends Error {
 export class RateLimiter {
 	private tokens: number;
 	private last: number;
-	private queue: Promise<void> = Promise.resolve();
+	/** Callers are served in arrival order. */
+	private readonly queue = takingTurns();
 
 	constructor(
 		readonly ratePerSec: number,
@@ -51,9 +53,7 @@ export class RateLimiter {
 
 	/** Resolves when `cost` tokens were taken; callers are served in arrival order. An aborted caller leaves the queue without taking any. */
 	take(cost = 1, signal?: AbortSignal): Promise<void> {
-		const turn = this.queue.then(() => this.wait(cost, signal));
-		this.queue = turn.catch(() => undefined);
-		return turn;
+		return this.queue(() => this.wait(cost, signal));
 	}
 
 	/** Push the next token out by `ms` (the venue told us to slow down). */

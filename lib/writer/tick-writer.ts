@@ -2,6 +2,7 @@ import type { Pool, PoolClient } from "pg";
 import type { WireBatch } from "../domain/codec";
 import { TICK_TOPIC_PATTERNS } from "../domain/topics";
 import type { Consumer, Delivery, MarketLog } from "../log/types";
+import { takingTurns } from "../coordination/turns";
 import { withTransaction, type Logger } from "../store/pool";
 import { copyEncoded, encodeTicks, isDataException, QUOTE_COLUMNS, TRADE_COLUMNS, type CopyPiece, type EncodedRows, type PreEncoded } from "./copy";
 import { decodeWireForCopy, type CopyReadyBatch } from "./wire-binary";
@@ -460,22 +461,6 @@ export class TickWriter {
 		if (inserted === rowCount) this.mode[table] = "copy";
 		return { inserted, viaCopy: false, dirty };
 	}
-}
-
-/** Runs the tasks given to it one at a time, in the order given; a task that fails gives its turn up too. */
-export function takingTurns(): <T>(task: () => Promise<T>) => Promise<T> {
-	let last: Promise<void> = Promise.resolve();
-	return async (task) => {
-		const before = last;
-		let done!: () => void;
-		last = new Promise<void>((r) => (done = r));
-		await before;
-		try {
-			return await task();
-		} finally {
-			done();
-		}
-	};
 }
 
 /**

@@ -1,6 +1,6 @@
-import { takingTurns } from "../../lib/writer/tick-writer";
+import { takingTurns } from "../../lib/coordination/turns";
 
-/** The tick-writer's batches take turns for their COPYs: no two tasks run at once, in the order given, a failure passes the turn on. */
+/** One task at a time (the tick-writer's COPYs, a consumer's pulls, the rate limiter's queue): no two tasks run at once, in the order given, a failure passes the turn on. */
 describe("takingTurns", () => {
 	it("runs tasks one at a time in the order given, and a failing task gives its turn up", async () => {
 		const turn = takingTurns();
