@@ -102,7 +102,7 @@ export function isDataException(err: unknown): boolean {
 export interface EncodedRows {
 	columns: readonly string[];
 	/** Binary COPY rows of the candidates that encoded (none when no candidate did). */
-	binary: BinaryRows;
+	binary: Pick<BinaryRows, "chunks" | "rows">;
 	/** The rows that go by text COPY: the text pieces, then the text of each candidate that did not encode. */
 	text: CopyPiece[];
 	/** Every row as text (the text pieces, then every candidate's), should PostgreSQL refuse the binary rows. */
@@ -118,7 +118,7 @@ export function encodeRows(columns: readonly string[], fields: readonly Field[],
 		candidates.map((c) => c.binary),
 		fields,
 	);
-	return { columns, binary, text: [...text, ...binary.failed.map((i) => candidates[i].text)], allText: [...text, ...candidates.map((c) => c.text)] };
+	return { columns, binary: { chunks: binary.chunks, rows: binary.rows }, text: [...text, ...binary.failed.map((i) => candidates[i].text)], allText: [...text, ...candidates.map((c) => c.text)] };
 }
 
 /**
@@ -172,5 +172,5 @@ export function encodeTicks(kind: TickKind, pieces: readonly CopyPiece[], encode
 	if (!encoded.length) return r;
 	const chunks = encoded.map((e) => e.binary).concat(r.binary.chunks);
 	const rows = encoded.reduce((n, e) => n + e.rows, r.binary.rows);
-	return { ...r, binary: { chunks, rows, failed: r.binary.failed }, allText: encoded.map((e) => e.text).concat(r.allText) };
+	return { ...r, binary: { chunks, rows }, allText: encoded.map((e) => e.text).concat(r.allText) };
 }
