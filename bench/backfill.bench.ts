@@ -146,7 +146,7 @@ async function main() {
 			// Rehearsal, not counted (as in the klines bench): the services are long-running, and the first job after they
 			// start also pays for compiling their hot code in both processes. Its figures are reported beside the runs.
 			rehearsal = await backfillOnce();
-			progress(`rehearsal (not counted): backfill ${seconds(rehearsal.e2eMs)}, all hours published after ${seconds(rehearsal.publishedMs)}; CPU ms: this process ${rehearsal.cpu.self}, tick-writer ${rehearsal.cpu.other}, postgres ${rehearsal.cpu.postgres}`);
+			progress(`rehearsal (not counted): backfill ${seconds(rehearsal.e2eMs)}, all hours published after ${seconds(rehearsal.publishedMs)}; CPU ms: this process ${rehearsal.cpu.self}, tick-writer ${rehearsal.cpu.other}, postgres ${rehearsal.cpu.postgres} (waited for a CPU ${rehearsal.cpu.postgresWaited})`);
 			for (let run = 1; run <= RUNS; run++) {
 				await empty();
 				const { result: copyMs, cpu: copyCpu } = await cpuDuring(db.pool, writer?.proc.pid, rawCopy);
@@ -159,7 +159,7 @@ async function main() {
 				runs.push({ copyMs, binaryMs, e2eMs, publishedMs, ratio, copyCpu, cpu });
 				progress(
 					`run ${run}/${RUNS}: raw COPY ${seconds(copyMs)} (${fmt(total / (copyMs / 1000))} rows/s); backfill ${seconds(e2eMs)} (${fmt(total / (e2eMs / 1000))} ticks/s, all hours published after ${seconds(publishedMs)}); ratio ${ratio.toFixed(3)}; ` +
-						`CPU ms: COPY postgres ${copyCpu.postgres}; backfill: this process ${cpu.self}, tick-writer ${cpu.other}, postgres ${cpu.postgres}; ` +
+						`CPU ms: COPY postgres ${copyCpu.postgres} (waited for a CPU ${copyCpu.postgresWaited}); backfill: this process ${cpu.self}, tick-writer ${cpu.other}, postgres ${cpu.postgres} (waited for a CPU ${cpu.postgresWaited}); ` +
 						`raw binary COPY ${seconds(binaryMs)}, ratio to it ${(binaryMs / e2eMs).toFixed(3)}`,
 				);
 			}
@@ -183,14 +183,14 @@ async function main() {
 			ticks: total,
 			// not the goal: the same rows by raw binary COPY (the tick-writer sends verbatim lines as binary COPY)
 			ratio_vs_binary_copy: Number(median(runs.map((r) => r.binaryMs / r.e2eMs)).toFixed(3)),
-			rehearsal: rehearsal && { backfill_ms: Math.round(rehearsal.e2eMs), published_ms: Math.round(rehearsal.publishedMs), cpu_ms: { backfill_self: rehearsal.cpu.self, backfill_writer: rehearsal.cpu.other, backfill_postgres: rehearsal.cpu.postgres } },
+			rehearsal: rehearsal && { backfill_ms: Math.round(rehearsal.e2eMs), published_ms: Math.round(rehearsal.publishedMs), cpu_ms: { backfill_self: rehearsal.cpu.self, backfill_writer: rehearsal.cpu.other, backfill_postgres: rehearsal.cpu.postgres, backfill_postgres_waited: rehearsal.cpu.postgresWaited } },
 			runs: runs.map((r) => ({
 				copy_ms: Math.round(r.copyMs),
 				binary_copy_ms: Math.round(r.binaryMs),
 				backfill_ms: Math.round(r.e2eMs),
 				published_ms: Math.round(r.publishedMs),
 				ratio: Number(r.ratio.toFixed(3)),
-				cpu_ms: { copy_postgres: r.copyCpu.postgres, backfill_self: r.cpu.self, backfill_writer: r.cpu.other, backfill_postgres: r.cpu.postgres },
+				cpu_ms: { copy_postgres: r.copyCpu.postgres, copy_postgres_waited: r.copyCpu.postgresWaited, backfill_self: r.cpu.self, backfill_writer: r.cpu.other, backfill_postgres: r.cpu.postgres, backfill_postgres_waited: r.cpu.postgresWaited },
 			})),
 		});
 	} finally {

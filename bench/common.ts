@@ -153,11 +153,30 @@ export async function insertSyntheticTrades(pool: Pool, o: { n: number; symbols:
 	if (pk) await pool.query(`ALTER TABLE trades ADD CONSTRAINT "${pk.name}" ${pk.def}`);
 }
 
-/** CPU (ms) used while `fn` runs by this process (`self`), one other process (`other`, e.g. the tick-writer or a fake venue; 0 without a pid) and the PostgreSQL backends serving the pool's database. */
+/**
+ * ms a process has spent runnable but waiting for a CPU (the run delay in /proc/PID/schedstat, Linux with schedstats);
+ * NaN when it cannot be read.
+ */
+export function runDelayMs(pid: number): number {
+	try {
+		return Number(fs.readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[1]) / 1e6;
+	} catch {
+		return NaN;
+	}
+}
+
+/**
+ * CPU (ms) used while `fn` runs by this process (`self`), one other process (`other`, e.g. the tick-writer or a fake
+ * venue; 0 without a pid) and the PostgreSQL backends serving the pool's database (`postgres`); and how long those
+ * backends were ready to run but waited for a CPU that the other processes held (`postgresWaited`, ms; NaN where
+ * /proc has no schedstat). On a machine the pipeline shares with PostgreSQL this is the part of the wall time that
+ * the pipeline's own CPU costs the database; the baselines run with this process idle.
+ */
 export interface CpuSplit {
 	self: number;
 	other: number;
 	postgres: number;
+	postgresWaited: number;
 }
 
 /**
@@ -166,17 +185,20 @@ export interface CpuSplit {
  */
 export async function cpuDuring<T>(pool: Pool, otherPid: number | undefined, fn: () => Promise<T>): Promise<{ result: T; cpu: CpuSplit }> {
 	const backends = async () => (await pool.query("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).rows.map((r) => r.pid as number);
-	const before = new Map((await backends()).map((pid) => [pid, cpuMs(pid)]));
+	const before = new Map((await backends()).map((pid) => [pid, { cpu: cpuMs(pid), waited: runDelayMs(pid) }]));
 	const o0 = otherPid ? cpuMs(otherPid) : NaN;
 	const u0 = process.cpuUsage();
 	const result = await fn();
 	const u = process.cpuUsage(u0);
 	let postgres = 0;
+	let postgresWaited = 0;
 	for (const pid of new Set([...before.keys(), ...(await backends())])) {
 		const now = cpuMs(pid);
-		if (Number.isFinite(now)) postgres += now - (before.get(pid) ?? 0);
+		if (Number.isFinite(now)) postgres += now - (before.get(pid)?.cpu ?? 0);
+		postgresWaited += runDelayMs(pid) - (before.get(pid)?.waited ?? 0); // NaN once a backend's schedstat is unreadable
 	}
-	return { result, cpu: { self: Math.round((u.user + u.system) / 1000), other: otherPid ? Math.round(cpuMs(otherPid) - o0) : 0, postgres: Math.round(postgres) } };
+	const cpu = { self: Math.round((u.user + u.system) / 1000), other: otherPid ? Math.round(cpuMs(otherPid) - o0) : 0, postgres: Math.round(postgres), postgresWaited: Math.round(postgresWaited) };
+	return { result, cpu };
 }
 
 /** ms that `copy` takes on one connection of `pool`, in one transaction. */

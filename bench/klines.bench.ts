@@ -115,7 +115,7 @@ async function main() {
 			const ratio = copyMs / ingestMs;
 			runs.push({ copyMs, binaryMs, ingestMs, pages: first.pages, ratio, copyCpu, cpu: measured.cpu });
 			progress(`run ${run}/${RUNS}: raw COPY ${seconds(copyMs)} (${fmt(n / (copyMs / 1000))} rows/s); ingest ${seconds(ingestMs)} (${fmt(n / (ingestMs / 1000))} rows/s, ${first.pages} pages); ratio ${ratio.toFixed(3)}; ` +
-					`CPU ms: COPY postgres ${copyCpu.postgres}; ingest: this process ${measured.cpu.self}, venue ${measured.cpu.other}, postgres ${measured.cpu.postgres}; ` +
+					`CPU ms: COPY postgres ${copyCpu.postgres} (waited for a CPU ${copyCpu.postgresWaited}); ingest: this process ${measured.cpu.self}, venue ${measured.cpu.other}, postgres ${measured.cpu.postgres} (waited for a CPU ${measured.cpu.postgresWaited}); ` +
 					`raw binary COPY ${seconds(binaryMs)}, ratio to it ${(binaryMs / ingestMs).toFixed(3)}`,
 			);
 		}
@@ -145,7 +145,7 @@ async function main() {
 				binary_copy_ms: Math.round(r.binaryMs),
 				ingest_ms: Math.round(r.ingestMs),
 				ratio: Number(r.ratio.toFixed(3)),
-				cpu_ms: { copy_postgres: r.copyCpu.postgres, ingest_self: r.cpu.self, ingest_venue: r.cpu.other, ingest_postgres: r.cpu.postgres },
+				cpu_ms: { copy_postgres: r.copyCpu.postgres, copy_postgres_waited: r.copyCpu.postgresWaited, ingest_self: r.cpu.self, ingest_venue: r.cpu.other, ingest_postgres: r.cpu.postgres, ingest_postgres_waited: r.cpu.postgresWaited },
 			})),
 			rerun_ms: Math.round(againMs),
 			rerun_venue_requests: venueRequests,
