@@ -28,7 +28,7 @@ import { freePort } from "../test/helpers/net";
 import fs from "node:fs";
 import { connect } from "nats";
 import path from "node:path";
-import { argValue, benchDatabase, cpuDuring, type CpuSplit, fmt, median, report, RUNS, seconds, sizeArg, timedBinaryCopy, timedCopy } from "./common";
+import { argValue, benchDatabase, cpuDuring, cpuMs, type CpuSplit, fmt, median, pidsNamed, report, RUNS, seconds, sizeArg, timedBinaryCopy, timedCopy } from "./common";
 
 const HOURS = sizeArg("--hours", 240, 48);
 const LOG = argValue("--log", "jetstream");
@@ -115,6 +115,10 @@ async function main() {
 		const backfillOnce = async () => {
 			await empty();
 			if (!SPLIT) insertedBefore = await inMemoryStored();
+			// nats-server's CPU too, when it runs on this machine (the log's broker: it stores and delivers every message)
+			const natsPids = SPLIT ? pidsNamed("nats-server") : [];
+			const natsCpu = () => natsPids.reduce((sum, pid) => sum + (cpuMs(pid) || 0), 0);
+			const nats0 = natsCpu();
 			const measured = await cpuDuring(db.pool, writer?.proc.pid, async () => {
 				const s = performance.now();
 				const id = await createJob(db.pool, { instrument: "EURUSD", hours: Array.from({ length: HOURS }, (_, i) => FROM + i * HOUR), from: FROM, to: FROM + HOURS * HOUR });
@@ -134,19 +138,20 @@ async function main() {
 				}
 				return { id, e2eMs: performance.now() - s, publishedMs };
 			});
+			const natsServerCpu = natsPids.length ? Math.round(natsCpu() - nats0) : NaN;
 			const { id, e2eMs, publishedMs } = measured.result;
 			const job = await getJob(db.pool, id);
 			const n = await count();
 			if (n !== total || job?.progress.ticks !== total) throw new Error(`expected ${total} quotes, table has ${n}, job counted ${job?.progress.ticks}`);
-			return { e2eMs, publishedMs, cpu: measured.cpu };
+			return { e2eMs, publishedMs, cpu: measured.cpu, natsServerCpu };
 		};
-		const runs: Array<{ copyMs: number; binaryMs: number; e2eMs: number; publishedMs: number; ratio: number; copyCpu: Cpu; cpu: Cpu }> = [];
+		const runs: Array<{ copyMs: number; binaryMs: number; e2eMs: number; publishedMs: number; ratio: number; copyCpu: Cpu; cpu: Cpu; natsServerCpu: number }> = [];
 		let rehearsal: Awaited<ReturnType<typeof backfillOnce>> | null = null;
 		try {
 			// Rehearsal, not counted (as in the klines bench): the services are long-running, and the first job after they
 			// start also pays for compiling their hot code in both processes. Its figures are reported beside the runs.
 			rehearsal = await backfillOnce();
-			progress(`rehearsal (not counted): backfill ${seconds(rehearsal.e2eMs)}, all hours published after ${seconds(rehearsal.publishedMs)}; CPU ms: this process ${rehearsal.cpu.self}, tick-writer ${rehearsal.cpu.other}, postgres ${rehearsal.cpu.postgres} (waited for a CPU ${rehearsal.cpu.postgresWaited})`);
+			progress(`rehearsal (not counted): backfill ${seconds(rehearsal.e2eMs)}, all hours published after ${seconds(rehearsal.publishedMs)}; CPU ms: this process ${rehearsal.cpu.self}, tick-writer ${rehearsal.cpu.other}, postgres ${rehearsal.cpu.postgres} (waited for a CPU ${rehearsal.cpu.postgresWaited}), nats-server ${rehearsal.natsServerCpu}`);
 			for (let run = 1; run <= RUNS; run++) {
 				await empty();
 				const { result: copyMs, cpu: copyCpu } = await cpuDuring(db.pool, writer?.proc.pid, rawCopy);
@@ -154,12 +159,12 @@ async function main() {
 				await empty();
 				const binaryMs = await timedBinaryCopy(db.pool, "quotes", QUOTE_COLUMNS, binaryChunks);
 				if ((await count()) !== total) throw new Error(`raw binary COPY stored ${await count()} of ${total} quotes`);
-				const { e2eMs, publishedMs, cpu } = await backfillOnce();
+				const { e2eMs, publishedMs, cpu, natsServerCpu } = await backfillOnce();
 				const ratio = copyMs / e2eMs;
-				runs.push({ copyMs, binaryMs, e2eMs, publishedMs, ratio, copyCpu, cpu });
+				runs.push({ copyMs, binaryMs, e2eMs, publishedMs, ratio, copyCpu, cpu, natsServerCpu });
 				progress(
 					`run ${run}/${RUNS}: raw COPY ${seconds(copyMs)} (${fmt(total / (copyMs / 1000))} rows/s); backfill ${seconds(e2eMs)} (${fmt(total / (e2eMs / 1000))} ticks/s, all hours published after ${seconds(publishedMs)}); ratio ${ratio.toFixed(3)}; ` +
-						`CPU ms: COPY postgres ${copyCpu.postgres} (waited for a CPU ${copyCpu.postgresWaited}); backfill: this process ${cpu.self}, tick-writer ${cpu.other}, postgres ${cpu.postgres} (waited for a CPU ${cpu.postgresWaited}); ` +
+						`CPU ms: COPY postgres ${copyCpu.postgres} (waited for a CPU ${copyCpu.postgresWaited}); backfill: this process ${cpu.self}, tick-writer ${cpu.other}, postgres ${cpu.postgres} (waited for a CPU ${cpu.postgresWaited}), nats-server ${natsServerCpu}; ` +
 						`raw binary COPY ${seconds(binaryMs)}, ratio to it ${(binaryMs / e2eMs).toFixed(3)}`,
 				);
 			}
@@ -183,14 +188,14 @@ async function main() {
 			ticks: total,
 			// not the goal: the same rows by raw binary COPY (the tick-writer sends verbatim lines as binary COPY)
 			ratio_vs_binary_copy: Number(median(runs.map((r) => r.binaryMs / r.e2eMs)).toFixed(3)),
-			rehearsal: rehearsal && { backfill_ms: Math.round(rehearsal.e2eMs), published_ms: Math.round(rehearsal.publishedMs), cpu_ms: { backfill_self: rehearsal.cpu.self, backfill_writer: rehearsal.cpu.other, backfill_postgres: rehearsal.cpu.postgres, backfill_postgres_waited: rehearsal.cpu.postgresWaited } },
+			rehearsal: rehearsal && { backfill_ms: Math.round(rehearsal.e2eMs), published_ms: Math.round(rehearsal.publishedMs), cpu_ms: { backfill_self: rehearsal.cpu.self, backfill_writer: rehearsal.cpu.other, backfill_postgres: rehearsal.cpu.postgres, backfill_postgres_waited: rehearsal.cpu.postgresWaited, backfill_nats_server: rehearsal.natsServerCpu } },
 			runs: runs.map((r) => ({
 				copy_ms: Math.round(r.copyMs),
 				binary_copy_ms: Math.round(r.binaryMs),
 				backfill_ms: Math.round(r.e2eMs),
 				published_ms: Math.round(r.publishedMs),
 				ratio: Number(r.ratio.toFixed(3)),
-				cpu_ms: { copy_postgres: r.copyCpu.postgres, copy_postgres_waited: r.copyCpu.postgresWaited, backfill_self: r.cpu.self, backfill_writer: r.cpu.other, backfill_postgres: r.cpu.postgres, backfill_postgres_waited: r.cpu.postgresWaited },
+				cpu_ms: { copy_postgres: r.copyCpu.postgres, copy_postgres_waited: r.copyCpu.postgresWaited, backfill_self: r.cpu.self, backfill_writer: r.cpu.other, backfill_postgres: r.cpu.postgres, backfill_postgres_waited: r.cpu.postgresWaited, backfill_nats_server: r.natsServerCpu },
 			})),
 		});
 	} finally {

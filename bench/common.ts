@@ -153,6 +153,25 @@ export async function insertSyntheticTrades(pool: Pool, o: { n: number; symbols:
 	if (pk) await pool.query(`ALTER TABLE trades ADD CONSTRAINT "${pk.name}" ${pk.def}`);
 }
 
+/** Pids of the processes named `comm` (as in /proc/PID/comm, e.g. "nats-server"), Linux; [] elsewhere. */
+export function pidsNamed(comm: string): number[] {
+	try {
+		return fs
+			.readdirSync("/proc")
+			.filter((d) => /^\d+$/.test(d))
+			.filter((d) => {
+				try {
+					return fs.readFileSync(`/proc/${d}/comm`, "utf8").trim() === comm;
+				} catch {
+					return false;
+				}
+			})
+			.map(Number);
+	} catch {
+		return [];
+	}
+}
+
 /**
  * ms a process has spent runnable but waiting for a CPU (the run delay in /proc/PID/schedstat, Linux with schedstats);
  * NaN when it cannot be read.
