@@ -37,7 +37,7 @@ const TickWriterService: ServiceSchema<{}, {}, Locals> = {
 			m.register({ name: "mdp_dead_letters", type: "gauge", description: "Rows in dead_letters (kept under DEAD_LETTER_MAX_ROWS)" });
 			m.register({ name: "mdp_writer_batch_ms", type: "histogram", description: "Commit latency: one batch's write and commit", buckets: [5, 10, 25, 50, 100, 250, 500, 1000, 2500] });
 			m.register({ name: "mdp_writer_batch_messages", type: "histogram", description: "Log messages per committed batch", buckets: [1, 10, 100, 1000, 5000, 20000, 50000] });
-			m.register({ name: "mdp_writer_binary_refused_total", type: "counter", description: "Binary COPYs PostgreSQL refused (their rows went by text COPY): an encoder fault, 0 when healthy" });
+			m.register({ name: "mdp_writer_binary_refused_total", type: "counter", description: "Batches and tables whose binary COPY data PostgreSQL refused (their rows went by text COPY): an encoder fault, 0 when healthy" });
 			m.register({ name: "mdp_writer_lag_seconds", type: "gauge", description: "Seconds from the newest event in the last committed batch to its commit: how far the writer is behind the log" });
 		}
 	},

@@ -63,7 +63,10 @@ export interface BatchResult {
 	deadLetters: number;
 	markers: number;
 	dirtyBuckets: number;
-	/** Binary COPYs of this batch that PostgreSQL refused (their rows went by text COPY): an encoder fault, 0 when healthy. */
+	/**
+	 * Tables (0-2) whose binary COPY data of this batch PostgreSQL refused (their rows went by text COPY): an encoder
+	 * fault, 0 when healthy. Counted once per table even when the batch tried the same data again on the staging path.
+	 */
 	binaryRefused: number;
 	/** Per venue, symbol and kind: the event-time span and row count of the batch's ticks (for live consumers). */
 	spans: StoredSpan[];
@@ -339,11 +342,13 @@ export class TickWriter {
 	/** Write one batch in one transaction (`encoded`: its rows already encoded). Public so tests and benchmarks can drive it without a loop. */
 	async writeBatch(deliveries: readonly Delivery[], decoded?: readonly CopyReadyBatch[], encoded?: EncodedBatch): Promise<BatchResult> {
 		const t0 = Date.now();
-		let binaryRefused = 0;
-		// PostgreSQL refused the binary COPY of rows the writer could vouch for (an encoder fault): they went as text
-		const refused = (err: Error) => {
-			binaryRefused++;
-			this.o.logger?.error(`tick-writer: PostgreSQL refused binary COPY data, the rows went by text COPY (please report): ${err.message}`);
+		// PostgreSQL refused the binary COPY of rows the writer could vouch for (an encoder fault): they went as text.
+		// A batch whose fast COPY meets a redelivered key sends the same data again on the staging path: one count.
+		const refusedTables = new Set<string>();
+		const refused = (table: "trades" | "quotes") => (err: Error) => {
+			if (refusedTables.has(table)) return;
+			refusedTables.add(table);
+			this.o.logger?.error(`tick-writer: PostgreSQL refused binary COPY data for ${table}, the rows went by text COPY (please report): ${err.message}`);
 		};
 		const dec = decoded ?? deliveries.map((d) => decodeWireForCopy(d.payload));
 		const enc = encoded ?? encodeBatch(dec);
@@ -364,8 +369,8 @@ export class TickWriter {
 		}
 		const { insertedTrades, insertedQuotes, dirtyCount } = await withTransaction(this.o.pool, async (client) => {
 			const { tr, qr } = await this.copyTurns(async () => ({
-				tr: enc.trades ? await this.insertTicks(client, "trades", enc.trades, trades, refused) : null,
-				qr: enc.quotes ? await this.insertTicks(client, "quotes", enc.quotes, quotes, refused) : null,
+				tr: enc.trades ? await this.insertTicks(client, "trades", enc.trades, trades, refused("trades")) : null,
+				qr: enc.quotes ? await this.insertTicks(client, "quotes", enc.quotes, quotes, refused("quotes")) : null,
 			}));
 			let dirtyCount = (tr?.dirty ?? 0) + (qr?.dirty ?? 0);
 			// Rows that went in by plain COPY were all new: their buckets are computed here.
@@ -400,7 +405,7 @@ export class TickWriter {
 			deadLetters: dead.length,
 			markers,
 			dirtyBuckets: dirtyCount,
-			binaryRefused,
+			binaryRefused: refusedTables.size,
 			spans: storedSpans(dec),
 			minTime: Number.isFinite(minMs) ? new Date(minMs).toISOString() : null,
 			maxTime: Number.isFinite(maxMs) ? new Date(maxMs).toISOString() : null,

@@ -2,6 +2,8 @@ import { encodeEnvelope, tradeEnvelope, quoteEnvelope } from "../../lib/domain/c
 import { MemoryLog } from "../../lib/log/memory";
 import { migrate } from "../../lib/store/migrate";
 import { TickWriter } from "../../lib/writer/tick-writer";
+import { decodeWireForCopy } from "../../lib/writer/wire-binary";
+import type { Delivery } from "../../lib/log/types";
 import { freshDatabase, waitFor, type TestDb } from "../helpers/db";
 
 const TOPIC = "market-data/crypto/raw/kraken/btcusd/trades";
@@ -99,6 +101,22 @@ describe("tick-writer against real PostgreSQL", () => {
 		// back on the fast path once a batch comes clean
 		await log.publish(TOPIC, "BTC-USD-SPOT", [encodeEnvelope(tradeEnvelope("kraken", "BTC-USD-SPOT", trades(500, 50)))]);
 		await waitFor(() => w.stats.insertedTrades === 550);
+	});
+
+	it("counts a batch's refused binary data once when its rows also take the staging path", async () => {
+		const w = writer();
+		const delivery = (id: string, items: ReturnType<typeof trades>): Delivery => ({ id, topic: TOPIC, key: "BTC-USD-SPOT", payload: encodeEnvelope(tradeEnvelope("kraken", "BTC-USD-SPOT", items)), deliveryCount: 1, publishTime: Date.now() });
+		const first = delivery("1", trades(0, 100));
+		expect((await w.writeBatch([first])).binaryRefused).toBe(0);
+		// 100 redelivered trades and 50 new ones, whose binary rows PostgreSQL refuses (a field count of 14 for 8
+		// columns, as an encoder fault would send): the fast COPY falls back to text, hits the redelivered keys and the
+		// batch goes through the staging table, where the same binary data is refused again
+		const second = delivery("2", trades(0, 150));
+		const decoded = { ...decodeWireForCopy(second.payload), binary: Buffer.from([0, 14, 0, 0, 0, 1]) };
+		const r = await w.writeBatch([second], [decoded]);
+		expect(r).toMatchObject({ trades: 150, insertedTrades: 50, duplicates: 100, binaryRefused: 1 });
+		expect(w.stats.binaryRefused).toBe(1);
+		expect(await count(db, "SELECT count(*) AS n FROM trades")).toBe(150);
 	});
 
 	it("dead-letters a malformed message, keeps the good items of a partly bad one, and goes on", async () => {
