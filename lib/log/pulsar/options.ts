@@ -36,7 +36,7 @@ export interface PulsarLogOptions {
 	discoveryIntervalMs?: number;
 	/**
 	 * WebSocket driver: mask frames with RFC-random keys instead of a zero key. Default false: a zero key
-	 * skips masking work on both ends (see websocket.ts zeroMask); set it for a proxy that insists.
+	 * skips masking work on both ends (see ws-socket.ts zeroMask); set it for a proxy that insists.
 	 */
 	randomMaskKeys?: boolean;
 	/** Create a topic through the admin API before its first producer (409 is fine). Default true. */
