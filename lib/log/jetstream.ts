@@ -8,7 +8,6 @@ import {
 	StorageType,
 	connect,
 	createInbox,
-	headers,
 	nanos,
 	type ConsumerConfig,
 	type JetStreamManager,
@@ -16,14 +15,13 @@ import {
 	type NatsConnection,
 	type NatsError,
 	type StreamConfig,
-	type Subscription,
 } from "nats";
-import { takingTurns } from "../coordination/turns";
-import { topicMatches } from "../domain/topics";
 import { natsConnectError, natsConnectOptions, type NatsAuth } from "../net/nats-options";
 import { assertKey, assertTopic, consumerPatterns } from "./names";
 import { PublishBatches, type PubBatch } from "./publish-batches";
-import type { Consumer, ConsumerOptions, Delivery, MarketLog } from "./types";
+import type { Consumer, ConsumerOptions, MarketLog } from "./types";
+import { JetStreamConsumer, type Durable } from "./jetstream-consumer";
+import { messageId, pubAckError, pubHeaders } from "./jetstream-messages";
 
 /**
  * The market-data log on NATS JetStream (server 2.9+, client `nats` v2).
@@ -72,30 +70,12 @@ export interface JetStreamLogOptions {
 	logger?: MarketLogLogger;
 }
 
-export const KEY_HEADER = "Mdp-Key";
-/** JetStream drops a message whose Nats-Msg-Id it has stored within the stream's duplicate window (2 min). */
-export const MSG_ID_HEADER = "Nats-Msg-Id";
+export { KEY_HEADER, messageId, MSG_ID_HEADER } from "./jetstream-messages";
 /** After a reconnect, JetStream may answer "no responders" (503) while it recovers its streams: retry that long. */
 const RECOVERY_RETRY_MS = 20_000;
 const RECOVERY_RETRY_EVERY_MS = 250;
-/** Longest single long-poll request; a waiting pull renews it, close() never waits longer than this. */
-const LONG_POLL_MS = 1_000;
-/** A pull request the server never answered (restart, lost connection) counts as ended after its expiry plus this. */
-const REQUEST_GRACE_MS = 2_000;
 const DEFAULT_ACK_TIMEOUT_MS = 30_000;
 const DEFAULT_MAX_IN_FLIGHT = 10_000;
-
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-const ACK = enc.encode("+ACK");
-const NAK = enc.encode("-NAK");
-
-/** What ack/nack need to reach the server, kept off the Delivery object itself. */
-interface Handle {
-	reply: string;
-	owner: JetStreamConsumer;
-}
-const handles = new WeakMap<Delivery, Handle>();
 
 /** A published message not acked yet: kept whole so it can be sent again after a reconnect. */
 interface PendingPub {
@@ -104,14 +84,6 @@ interface PendingPub {
 	payload: Uint8Array;
 	key: string;
 	msgId: string;
-}
-
-/**
- * The message id: a hash of subject, key and payload, so the same message gets the same id however often it is
- * sent (our resend after a reconnect, or a publisher retrying a failed batch), and the broker stores it once.
- */
-export function messageId(subject: string, key: string, payload: Uint8Array): string {
-	return createHash("sha256").update(subject).update("\u0000").update(key).update("\u0000").update(payload).digest("base64url").slice(0, 32);
 }
 
 export class JetStreamLog implements MarketLog {
@@ -424,300 +396,6 @@ export class JetStreamLog implements MarketLog {
 
 	private assertOpen(): void {
 		if (this.closed) throw new Error("market log (jetstream) is closed");
-	}
-}
-
-interface Durable {
-	readonly name: string;
-	readonly pattern: string;
-	readonly index: number;
-	/** Open pull requests, oldest first: the server fills them in this order. */
-	reqs: PullReq[];
-	longPoll: PullReq | null;
-}
-
-interface PullReq {
-	readonly id: number;
-	readonly durable: Durable;
-	remaining: number;
-	timer: NodeJS.Timeout;
-}
-
-/**
- * One puller of a shared subscription. Deliveries it received sit in `buffer` until pull() hands them
- * out, then in `held` until acked: both count against maxInFlight, and close() naks both.
- */
-class JetStreamConsumer implements Consumer {
-	private readonly inbox = createInbox();
-	private readonly sub: Subscription;
-	private readonly byName = new Map<string, Durable>();
-	private readonly coverCache = new Map<string, number>();
-	private buffer: Delivery[] = [];
-	private bufHead = 0;
-	readonly held = new Map<string, Delivery>();
-	private readonly reqs = new Map<number, PullReq>();
-	private reqSeq = 0;
-	/** Messages still owed by open pull requests. */
-	private outstanding = 0;
-	private signal: (() => void) | null = null;
-	/** One pull at a time per consumer: the request bookkeeping assumes it. */
-	private readonly pulls = takingTurns();
-	private closed = false;
-	private failure: Error | null = null;
-	private drained: (() => void) | null = null;
-
-	constructor(
-		private readonly log: JetStreamLog,
-		private readonly durables: Durable[],
-		private readonly maxInFlight: number,
-	) {
-		for (const d of durables) this.byName.set(d.name, d);
-		this.sub = log.nc.subscribe(`${this.inbox}.*`, { callback: (err, m) => this.onMsg(err, m) });
-	}
-
-	pull(max: number, waitMs: number): Promise<Delivery[]> {
-		return this.pulls(() => this.doPull(max, waitMs));
-	}
-
-	private async doPull(max: number, waitMs: number): Promise<Delivery[]> {
-		if (this.closed || max <= 0) return [];
-		this.throwFailure();
-		if (this.buffered()) return this.take(max);
-		const deadline = Date.now() + Math.max(0, waitMs);
-		await this.fetchNow(max);
-		while (!this.buffered() && !this.closed) {
-			const left = deadline - Date.now();
-			if (left <= 0) break;
-			for (const d of this.durables) {
-				if (!d.longPoll && this.room() > 0) this.request(d, 1, Math.min(left, LONG_POLL_MS));
-			}
-			await this.changed(left);
-			this.throwFailure();
-			// Something arrived: fetch the rest of the batch in one more round trip.
-			if (this.buffered() && !this.closed) await this.fetchNow(max - this.buffered());
-		}
-		return this.take(max);
-	}
-
-	/** Ask every pattern for what it has now (no_wait) and wait for all those requests to end. */
-	private async fetchNow(n: number): Promise<void> {
-		const mine: PullReq[] = [];
-		for (const d of this.durables) {
-			const batch = Math.min(n, this.room());
-			if (batch <= 0) break;
-			mine.push(this.request(d, batch, 0));
-		}
-		while (!this.closed && mine.some((r) => this.reqs.has(r.id))) await this.changed(REQUEST_GRACE_MS);
-	}
-
-	private request(d: Durable, batch: number, expiresMs: number): PullReq {
-		const id = ++this.reqSeq;
-		const body = expiresMs > 0 ? { batch, expires: nanos(expiresMs) } : { batch, no_wait: true };
-		const r: PullReq = { id, durable: d, remaining: batch, timer: setTimeout(() => this.endReq(r), expiresMs + REQUEST_GRACE_MS) };
-		r.timer.unref();
-		d.reqs.push(r);
-		if (expiresMs > 0) d.longPoll = r;
-		this.reqs.set(id, r);
-		this.outstanding += batch;
-		this.log.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.log.stream}.${d.name}`, enc.encode(JSON.stringify(body)), { reply: `${this.inbox}.${id}` });
-		return r;
-	}
-
-	private endReq(r: PullReq): void {
-		if (!this.reqs.delete(r.id)) return;
-		clearTimeout(r.timer);
-		this.outstanding -= r.remaining;
-		r.remaining = 0;
-		const d = r.durable;
-		const i = d.reqs.indexOf(r);
-		if (i >= 0) d.reqs.splice(i, 1);
-		if (d.longPoll === r) d.longPoll = null;
-		this.wake();
-		if (this.closed && !this.reqs.size) this.finishDrain();
-	}
-
-	private onMsg(err: NatsError | null, m: Msg): void {
-		if (err) {
-			this.failure = err;
-			this.wake();
-			return;
-		}
-		if (!m.reply) {
-			// Status for one of our requests: 404 no messages, 408 expired, 409 limits or consumer deleted.
-			const r = this.reqs.get(Number(m.subject.slice(this.inbox.length + 1)));
-			const code = m.headers?.code ?? 0;
-			if (code === 100) return;
-			if (code === 409 && /deleted/i.test(m.headers?.description ?? "")) {
-				this.failure = new Error(`JetStream consumer of ${r?.durable.pattern ?? "?"} was deleted`);
-			}
-			if (r) this.endReq(r);
-			return;
-		}
-		const info = parseAckSubject(m.reply);
-		const d = this.byName.get(info.consumer);
-		const r = d?.reqs[0];
-		if (r) {
-			r.remaining--;
-			this.outstanding--;
-			if (r.remaining === 0) this.endReq(r);
-		}
-		if (this.closed) {
-			this.log.nc.publish(m.reply, NAK);
-			return;
-		}
-		const topic = this.log.toTopic(m.subject);
-		// A message matching several patterns reaches several durables: keep the first pattern's copy only.
-		if (d && d.index > 0 && this.firstPattern(topic) < d.index) {
-			this.log.nc.publish(m.reply, ACK);
-			return;
-		}
-		const delivery: Delivery = {
-			id: String(info.streamSeq),
-			topic,
-			key: m.headers?.get(KEY_HEADER) ?? "",
-			payload: m.data,
-			deliveryCount: info.deliveryCount,
-			publishTime: info.publishTime,
-		};
-		handles.set(delivery, { reply: m.reply, owner: this });
-		this.buffer.push(delivery);
-		this.wake();
-	}
-
-	private firstPattern(topic: string): number {
-		let i = this.coverCache.get(topic);
-		if (i === undefined) {
-			i = this.durables.findIndex((d) => topicMatches(d.pattern, topic));
-			this.coverCache.set(topic, i);
-		}
-		return i;
-	}
-
-	private buffered(): number {
-		return this.buffer.length - this.bufHead;
-	}
-
-	private room(): number {
-		return this.maxInFlight - this.held.size - this.buffered() - this.outstanding;
-	}
-
-	private take(max: number): Delivery[] {
-		const end = Math.min(this.buffer.length, this.bufHead + max);
-		const out = this.buffer.slice(this.bufHead, end);
-		this.bufHead = end;
-		if (this.bufHead === this.buffer.length) {
-			this.buffer = [];
-			this.bufHead = 0;
-		}
-		for (const d of out) this.held.set(d.id, d);
-		return out;
-	}
-
-	private changed(ms: number): Promise<void> {
-		return new Promise((resolve) => {
-			const done = () => {
-				clearTimeout(t);
-				if (this.signal === done) this.signal = null;
-				resolve();
-			};
-			const t = setTimeout(done, ms);
-			this.signal = done;
-		});
-	}
-
-	private wake(): void {
-		const s = this.signal;
-		if (s) s();
-	}
-
-	private throwFailure(): void {
-		if (this.failure) throw this.failure;
-	}
-
-	async ack(deliveries: readonly Delivery[]): Promise<void> {
-		await this.answer(deliveries, ACK);
-	}
-
-	async nack(deliveries: readonly Delivery[], delayMs = 0): Promise<void> {
-		await this.answer(deliveries, delayMs > 0 ? enc.encode(`-NAK ${JSON.stringify({ delay: nanos(delayMs) })}`) : NAK);
-	}
-
-	/** Send an ack or nak for each delivery, then one round trip so the server surely has them (they are fire-and-forget messages). */
-	private async answer(deliveries: readonly Delivery[], body: Uint8Array): Promise<void> {
-		if (!deliveries.length) return;
-		for (const d of deliveries) {
-			const h = handles.get(d);
-			if (!h) throw new TypeError(`delivery ${d.id} did not come from this JetStream log`);
-			h.owner.held.delete(d.id);
-			this.log.nc.publish(h.reply, body);
-		}
-		this.wake();
-		await this.log.nc.flush();
-	}
-
-	async close(): Promise<void> {
-		if (this.closed) return;
-		this.closed = true;
-		this.wake();
-		// Hand back what we hold so other consumers get it now, not after ack_wait.
-		const back = [...this.held.values(), ...this.buffer.slice(this.bufHead)];
-		this.held.clear();
-		this.buffer = [];
-		this.bufHead = 0;
-		const nc = this.log.nc;
-		if (!nc.isClosed()) {
-			for (const d of back) nc.publish(handles.get(d)!.reply, NAK);
-		}
-		// Open long polls cannot be cancelled; keep listening (and nak) until they end, then unsubscribe.
-		const drained = new Promise<void>((resolve) => {
-			this.drained = resolve;
-		});
-		this.log.consumerClosed(this, drained);
-		if (!this.reqs.size) this.finishDrain();
-		if (!nc.isClosed()) await nc.flush().catch(() => undefined);
-	}
-
-	private finishDrain(): void {
-		const done = this.drained;
-		if (!done) return;
-		this.drained = null;
-		if (!this.log.nc.isClosed()) this.sub.unsubscribe();
-		done();
-	}
-}
-
-function pubHeaders(key: string, msgId: string) {
-	const h = headers();
-	h.set(KEY_HEADER, key);
-	h.set(MSG_ID_HEADER, msgId);
-	return h;
-}
-
-/** `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>`, or the 2.10+ form with domain and account hash. */
-function parseAckSubject(reply: string): { consumer: string; deliveryCount: number; streamSeq: number; publishTime: number } {
-	const t = reply.split(".");
-	const b = t.length === 9 ? 2 : 4;
-	return {
-		consumer: t[b + 1],
-		deliveryCount: Number(t[b + 2]),
-		streamSeq: Number(t[b + 3]),
-		publishTime: Math.floor(Number(t[b + 5]) / 1e6),
-	};
-}
-
-function pubAckError(m: Msg, stream: string): Error | null {
-	const code = m.headers?.code ?? 0;
-	if (code === 503) return new Error(`JetStream publish: no stream takes this subject (is stream ${stream} there?)`);
-	if (code >= 300) return new Error(`JetStream publish failed: ${code} ${m.headers?.description ?? ""}`);
-	const d = m.data;
-	// Fast path for the common ack `{"stream":...}`; anything else is parsed.
-	if (d.length > 2 && d[2] === 0x73 /* s */) return null;
-	try {
-		const r = JSON.parse(dec.decode(d)) as { error?: { code?: number; err_code?: number; description?: string } };
-		if (r.error) return new Error(`JetStream publish failed: ${r.error.description ?? "error"} (${r.error.err_code ?? r.error.code ?? "?"})`);
-		return null;
-	} catch {
-		return new Error(`JetStream publish: unreadable ack ${dec.decode(d).slice(0, 200)}`);
 	}
 }
 
