@@ -45,7 +45,7 @@ export interface LiveHubOptions {
 	logger?: { warn(...a: unknown[]): void; debug?(...a: unknown[]): void };
 }
 
-/** What `ticks.stored` carries per venue, symbol and kind (see lib/writer/tick-writer StoredSpan). */
+/** What `ticks.stored` carries per venue, symbol and kind (see lib/writer/batch StoredSpan). */
 export interface TickSpan {
 	venue: string;
 	symbol: string;

@@ -1,5 +1,5 @@
 import { decodeWire, encodeEnvelope, quoteEnvelope, tradeEnvelope } from "../../lib/domain/codec";
-import { dirtyKeys } from "../../lib/writer/tick-writer";
+import { dirtyKeys } from "../../lib/writer/batch";
 
 const t = (time: string) => ({ tradeId: "1", side: null, price: "1", qty: "1", time, recvTime: time });
 const iso = (minute: number) => new Date(minute * 60_000).toISOString();

@@ -1,4 +1,4 @@
-import { keyOrder } from "../../lib/writer/tick-writer";
+import { keyOrder } from "../../lib/writer/batch";
 
 describe("keyOrder", () => {
 	const m = (venue: string, symbol: string, minMs: number, rows = 1) => ({ venue, symbol, minMs, rows });

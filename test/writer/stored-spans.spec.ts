@@ -1,5 +1,5 @@
 import { decodeWire, encodeEnvelope, quoteEnvelope, tradeEnvelope } from "../../lib/domain/codec";
-import { storedSpans } from "../../lib/writer/tick-writer";
+import { storedSpans } from "../../lib/writer/batch";
 
 const trade = (id: string, time: string) => ({ tradeId: id, side: "buy" as const, price: "1.5", qty: "2", time, recvTime: time });
 
