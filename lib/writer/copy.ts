@@ -149,6 +149,11 @@ export async function copyEncoded(client: PoolClient, table: string, rows: Encod
 	return n;
 }
 
+/** The same rows, every one as text COPY: for COPYing again rows whose binary data PostgreSQL has refused already. */
+export function textOnly(rows: EncodedRows): EncodedRows {
+	return { columns: rows.columns, binary: { chunks: [], rows: 0 }, text: rows.allText, allText: rows.allText };
+}
+
 /** Rows already encoded as binary COPY rows (lib/writer/wire-binary), with their text should PostgreSQL refuse them. */
 export interface PreEncoded {
 	binary: Buffer;

@@ -3,7 +3,7 @@ import { TICK_TOPIC_PATTERNS } from "../domain/topics";
 import type { Consumer, Delivery, MarketLog } from "../log/types";
 import { takingTurns } from "../coordination/turns";
 import { withTransaction, type Logger } from "../store/pool";
-import { copyEncoded, isDataException, QUOTE_COLUMNS, TRADE_COLUMNS, type EncodedRows } from "./copy";
+import { copyEncoded, isDataException, QUOTE_COLUMNS, textOnly, TRADE_COLUMNS, type EncodedRows } from "./copy";
 import { dirtyKeys, encodeBatch, storedSpans, type EncodedBatch, type StoredSpan } from "./batch";
 import { decodeWireForCopy, type CopyReadyBatch } from "./wire-binary";
 
@@ -64,7 +64,7 @@ export interface BatchResult {
 	dirtyBuckets: number;
 	/**
 	 * Tables (0-2) whose binary COPY data of this batch PostgreSQL refused (their rows went by text COPY): an encoder
-	 * fault, 0 when healthy. Counted once per table even when the batch tried the same data again on the staging path.
+	 * fault, 0 when healthy. Rows that then take the staging path go there as text, so a table counts once.
 	 */
 	binaryRefused: number;
 	/** Per venue, symbol and kind: the event-time span and row count of the batch's ticks (for live consumers). */
@@ -270,12 +270,10 @@ export class TickWriter {
 	/** Write one batch in one transaction (`encoded`: its rows already encoded). Public so tests and benchmarks can drive it without a loop. */
 	async writeBatch(deliveries: readonly Delivery[], decoded?: readonly CopyReadyBatch[], encoded?: EncodedBatch): Promise<BatchResult> {
 		const t0 = Date.now();
-		// PostgreSQL refused the binary COPY of rows the writer could vouch for (an encoder fault): they went as text.
-		// A batch whose fast COPY meets a redelivered key sends the same data again on the staging path: one count.
-		const refusedTables = new Set<string>();
+		// PostgreSQL refused the binary COPY of rows the writer could vouch for (an encoder fault): they went as text
+		let binaryRefused = 0;
 		const refused = (table: "trades" | "quotes") => (err: Error) => {
-			if (refusedTables.has(table)) return;
-			refusedTables.add(table);
+			binaryRefused++;
 			this.o.logger?.error(`tick-writer: PostgreSQL refused binary COPY data for ${table}, the rows went by text COPY (please report): ${err.message}`);
 		};
 		const dec = decoded ?? deliveries.map((d) => decodeWireForCopy(d.payload));
@@ -333,7 +331,7 @@ export class TickWriter {
 			deadLetters: dead.length,
 			markers,
 			dirtyBuckets: dirtyCount,
-			binaryRefused: refusedTables.size,
+			binaryRefused,
 			spans: storedSpans(dec),
 			minTime: Number.isFinite(minMs) ? new Date(minMs).toISOString() : null,
 			maxTime: Number.isFinite(maxMs) ? new Date(maxMs).toISOString() : null,
@@ -359,10 +357,15 @@ export class TickWriter {
 		onBinaryRefused: (err: Error) => void,
 	): Promise<{ inserted: number; viaCopy: boolean; dirty: number }> {
 		const kind = table === "trades" ? "trade" : "quote";
+		let binaryRefused = false;
+		const refusedHere = (err: Error) => {
+			binaryRefused = true;
+			onBinaryRefused(err);
+		};
 		if (this.mode[table] === "copy") {
 			await client.query("SAVEPOINT fast_copy");
 			try {
-				const n = await copyEncoded(client, table, rows, onBinaryRefused);
+				const n = await copyEncoded(client, table, rows, refusedHere);
 				await client.query("RELEASE SAVEPOINT fast_copy");
 				return { inserted: n, viaCopy: true, dirty: 0 };
 			} catch (err) {
@@ -373,7 +376,8 @@ export class TickWriter {
 		}
 		const stage = `stage_${table}`;
 		await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${stage} (LIKE ${table}) ON COMMIT DELETE ROWS`);
-		await copyEncoded(client, stage, rows, onBinaryRefused);
+		// rows whose binary data PostgreSQL refused on the fast path go to the staging table as text, not refused again
+		await copyEncoded(client, stage, binaryRefused ? textOnly(rows) : rows, refusedHere);
 		const columns = kind === "trade" ? TRADE_COLUMNS : QUOTE_COLUMNS;
 		const key = ["venue", "symbol", "time", kind === "trade" ? "trade_id" : "seq"];
 		const res = await client.query(

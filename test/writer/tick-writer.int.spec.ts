@@ -110,7 +110,7 @@ describe("tick-writer against real PostgreSQL", () => {
 		expect((await w.writeBatch([first])).binaryRefused).toBe(0);
 		// 100 redelivered trades and 50 new ones, whose binary rows PostgreSQL refuses (a field count of 14 for 8
 		// columns, as an encoder fault would send): the fast COPY falls back to text, hits the redelivered keys and the
-		// batch goes through the staging table, where the same binary data is refused again
+		// batch goes through the staging table, as text this time
 		const second = delivery("2", trades(0, 150));
 		const decoded = { ...decodeWireForCopy(second.payload), binary: Buffer.from([0, 14, 0, 0, 0, 1]) };
 		const r = await w.writeBatch([second], [decoded]);
