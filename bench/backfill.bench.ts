@@ -107,6 +107,9 @@ async function main() {
 			const consumers = await jsm!.consumers.list(stream).next();
 			return consumers.length > 0 && consumers.every((ci) => ci.num_pending === 0 && ci.num_ack_pending === 0);
 		};
+		// nats-server's CPU too, when it runs on this machine (the log's broker: it stores and delivers every message)
+		const natsPids = SPLIT ? pidsNamed("nats-server") : [];
+		const natsCpu = () => natsPids.reduce((sum, pid) => sum + (cpuMs(pid) || 0), 0);
 		const inMemoryStored = async () => ((await p.broker.call("tick-writer.stats")) as { insertedQuotes: number }).insertedQuotes;
 		const jobDone = async (id: string) => (await db.pool.query("SELECT state FROM backfill_jobs WHERE id = $1", [id])).rows[0]?.state === "done";
 		type Cpu = CpuSplit; // other = the tick-writer process
@@ -115,9 +118,6 @@ async function main() {
 		const backfillOnce = async () => {
 			await empty();
 			if (!SPLIT) insertedBefore = await inMemoryStored();
-			// nats-server's CPU too, when it runs on this machine (the log's broker: it stores and delivers every message)
-			const natsPids = SPLIT ? pidsNamed("nats-server") : [];
-			const natsCpu = () => natsPids.reduce((sum, pid) => sum + (cpuMs(pid) || 0), 0);
 			const nats0 = natsCpu();
 			const measured = await cpuDuring(db.pool, writer?.proc.pid, async () => {
 				const s = performance.now();

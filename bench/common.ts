@@ -211,12 +211,23 @@ export async function cpuDuring<T>(pool: Pool, otherPid: number | undefined, fn:
 	const u = process.cpuUsage(u0);
 	let postgres = 0;
 	let postgresWaited = 0;
+	let schedstat = false;
+	// A backend that ended meanwhile (the pool closing an idle connection) counts for neither, as before for the CPU.
 	for (const pid of new Set([...before.keys(), ...(await backends())])) {
 		const now = cpuMs(pid);
 		if (Number.isFinite(now)) postgres += now - (before.get(pid)?.cpu ?? 0);
-		postgresWaited += runDelayMs(pid) - (before.get(pid)?.waited ?? 0); // NaN once a backend's schedstat is unreadable
+		const waited = runDelayMs(pid);
+		if (Number.isFinite(waited)) {
+			postgresWaited += waited - (before.get(pid)?.waited ?? 0);
+			schedstat = true;
+		}
 	}
-	const cpu = { self: Math.round((u.user + u.system) / 1000), other: otherPid ? Math.round(cpuMs(otherPid) - o0) : 0, postgres: Math.round(postgres), postgresWaited: Math.round(postgresWaited) };
+	const cpu = {
+		self: Math.round((u.user + u.system) / 1000),
+		other: otherPid ? Math.round(cpuMs(otherPid) - o0) : 0,
+		postgres: Math.round(postgres),
+		postgresWaited: schedstat ? Math.round(postgresWaited) : NaN,
+	};
 	return { result, cpu };
 }
 
