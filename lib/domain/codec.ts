@@ -1,5 +1,6 @@
 import { daysInMonth, isEventMs, isIsoTimestamp, parseIsoMs } from "./time";
 import { lineFast } from "./wire-bytes";
+import { decodeV3, isV3 } from "./wire-v3";
 import type { Envelope, MarkerItem, Quote, QuoteItem, Trade, TradeItem } from "./types";
 
 /**
@@ -12,12 +13,13 @@ import type { Envelope, MarkerItem, Quote, QuoteItem, Trade, TradeItem } from ".
  *   time \t tradeId \t price \t qty \t side (b | s | -) \t recvTime
  *   {"v":2,"kind":"quote",...}
  *   time \t seq \t bid \t ask \t bidQty (or -) \t askQty (or -) \t recvTime
+ * Quotes of bulk history may come as columns instead (v3, lib/domain/wire-v3), which decodeWireBytes reads too.
  * Markers, and trades/quotes from older producers, are plain JSON envelopes (v1, see Envelope).
  * Decoding validates every item; a bad item is rejected with its reason while the good items of the
  * same message are kept.
  */
 
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._\-/]{0,63}$/; // venue and symbol names: safe in COPY text format
+export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._\-/]{0,63}$/; // venue and symbol names: safe in COPY text format
 /** A trade id or sequence number: a non-negative integer that fits a bigint. */
 export const ID_RE = /^(0|[1-9]\d{0,17})$/;
 const POS_DEC_RE = /^(0|[1-9]\d*)(\.\d+)?$/;
@@ -25,12 +27,12 @@ const MARKER_TYPES = new Set(["disconnect", "reconnect", "book-reset", "gap"]);
 const MINUTE = 60_000;
 
 /** A decimal string >= 0 (sizes of a quote side may be 0). */
-function posDecimal(s: unknown): s is string {
+export function posDecimal(s: unknown): s is string {
 	return typeof s === "string" && s.length <= 64 && POS_DEC_RE.test(s);
 }
 
 /** A decimal string > 0: a trade's price and qty, a quote's bid and ask. */
-function strictlyPositive(s: unknown): s is string {
+export function strictlyPositive(s: unknown): s is string {
 	return posDecimal(s) && /[1-9]/.test(s);
 }
 
@@ -102,7 +104,7 @@ export function copyLinesText(l: CopyLines): string {
 	return prefix + body.replaceAll("\n", "\n" + prefix) + "\n";
 }
 
-function badBatch(reason: string): WireBatch {
+export function badBatch(reason: string): WireBatch {
 	return { kind: null, venue: "", symbol: "", copy: "", rows: 0, minutes: [], minMs: Infinity, maxMs: -Infinity, markers: 0, rejects: [{ index: -1, reason }] };
 }
 
@@ -161,6 +163,7 @@ export function decodeWire(payload: Uint8Array): WireBatch {
  * decodeWire always did. Never throws.
  */
 export function decodeWireBytes(payload: Uint8Array): WireBatch {
+	if (isV3(payload)) return decodeV3(payload);
 	const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
 	const v2 = v2Header(buf);
 	if (!v2) return decodeWireText(buf.toString("utf8"));

@@ -11,6 +11,8 @@ import {
 	writeTime as writeTimeImport,
 	wireRows,
 } from "./copy-binary";
+import { isV3 } from "../domain/wire-v3";
+import { v3ForCopy } from "./wire-v3-binary";
 
 // Bound once: under tsx (how the services run) every use of a named import is a getter call, several per line here.
 const isEventMs = isEventMsImport;
@@ -98,8 +100,9 @@ function lineBinary(b: Uint8Array, s: number, e: number, isTrade: boolean, out: 
 /** The most one row takes: its head and the fields of the larger layout (quotes: 2 times, an id, 4 decimals). */
 const FIELDS_MAX = 12 + 12 + 4 * DECIMAL_MAX + 12;
 
-/** decodeWireBytes, with the rows also encoded for binary COPY when every line is in the common form. Never throws. */
+/** decodeWireBytes, with the rows also encoded for binary COPY when every line is in the common form (v3 messages: lib/writer/wire-v3-binary). Never throws. */
 export function decodeWireForCopy(payload: Uint8Array): CopyReadyBatch {
+	if (isV3(payload)) return v3ForCopy(payload);
 	const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
 	const v2 = v2Header(buf);
 	if (!v2 || v2.end <= v2.start) return decodeWireBytes(payload);

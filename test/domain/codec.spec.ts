@@ -17,7 +17,8 @@ describe("envelope codec", () => {
 
 	it("rejects a whole message that is not an envelope, with the reason", () => {
 		expect(decodeEnvelope(Buffer.from("{nope")).rejects[0].reason).toMatch(/^not JSON/);
-		expect(decodeEnvelope(Buffer.from('{"v":3,"kind":"trade"}')).rejects[0].reason).toMatch(/version/);
+		expect(decodeEnvelope(Buffer.from('{"v":4,"kind":"trade"}')).rejects[0].reason).toMatch(/unsupported envelope version 4/);
+		expect(decodeEnvelope(Buffer.from('{"v":3,"kind":"trade"}')).rejects[0].reason).toMatch(/v3 header without a newline/);
 		expect(decodeEnvelope(Buffer.from('not a market-data envelope')).rejects[0].reason).toMatch(/expected a JSON header/);
 		expect(decodeEnvelope(Buffer.from('{"v":1,"kind":"candle","venue":"k","symbol":"s","items":[]}')).rejects[0].reason).toMatch(/unknown kind/);
 		expect(decodeEnvelope(Buffer.from('{"v":1,"kind":"trade","venue":"a\\tb","symbol":"s","items":[]}')).rejects[0].reason).toMatch(/bad venue/);

@@ -5,6 +5,12 @@ import { TickWriter } from "../../lib/writer/tick-writer";
 import { decodeWireForCopy } from "../../lib/writer/wire-binary";
 import type { Delivery } from "../../lib/log/types";
 import { freshDatabase, waitFor, type TestDb } from "../helpers/db";
+import fs from "node:fs";
+import path from "node:path";
+import { decodeBi5Ticks } from "../../lib/backfill/dukascopy/bi5";
+import { getInstrument } from "../../lib/backfill/dukascopy/instruments";
+import { quoteColumnPayloads, quoteWirePayloads } from "../../lib/backfill/dukascopy/wire";
+import { DUKASCOPY_FIXTURES, EURUSD_HOUR_FILES } from "../helpers/fake-dukascopy";
 
 const TOPIC = "market-data/crypto/raw/kraken/btcusd/trades";
 const START = Date.parse("2024-01-15T13:00:00Z");
@@ -117,6 +123,33 @@ describe("tick-writer against real PostgreSQL", () => {
 		expect(r).toMatchObject({ trades: 150, insertedTrades: 50, duplicates: 100, binaryRefused: 1 });
 		expect(w.stats.binaryRefused).toBe(1);
 		expect(await count(db, "SELECT count(*) AS n FROM trades")).toBe(150);
+	});
+
+	it("stores a wire v3 message as its v2 lines, by text when PostgreSQL refuses its binary rows, and skips its redelivery", async () => {
+		const inst = getInstrument("EURUSD");
+		const hour = decodeBi5Ticks(fs.readFileSync(path.join(DUKASCOPY_FIXTURES, EURUSD_HOUR_FILES[0])), "EURUSD", Date.parse("2019-02-04T00:00:00Z"));
+		const recv = "2026-12-08T00:40:00.000Z";
+		const [v2] = quoteWirePayloads(hour, inst, "dukascopy", recv, 5000);
+		const [v3] = quoteColumnPayloads(hour, inst, "dukascopy", recv, 5000);
+		const delivery = (id: string, payload: Buffer): Delivery => ({ id, topic: "market-data/fx/historical/dukascopy/eurusd/quotes", key: "EUR-USD-SPOT", payload, deliveryCount: 1, publishTime: Date.now() });
+		const dump = async () =>
+			JSON.stringify(
+				(await db.pool.query("SELECT venue, symbol, time, seq, bid::text, ask::text, bid_qty::text, ask_qty::text, recv_time FROM quotes ORDER BY time, seq")).rows,
+			);
+		const w = writer();
+		expect(await w.writeBatch([delivery("1", v2)])).toMatchObject({ quotes: hour.count, insertedQuotes: hour.count });
+		const asV2 = await dump();
+		await db.pool.query("TRUNCATE quotes");
+		expect(await w.writeBatch([delivery("2", v3)])).toMatchObject({ quotes: hour.count, insertedQuotes: hour.count, binaryRefused: 0 });
+		expect(await dump()).toBe(asV2);
+		await db.pool.query("TRUNCATE quotes");
+		// binary rows PostgreSQL refuses (a field count of 14 for 9 columns): the rows go by text, rendered from the records
+		const refused = { ...decodeWireForCopy(v3), binary: Buffer.from([0, 14, 0, 0, 0, 1]) };
+		expect(await w.writeBatch([delivery("3", v3)], [refused])).toMatchObject({ insertedQuotes: hour.count, binaryRefused: 1 });
+		expect(await dump()).toBe(asV2);
+		// redelivered: nothing new, through the staging table
+		expect(await w.writeBatch([delivery("4", v3)])).toMatchObject({ insertedQuotes: 0, duplicates: hour.count });
+		expect(await dump()).toBe(asV2);
 	});
 
 	it("dead-letters a malformed message, keeps the good items of a partly bad one, and goes on", async () => {
