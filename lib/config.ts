@@ -59,6 +59,7 @@ export interface Config {
 	dukascopySource: "bi5" | "json";
 	backfillConcurrency: number; // hours fetched at once per worker
 	backfillRatePerSec: number; // requests per second to Dukascopy, per process
+	backfillWire: "v3" | "v2"; // how Dukascopy ticks go on the log: v3 columns, or v2 lines (for tick-writers older than v3)
 	backfillLeaseMs: number; // a worker silent this long loses its leased hours to another
 	dukascopyPublishWindowMs: number; // a 404 for an hour that ended less than this ago means "not published yet"
 	dukascopyUnpublishedRetryMs: number; // how often such an hour is asked for again
@@ -363,6 +364,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		dukascopySource: dukascopySource(env),
 		backfillConcurrency: int(env, "BACKFILL_CONCURRENCY", 4, 1),
 		backfillRatePerSec: positive(env, "BACKFILL_RATE_PER_SEC", 5),
+		backfillWire: oneOf(env, "BACKFILL_WIRE", ["v3", "v2"] as const),
 		backfillLeaseMs: int(env, "BACKFILL_LEASE_MS", 30_000, 500),
 		dukascopyPublishWindowMs: int(env, "DUKASCOPY_PUBLISH_WINDOW_MS", 86_400_000, 0),
 		dukascopyUnpublishedRetryMs: int(env, "DUKASCOPY_UNPUBLISHED_RETRY_MS", 600_000, 100),

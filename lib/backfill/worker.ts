@@ -5,7 +5,7 @@ import { backoffMs } from "../net/http";
 import { withTransaction, type Logger } from "../store/pool";
 import { getInstrument, type DukascopyInstrument } from "./dukascopy/instruments";
 import { isTransient, type DukascopySource } from "./dukascopy/source";
-import { quoteWirePayloads } from "./dukascopy/wire";
+import { quoteColumnPayloads, quoteWirePayloads } from "./dukascopy/wire";
 import { HOUR_MS, hourIso } from "./hours";
 import { CompletionBatcher, markHoursDone } from "./completions";
 import { DEFAULT_PUBLISH_WINDOW_MS, DEFAULT_UNPUBLISHED_RETRY_MS, finishIfComplete, mayBeUnpublished, notPublishedMessage, SOURCE, VENUE } from "./jobs";
@@ -28,6 +28,11 @@ export interface PublishDeps {
 	log: Pick<MarketLog, "publish">;
 	/** Quotes per log message (default 5000). */
 	chunkItems?: number;
+	/**
+	 * The wire format of the messages (BACKFILL_WIRE): "v3", columns (lib/domain/wire-v3, the default), or "v2", text
+	 * lines, which tick-writers from before v3 read too.
+	 */
+	wire?: "v3" | "v2";
 }
 
 /** The topic Dukascopy history goes to: the historical stream of the market-data log. */
@@ -39,7 +44,8 @@ export function historicalTopic(inst: DukascopyInstrument): string {
 export async function fetchAndPublishHour(deps: PublishDeps, inst: DukascopyInstrument, hourStartMs: number, signal?: AbortSignal): Promise<HourResult> {
 	const fetched = await deps.source.fetchHour(inst, hourStartMs, signal);
 	if (!fetched.published) return { published: false, ticks: 0, messages: 0 };
-	const payloads = quoteWirePayloads(fetched.hour, inst, VENUE, new Date().toISOString(), deps.chunkItems ?? 5000);
+	const encode = deps.wire === "v2" ? quoteWirePayloads : quoteColumnPayloads;
+	const payloads = encode(fetched.hour, inst, VENUE, new Date().toISOString(), deps.chunkItems ?? 5000);
 	if (payloads.length > 0) await deps.log.publish(historicalTopic(inst), inst.symbol, payloads);
 	return { published: true, ticks: fetched.hour.count, messages: payloads.length };
 }

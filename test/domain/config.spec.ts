@@ -37,6 +37,8 @@ describe("configuration", () => {
 		expect(() => loadConfig({ AUTO_INGEST_INSTRUMENTS: "EURUSD,FOOBAR" })).toThrow(/AUTO_INGEST_INSTRUMENTS: unknown Dukascopy instrument "FOOBAR"/);
 		expect(() => loadConfig({ BACKFILL_RATE_PER_SEC: "0" })).toThrow(/BACKFILL_RATE_PER_SEC/);
 		expect(() => loadConfig({ BACKFILL_CONCURRENCY: "0" })).toThrow(/BACKFILL_CONCURRENCY/);
+		expect([loadConfig({}).backfillWire, loadConfig({ BACKFILL_WIRE: "V2" }).backfillWire]).toEqual(["v3", "v2"]);
+		expect(() => loadConfig({ BACKFILL_WIRE: "v4" })).toThrow(/BACKFILL_WIRE="v4": expected one of v3, v2/);
 	});
 	it("writes two tick-writer batches at once unless told otherwise", () => {
 		expect(loadConfig({}).writerConcurrency).toBe(2);
