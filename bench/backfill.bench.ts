@@ -11,6 +11,7 @@
  * `--log memory` everything (fake datafeed, backfill, tick-writer) shares one process and one log.
  *   npm run bench:backfill [-- --quick] [-- --runs 3] [-- --hours 240] [-- --log memory] [-- --concurrency 8]
  *                          [-- --writer-batch 20000] [-- --writer-prof DIR (a CPU profile of the tick-writer process)]
+ *                          [-- --wire v3|v2 (BACKFILL_WIRE: the backfill's messages as v3 columns, the default, or v2 lines)]
  */
 import { startPipeline } from "../bin/pipeline";
 import { decodeBi5Ticks } from "../lib/backfill/dukascopy/bi5";
@@ -34,6 +35,7 @@ const HOURS = sizeArg("--hours", 240, 48);
 const LOG = argValue("--log", "jetstream");
 const SPLIT = LOG !== "memory"; // the tick-writer in its own process
 const WRITER_PROF = argValue("--writer-prof", "");
+const WIRE = argValue("--wire", "v3"); // the backfill's wire format (BACKFILL_WIRE): v3 columns, as deployed by default, or v2 lines
 const HOUR = 3_600_000;
 const FROM = Date.parse("2019-03-04T00:00:00Z");
 const EURUSD = getInstrument("EURUSD");
@@ -95,6 +97,7 @@ async function main() {
 				DUKASCOPY_URL: fake.datafeedUrl,
 				BACKFILL_CONCURRENCY: argValue("--concurrency", "8"),
 				BACKFILL_RATE_PER_SEC: "10000",
+				BACKFILL_WIRE: WIRE,
 			}),
 		);
 		const count = async () => Number((await db.pool.query("SELECT count(*) AS n FROM quotes")).rows[0].n);
@@ -183,6 +186,7 @@ async function main() {
 			figure: `${fmt(e2eRate)} ticks/s`,
 			baseline: `raw COPY ${fmt(copyRate)} rows/s`,
 			log: LOG,
+			wire: WIRE,
 			writer_process: SPLIT ? "separate" : "same",
 			hours: HOURS,
 			ticks: total,
