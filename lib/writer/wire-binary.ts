@@ -1,4 +1,4 @@
-import { decodeWireBytes, MinuteSet, v2Header, type WireBatch } from "../domain/codec";
+import { decodeWireBytes, MinuteSet, v2Header, type CopyLines, type WireBatch } from "../domain/codec";
 import { isEventMs as isEventMsImport } from "../domain/time";
 import { fractionMs as fractionMsImport, HourCache, isoSecondMsAt as isoSecondMsAtImport, lineTabs as lineTabsImport } from "../domain/wire-bytes";
 import {
@@ -136,18 +136,18 @@ export function decodeWireForCopy(payload: Uint8Array): CopyReadyBatch {
 	}
 	const binary = Buffer.allocUnsafe(n);
 	scratch.copy(binary, 0, 0, n);
-	return {
-		kind: head.kind,
-		venue: head.venue,
-		symbol: head.symbol,
-		copy: "",
-		rows,
-		minutes: mins.values(),
-		minMs,
-		maxMs,
-		markers: 0,
-		rejects: [],
-		lines,
-		binary,
-	};
+	return encodedBatch(head, rows, mins, minMs, maxMs, lines, binary);
+}
+
+/** A message whose every row is good, encoded: its rows in `binary`, their text in `lines`. */
+export function encodedBatch(
+	head: { kind: "trade" | "quote"; venue: string; symbol: string },
+	rows: number,
+	mins: MinuteSet,
+	minMs: number,
+	maxMs: number,
+	lines: CopyLines,
+	binary: Buffer,
+): CopyReadyBatch {
+	return { kind: head.kind, venue: head.venue, symbol: head.symbol, copy: "", rows, minutes: mins.values(), minMs, maxMs, markers: 0, rejects: [], lines, binary };
 }

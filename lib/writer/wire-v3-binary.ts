@@ -2,7 +2,7 @@ import { decodeWireBytes, MinuteSet } from "../domain/codec";
 import { HourCache } from "../domain/wire-bytes";
 import { V3_RECORD_BYTES, V3Lines, v3Message, valueClasses } from "../domain/wire-v3";
 import { binaryRowHead, DECIMAL_MAX, writeDecimal as writeDecimalImport, writeInt8 as writeInt8Import, writeTime, writeTimestampMs as writeTimestampMsImport } from "./copy-binary";
-import type { CopyReadyBatch } from "./wire-binary";
+import { encodedBatch, type CopyReadyBatch } from "./wire-binary";
 
 // Bound once: under tsx (how the services run) every use of a named import is a getter call, per row here.
 const writeInt8 = writeInt8Import;
@@ -71,18 +71,5 @@ export function v3ForCopy(payload: Uint8Array): CopyReadyBatch {
 		if (ms < minMs) minMs = ms;
 		if (ms > maxMs) maxMs = ms;
 	}
-	return {
-		kind: "quote",
-		venue: head.venue,
-		symbol: head.symbol,
-		copy: "",
-		rows,
-		minutes: mins.values(),
-		minMs,
-		maxMs,
-		markers: 0,
-		rejects: [],
-		lines: new V3Lines(buf, m),
-		binary: out.subarray(0, n),
-	};
+	return encodedBatch(head, rows, mins, minMs, maxMs, new V3Lines(buf, m), out.subarray(0, n));
 }

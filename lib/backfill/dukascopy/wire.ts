@@ -88,29 +88,18 @@ export function quoteColumnPayloads(h: DecodedHour, inst: DukascopyInstrument, v
 		const body = Buffer.allocUnsafe((end - start) * V3_RECORD_BYTES);
 		let p = 0;
 		for (let i = start; i < end; i++, p += V3_RECORD_BYTES) {
-			const o = h.offsets[i];
-			body[p] = o >>> 24;
-			body[p + 1] = o >>> 16;
-			body[p + 2] = o >>> 8;
-			body[p + 3] = o;
-			body[p + 4] = i >>> 24;
-			body[p + 5] = i >>> 16;
-			body[p + 6] = i >>> 8;
-			body[p + 7] = i;
 			const b = priceIndex(h.bid[i]);
 			const a = priceIndex(h.ask[i]);
 			let bq = sizes.get(bidVolume[i]);
 			if (bq === undefined) sizes.set(bidVolume[i], (bq = values.push(bidQty(i)) - 1));
 			let aq = sizes.get(askVolume[i]);
 			if (aq === undefined) sizes.set(askVolume[i], (aq = values.push(askQty(i)) - 1));
-			body[p + 8] = b >>> 8;
-			body[p + 9] = b;
-			body[p + 10] = a >>> 8;
-			body[p + 11] = a;
-			body[p + 12] = bq >>> 8;
-			body[p + 13] = bq;
-			body[p + 14] = aq >>> 8;
-			body[p + 15] = aq;
+			body.writeUInt32BE(h.offsets[i], p);
+			body.writeUInt32BE(i, p + 4);
+			body.writeUInt16BE(b, p + 8);
+			body.writeUInt16BE(a, p + 10);
+			body.writeUInt16BE(bq, p + 12);
+			body.writeUInt16BE(aq, p + 14);
 		}
 		const head = Buffer.from(JSON.stringify({ v: 3, kind: "quote", venue, symbol: inst.symbol, t0: h.hourStartMs, recvTime, values }) + "\n");
 		out.push(Buffer.concat([head, body], head.length + body.length));
