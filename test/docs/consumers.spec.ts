@@ -1,7 +1,11 @@
 // docs/consumers.md is a contract: its parser and its header schema must agree with the codec the pipeline uses.
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { decodeBi5Ticks } from "../../lib/backfill/dukascopy/bi5";
+import { getInstrument } from "../../lib/backfill/dukascopy/instruments";
+import { quoteColumnPayloads, quoteWirePayloads } from "../../lib/backfill/dukascopy/wire";
 import { decodeEnvelope, encodeEnvelope, quoteEnvelope, tradeEnvelope } from "../../lib/domain/codec";
+import { DUKASCOPY_FIXTURES, EURUSD_HOUR_FILES } from "../helpers/fake-dukascopy";
 
 const doc = readFileSync(path.resolve(__dirname, "../../docs/consumers.md"), "utf8");
 
@@ -11,7 +15,7 @@ function codeBlock(lang: string, contains: string): string {
 	throw new Error(`no ${lang} block containing ${contains}`);
 }
 
-const decode = new Function(`${codeBlock("js", "function decode(text)")}; return decode;`)() as (text: string) => any;
+const decode = new Function(`${codeBlock("js", "function decode(buf)")}; return decode;`)() as (buf: Buffer) => any;
 
 describe("docs/consumers.md", () => {
 	it("documents a parser that reads what the pipeline writes", () => {
@@ -22,12 +26,26 @@ describe("docs/consumers.md", () => {
 		const quotes = quoteEnvelope("dukascopy", "EUR-USD-SPOT", [{ seq: "0", bid: "1.08501", ask: "1.08503", bidQty: "1000000", askQty: null, time: "2024-01-15T10:00:00.001Z", recvTime: "2024-01-15T10:00:00.001Z" }]);
 		for (const env of [trades, quotes]) {
 			const wire = encodeEnvelope(env);
-			const fromDoc = decode(wire.toString("utf8"));
+			const fromDoc = decode(wire);
 			const ours = decodeEnvelope(wire);
 			expect({ v: fromDoc.v, kind: fromDoc.kind, venue: fromDoc.venue, symbol: fromDoc.symbol }).toEqual({ v: 2, kind: env.kind, venue: env.venue, symbol: env.symbol });
 			expect(fromDoc.items).toEqual([...ours.trades, ...ours.quotes].map(({ venue, symbol, ...item }) => item));
 			expect(fromDoc.items).toEqual(env.items);
 		}
+	});
+
+	it("documents a parser that reads wire v3 (quotes in columns) as the pipeline does", () => {
+		const inst = getInstrument("EURUSD");
+		const hour = decodeBi5Ticks(readFileSync(path.join(DUKASCOPY_FIXTURES, EURUSD_HOUR_FILES[1])), "EURUSD", Date.parse("2019-02-04T01:00:00Z"));
+		const recv = "2026-12-08T01:00:00.000Z";
+		const [v3] = quoteColumnPayloads(hour, inst, "dukascopy", recv, 5000);
+		const [v2] = quoteWirePayloads(hour, inst, "dukascopy", recv, 5000);
+		const fromDoc = decode(v3);
+		expect({ v: fromDoc.v, kind: fromDoc.kind, venue: fromDoc.venue, symbol: fromDoc.symbol }).toEqual({ v: 3, kind: "quote", venue: "dukascopy", symbol: "EUR-USD-SPOT" });
+		expect(fromDoc.items).toHaveLength(hour.count);
+		const ours = decodeEnvelope(v3).quotes.map(({ venue, symbol, ...item }) => item);
+		expect(fromDoc.items).toEqual(ours);
+		expect(fromDoc.items).toEqual(decode(v2).items);
 	});
 
 	it("gives the header schema the codec enforces", () => {
