@@ -1,4 +1,5 @@
 import { decodeWireBytes, MinuteSet } from "../domain/codec";
+import { isEventMs as isEventMsImport } from "../domain/time";
 import { HourCache } from "../domain/wire-bytes";
 import { V3_RECORD_BYTES, V3Lines, v3Message, valueClasses } from "../domain/wire-v3";
 import { binaryRowHead, DECIMAL_MAX, writeDecimal as writeDecimalImport, writeInt8 as writeInt8Import, writeTime, writeTimestampMs as writeTimestampMsImport } from "./copy-binary";
@@ -9,8 +10,7 @@ const writeInt8 = writeInt8Import;
 const writeTimestampMs = writeTimestampMsImport;
 const writeDecimal = writeDecimalImport;
 
-const EVENT_MIN_MS = 631152000000; // lib/domain/time isEventMs's bounds, checked inline per row
-const EVENT_MAX_MS = 4102444800000;
+const isEventMs = isEventMsImport;
 const RECV_HOUR = new HourCache();
 
 /**
@@ -55,7 +55,7 @@ export function v3ForCopy(payload: Uint8Array): CopyReadyBatch {
 	let n = 0;
 	for (let r = 0, p = start; r < rows; r++, p += V3_RECORD_BYTES) {
 		const ms = t0 + ((buf[p] << 24) >>> 0) + ((buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3]);
-		if (!(ms > EVENT_MIN_MS && ms < EVENT_MAX_MS)) return decodeWireBytes(payload);
+		if (!isEventMs(ms)) return decodeWireBytes(payload);
 		const seq = ((buf[p + 4] << 24) >>> 0) + ((buf[p + 5] << 16) | (buf[p + 6] << 8) | buf[p + 7]);
 		for (let k = 0; k < hl; k++) out[n + k] = rowHead[k];
 		n = writeTimestampMs(ms, out, n + hl);

@@ -66,7 +66,7 @@ export const COLUMN_CHUNK_MAX = 16_384;
 /**
  * An hour of ticks as v3 messages (lib/domain/wire-v3: the rows as 16-byte records, each distinct price and size
  * once in the header), in chunks of `chunk` quotes. The rows are the ones quoteWirePayloads writes as v2 lines,
- * value for value (test/backfill/dukascopy-wire.spec.ts), in about a fifth of the bytes.
+ * value for value (test/writer/wire-v3.spec.ts), in about a fifth of the bytes.
  */
 export function quoteColumnPayloads(h: DecodedHour, inst: DukascopyInstrument, venue: string, recvTime: string, chunk: number): Buffer[] {
 	if (!(chunk >= 1 && chunk <= COLUMN_CHUNK_MAX)) throw new RangeError(`chunk must be 1-${COLUMN_CHUNK_MAX} (got ${chunk})`);
