@@ -76,11 +76,16 @@ export function valueClasses(values: readonly string[]): Uint8Array {
 	return c;
 }
 
+/** A time for a reason: ISO-8601 where Date can write it (a corrupt t0 may put it past Date's range). */
+function timeText(ms: number): string {
+	return Number.isNaN(new Date(ms).getTime()) ? `${ms} ms after the epoch` : new Date(ms).toISOString();
+}
+
 /** Row `r`'s problem (as the v2 check words it), or null. `cls` is valueClasses(head.values). */
 export function v3RowProblem(buf: Buffer, m: V3Message, cls: Uint8Array, r: number): string | null {
 	const at = m.start + r * V3_RECORD_BYTES;
 	const ms = m.head.t0 + buf.readUInt32BE(at);
-	if (!isEventMs(ms)) return `time ${JSON.stringify(new Date(ms).toISOString())} is not an ISO-8601 UTC timestamp`;
+	if (!isEventMs(ms)) return `time ${JSON.stringify(timeText(ms))} is not an ISO-8601 UTC timestamp`;
 	const names = ["bid", "ask", "bidQty", "askQty"];
 	for (let k = 0; k < 4; k++) {
 		const i = buf.readUInt16BE(at + 8 + 2 * k);

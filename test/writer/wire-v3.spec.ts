@@ -108,6 +108,17 @@ describe("wire v3: quotes in columns", () => {
 		expect(w.rejects[0].reason).toMatch(/^time "1970-01-01T00:00:00.\d{3}Z" is not an ISO-8601 UTC timestamp$/);
 	});
 
+	it("rejects rows whose t0 puts them past what a Date can hold, without throwing", () => {
+		const [, h, inst] = hours[0];
+		const [good] = quoteColumnPayloads(h, inst, "dukascopy", RECV, 100);
+		const msg = withHeader(good, (head) => (head.t0 = 9e15));
+		for (const w of [decodeWireForCopy(msg), decodeWireBytes(msg)]) {
+			expect(w.rows).toBe(0);
+			expect(w.rejects).toHaveLength(100);
+			expect(w.rejects[0].reason).toMatch(/^time "9000000000\d{6} ms after the epoch" is not an ISO-8601 UTC timestamp$/);
+		}
+	});
+
 	it("rejects a message that is not one whole, without throwing", () => {
 		const [, h, inst] = hours[0];
 		const [good] = quoteColumnPayloads(h, inst, "dukascopy", RECV, 100);
