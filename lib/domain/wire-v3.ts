@@ -76,6 +76,10 @@ export function valueClasses(values: readonly string[]): Uint8Array {
 	return c;
 }
 
+/** The record's four value fields, in order, and the class (valueClasses) each needs: bid and ask above zero, sizes any decimal. */
+const VALUE_FIELDS = ["bid", "ask", "bidQty", "askQty"] as const;
+export const VALUE_FIELD_MIN_CLASS = Uint8Array.of(2, 2, 1, 1);
+
 /** A time for a reason: ISO-8601 where Date can write it (a corrupt t0 may put it past Date's range). */
 function timeText(ms: number): string {
 	return Number.isNaN(new Date(ms).getTime()) ? `${ms} ms after the epoch` : new Date(ms).toISOString();
@@ -86,11 +90,10 @@ export function v3RowProblem(buf: Buffer, m: V3Message, cls: Uint8Array, r: numb
 	const at = m.start + r * V3_RECORD_BYTES;
 	const ms = m.head.t0 + buf.readUInt32BE(at);
 	if (!isEventMs(ms)) return `time ${JSON.stringify(timeText(ms))} is not an ISO-8601 UTC timestamp`;
-	const names = ["bid", "ask", "bidQty", "askQty"];
 	for (let k = 0; k < 4; k++) {
 		const i = buf.readUInt16BE(at + 8 + 2 * k);
-		if (i >= cls.length) return `${names[k]} is value ${i}, past the ${cls.length} values`;
-		if (cls[i] < (k < 2 ? 2 : 1)) return `${names[k]} ${JSON.stringify(m.head.values[i])} is not a decimal string${k < 2 ? " > 0" : ""}`;
+		if (i >= cls.length) return `${VALUE_FIELDS[k]} is value ${i}, past the ${cls.length} values`;
+		if (cls[i] < VALUE_FIELD_MIN_CLASS[k]) return `${VALUE_FIELDS[k]} ${JSON.stringify(m.head.values[i])} is not a decimal string${VALUE_FIELD_MIN_CLASS[k] === 2 ? " > 0" : ""}`;
 	}
 	return null;
 }

@@ -1,7 +1,7 @@
 import { decodeWireBytes, MinuteSet } from "../domain/codec";
 import { isEventMs as isEventMsImport } from "../domain/time";
 import { HourCache } from "../domain/wire-bytes";
-import { V3_RECORD_BYTES, V3Lines, v3Message, valueClasses } from "../domain/wire-v3";
+import { V3_RECORD_BYTES, V3Lines, v3Message, VALUE_FIELD_MIN_CLASS, valueClasses } from "../domain/wire-v3";
 import { binaryRowHead, DECIMAL_MAX, writeDecimal as writeDecimalImport, writeInt8 as writeInt8Import, writeTime, writeTimestampMs as writeTimestampMsImport } from "./copy-binary";
 import { encodedBatch, type CopyReadyBatch } from "./wire-binary";
 
@@ -62,7 +62,7 @@ export function v3ForCopy(payload: Uint8Array): CopyReadyBatch {
 		n = writeInt8(seq, out, n);
 		for (let f = 0; f < 4; f++) {
 			const i = (buf[p + 8 + 2 * f] << 8) | buf[p + 9 + 2 * f];
-			if (i >= values.length || cls[i] < (f < 2 ? 2 : 1)) return decodeWireBytes(payload);
+			if (i >= values.length || cls[i] < VALUE_FIELD_MIN_CLASS[f]) return decodeWireBytes(payload);
 			for (let k = at[i], e = at[i + 1]; k < e; k++) out[n++] = enc[k];
 		}
 		for (let k = 0; k < 12; k++) out[n + k] = recv[k];

@@ -1,6 +1,6 @@
 import { grownBuffer, writeAscii as writeAsciiImport, writeUint as writeUintImport } from "../../domain/ascii";
 import { hourIsoWriter } from "../../domain/time";
-import { V3_RECORD_BYTES } from "../../domain/wire-v3";
+import { V3_MAX_VALUES, V3_RECORD_BYTES } from "../../domain/wire-v3";
 import type { DukascopyInstrument } from "./instruments";
 import { hourRenderers, type DecodedHour } from "./ticks";
 
@@ -60,8 +60,8 @@ export function quoteWirePayloads(h: DecodedHour, inst: DukascopyInstrument, ven
 	return out;
 }
 
-/** The most rows quoteColumnPayloads puts in one message: its four values per row always fit v3's 65,536. */
-export const COLUMN_CHUNK_MAX = 16_384;
+/** The most rows quoteColumnPayloads puts in one message (16,384): its four values per row always fit v3's 65,536. */
+export const COLUMN_CHUNK_MAX = V3_MAX_VALUES / 4;
 
 /**
  * An hour of ticks as v3 messages (lib/domain/wire-v3: the rows as 16-byte records, each distinct price and size
