@@ -35,7 +35,7 @@ const HOURS = sizeArg("--hours", 240, 48);
 const LOG = argValue("--log", "jetstream");
 const SPLIT = LOG !== "memory"; // the tick-writer in its own process
 const WRITER_PROF = argValue("--writer-prof", "");
-const WIRE = argValue("--wire", "v3"); // the backfill's wire format (BACKFILL_WIRE): v3 columns, as deployed by default, or v2 lines
+const WIRE = argValue("--wire", ""); // BACKFILL_WIRE for the pipeline's backfill; unset, the config's default
 const HOUR = 3_600_000;
 const FROM = Date.parse("2019-03-04T00:00:00Z");
 const EURUSD = getInstrument("EURUSD");
@@ -89,17 +89,16 @@ async function main() {
 			writer = startService({ ...common, ...prof, SERVICES: "tick-writer", LOG_LEVEL: "info" });
 			await writer.waitForOutput(/pipeline up/);
 		}
-		const p = await startPipeline(
-			loadConfig({
-				...common,
-				SERVICES: SPLIT ? "dukascopy-backfill" : "tick-writer,dukascopy-backfill",
-				PORT: String(await freePort()),
-				DUKASCOPY_URL: fake.datafeedUrl,
-				BACKFILL_CONCURRENCY: argValue("--concurrency", "8"),
-				BACKFILL_RATE_PER_SEC: "10000",
-				BACKFILL_WIRE: WIRE,
-			}),
-		);
+		const config = loadConfig({
+			...common,
+			SERVICES: SPLIT ? "dukascopy-backfill" : "tick-writer,dukascopy-backfill",
+			PORT: String(await freePort()),
+			DUKASCOPY_URL: fake.datafeedUrl,
+			BACKFILL_CONCURRENCY: argValue("--concurrency", "8"),
+			BACKFILL_RATE_PER_SEC: "10000",
+			BACKFILL_WIRE: WIRE,
+		});
+		const p = await startPipeline(config);
 		const count = async () => Number((await db.pool.query("SELECT count(*) AS n FROM quotes")).rows[0].n);
 		// Everything is stored once every message the job published has been acknowledged, and the tick-writer acks
 		// only after the transaction that stored it has committed. Asking JetStream for its consumers' state is
@@ -186,7 +185,7 @@ async function main() {
 			figure: `${fmt(e2eRate)} ticks/s`,
 			baseline: `raw COPY ${fmt(copyRate)} rows/s`,
 			log: LOG,
-			wire: WIRE,
+			wire: config.backfillWire,
 			writer_process: SPLIT ? "separate" : "same",
 			hours: HOURS,
 			ticks: total,
