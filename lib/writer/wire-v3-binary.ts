@@ -1,7 +1,7 @@
 import { decodeWireBytes, MinuteSet } from "../domain/codec";
 import { isEventMs as isEventMsImport } from "../domain/time";
 import { HourCache } from "../domain/wire-bytes";
-import { V3_RECORD_BYTES, V3Lines, v3Message, VALUE_FIELD_MIN_CLASS, valueClasses } from "../domain/wire-v3";
+import { V3_RECORD_BYTES as V3_RECORD_BYTES_IMPORT, V3Lines, v3Message, VALUE_FIELD_MIN_CLASS, valueClasses } from "../domain/wire-v3";
 import { binaryRowHead, DECIMAL_MAX, writeDecimal as writeDecimalImport, writeInt8 as writeInt8Import, writeTime, writeTimestampMs as writeTimestampMsImport } from "./copy-binary";
 import { encodedBatch, type CopyReadyBatch } from "./wire-binary";
 
@@ -11,6 +11,8 @@ const writeTimestampMs = writeTimestampMsImport;
 const writeDecimal = writeDecimalImport;
 
 const isEventMs = isEventMsImport;
+const RECORD_BYTES = V3_RECORD_BYTES_IMPORT;
+const MIN_CLASS = VALUE_FIELD_MIN_CLASS;
 const RECV_HOUR = new HourCache();
 
 /**
@@ -53,7 +55,7 @@ export function v3ForCopy(payload: Uint8Array): CopyReadyBatch {
 	let minMs = Infinity;
 	let maxMs = -Infinity;
 	let n = 0;
-	for (let r = 0, p = start; r < rows; r++, p += V3_RECORD_BYTES) {
+	for (let r = 0, p = start; r < rows; r++, p += RECORD_BYTES) {
 		const ms = t0 + ((buf[p] << 24) >>> 0) + ((buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3]);
 		if (!isEventMs(ms)) return decodeWireBytes(payload);
 		const seq = ((buf[p + 4] << 24) >>> 0) + ((buf[p + 5] << 16) | (buf[p + 6] << 8) | buf[p + 7]);
@@ -62,7 +64,7 @@ export function v3ForCopy(payload: Uint8Array): CopyReadyBatch {
 		n = writeInt8(seq, out, n);
 		for (let f = 0; f < 4; f++) {
 			const i = (buf[p + 8 + 2 * f] << 8) | buf[p + 9 + 2 * f];
-			if (i >= values.length || cls[i] < VALUE_FIELD_MIN_CLASS[f]) return decodeWireBytes(payload);
+			if (i >= values.length || cls[i] < MIN_CLASS[f]) return decodeWireBytes(payload);
 			for (let k = at[i], e = at[i + 1]; k < e; k++) out[n++] = enc[k];
 		}
 		for (let k = 0; k < 12; k++) out[n + k] = recv[k];

@@ -1,12 +1,13 @@
 import { grownBuffer, writeAscii as writeAsciiImport, writeUint as writeUintImport } from "../../domain/ascii";
 import { hourIsoWriter } from "../../domain/time";
-import { V3_MAX_VALUES, V3_RECORD_BYTES } from "../../domain/wire-v3";
+import { V3_MAX_VALUES, V3_RECORD_BYTES as V3_RECORD_BYTES_IMPORT } from "../../domain/wire-v3";
 import type { DukascopyInstrument } from "./instruments";
 import { hourRenderers, type DecodedHour } from "./ticks";
 
 // Bound once: under tsx (how the services run) every use of a named import is a getter call, per tick here.
 const writeAscii = writeAsciiImport;
 const writeUint = writeUintImport;
+const V3_RECORD_BYTES = V3_RECORD_BYTES_IMPORT;
 
 /**
  * An hour of ticks straight into market-data log messages (with BACKFILL_WIRE=v2; the default is v3,
